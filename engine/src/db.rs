@@ -1,0 +1,314 @@
+//! Whole-database operations: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, KEYS, SCAN, RANDOMKEY, the
+//! INFO keyspace figures, and replaying effects.
+
+use bytes::Bytes;
+use rand::Rng;
+
+use crate::ctx::Ctx;
+use crate::effect::{Effect, Effects};
+use crate::keyspace::{pattern, Ttl};
+use crate::types::Value;
+use crate::Engine;
+
+/// Per-database figures for INFO keyspace.
+pub struct DbInfo {
+    pub keys: usize,
+    pub expires: usize,
+}
+
+impl Engine {
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.dbs[db].len()
+    }
+
+    pub fn db_info(&self, db: usize) -> DbInfo {
+        let mut info = DbInfo {
+            keys: 0,
+            expires: 0,
+        };
+        for s in self.dbs[db].shards.iter() {
+            let s = s.lock();
+            info.keys += s.len();
+            info.expires += s.volatile();
+        }
+        info
+    }
+
+    /// Empties one database. With `lazy`, the old contents are freed on another thread.
+    /// Call under the exclusive gate.
+    pub fn flushdb(&self, db: usize, lazy: bool, effects: &mut Effects) {
+        self.touch_watched_db(db, None);
+        let mut old = Vec::with_capacity(self.dbs[db].shards.len());
+        for s in self.dbs[db].shards.iter() {
+            old.push(s.lock().clear());
+        }
+        free(old, lazy);
+        effects.list.push(Effect::FlushDb { db: db as u32 });
+        if !effects.deferred {
+            self.commit(&mut effects.list);
+        }
+    }
+
+    pub fn flushall(&self, lazy: bool, effects: &mut Effects) {
+        let mut old = Vec::new();
+        for db in 0..self.dbs.len() {
+            self.touch_watched_db(db, None);
+            for s in self.dbs[db].shards.iter() {
+                old.push(s.lock().clear());
+            }
+        }
+        free(old, lazy);
+        effects.list.push(Effect::FlushAll);
+        if !effects.deferred {
+            self.commit(&mut effects.list);
+        }
+    }
+
+    /// Swaps two databases' contents. Call under the exclusive gate.
+    pub fn swapdb(&self, a: usize, b: usize, effects: &mut Effects) {
+        if a != b {
+            self.touch_watched_db(a, Some(b));
+            self.touch_watched_db(b, Some(a));
+            for (sa, sb) in self.dbs[a].shards.iter().zip(self.dbs[b].shards.iter()) {
+                std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
+            }
+        }
+        effects.list.push(Effect::SwapDb {
+            a: a as u32,
+            b: b as u32,
+        });
+        if !effects.deferred {
+            self.commit(&mut effects.list);
+        }
+    }
+
+    /// Flags WATCHers of keys of `db` that exist in it (or in `other`, for SWAPDB).
+    fn touch_watched_db(&self, db: usize, other: Option<usize>) {
+        let watched = self.watch.keys_in_db(db);
+        if watched.is_empty() {
+            return;
+        }
+        let exists = |d: usize, k: &[u8]| {
+            let s = self.dbs[d].shards[self.dbs[d].shard_of(k)].lock();
+            s.get(k).is_some()
+        };
+        self.watch
+            .touch_db(db, |k| exists(db, k) || other.is_some_and(|o| exists(o, k)));
+    }
+
+    /// KEYS: every live key matching the pattern.
+    pub fn keys(&self, db: usize, pat: &[u8]) -> Vec<Bytes> {
+        let now = self.now_ms();
+        let all = pat == b"*";
+        let mut out = Vec::new();
+        for s in self.dbs[db].shards.iter() {
+            let s = s.lock();
+            for (k, e) in s.dict.iter() {
+                if !e.is_expired(now) && (all || pattern::glob_match(pat, k, false)) {
+                    out.push(Bytes::copy_from_slice(k));
+                }
+            }
+        }
+        out
+    }
+
+    /// SCAN: the cursor's low bits pick the shard, the rest is that shard's table cursor, so
+    /// Redis's guarantee holds per shard and therefore for the whole database: a key present
+    /// for the whole scan is returned at least once.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        pat: Option<&[u8]>,
+        type_name: Option<&[u8]>,
+    ) -> (u64, Vec<Bytes>) {
+        let shards = &self.dbs[db].shards;
+        let bits = shards.len().trailing_zeros();
+        let mask = (shards.len() - 1) as u64;
+        let mut si = (cursor & mask) as usize;
+        let mut c = cursor >> bits;
+        let now = self.now_ms();
+        let mut out = Vec::new();
+        let mut budget = count.max(1).saturating_mul(10);
+        loop {
+            {
+                let s = shards[si].lock();
+                loop {
+                    c = s.dict.scan(c, |k, e| {
+                        if e.is_expired(now) {
+                            return;
+                        }
+                        if let Some(p) = pat {
+                            if !pattern::glob_match(p, k, false) {
+                                return;
+                            }
+                        }
+                        if let Some(t) = type_name {
+                            if !e.value.type_name().as_bytes().eq_ignore_ascii_case(t) {
+                                return;
+                            }
+                        }
+                        out.push(Bytes::copy_from_slice(k));
+                    });
+                    budget = budget.saturating_sub(1);
+                    if c == 0 || out.len() >= count || budget == 0 {
+                        break;
+                    }
+                }
+            }
+            if c == 0 {
+                si += 1;
+                if si == shards.len() {
+                    return (0, out);
+                }
+            }
+            if out.len() >= count || budget == 0 {
+                return ((c << bits) | si as u64, out);
+            }
+        }
+    }
+
+    /// RANDOMKEY: a random live key, or None when the database is empty.
+    pub fn random_key(&self, db: usize) -> Option<Bytes> {
+        let shards = &self.dbs[db].shards;
+        let mut rng = rand::thread_rng();
+        let now = self.now_ms();
+        // Bounded: a database where every sampled key has expired answers None like an empty one.
+        for _ in 0..100 {
+            let sizes: Vec<usize> = shards.iter().map(|s| s.lock().len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut r = rng.gen_range(0..total);
+            let si = sizes.iter().position(|&n| {
+                if r < n {
+                    true
+                } else {
+                    r -= n;
+                    false
+                }
+            })?;
+            let s = shards[si].lock();
+            let mut next = || rng.gen::<u64>();
+            if let Some((k, e)) = s.dict.random_entry(&mut next) {
+                if !e.is_expired(now) {
+                    return Some(Bytes::copy_from_slice(k));
+                }
+            }
+        }
+        None
+    }
+
+    /// Replays one logged effect. Replay produces no new effects.
+    pub fn apply(&self, e: &Effect) {
+        use crate::keyspace::keys;
+        use crate::types::string;
+        let mut scratch = Effects {
+            list: Vec::new(),
+            deferred: true,
+        };
+        let db_of = |d: u32| (d as usize).min(self.dbs.len() - 1);
+        match e {
+            Effect::Set {
+                db,
+                key,
+                value,
+                expire_at,
+                keep_ttl,
+            } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let mut g = cx.lock(&[key]);
+                let ttl = if *keep_ttl {
+                    Ttl::Keep
+                } else if *expire_at != 0 {
+                    Ttl::At(*expire_at)
+                } else {
+                    Ttl::Clear
+                };
+                g.set(key, Value::from_bytes(value), ttl);
+            }
+            Effect::Del { db, key } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                cx.lock(&[key]).remove(key);
+            }
+            Effect::Expire { db, key, at } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                cx.lock(&[key]).set_expire(key, *at);
+            }
+            Effect::Persist { db, key } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                cx.lock(&[key]).set_expire(key, 0);
+            }
+            Effect::Rename { db, src, dst } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let _ = keys::rename(&mut cx, src, dst, false);
+            }
+            Effect::Copy {
+                src_db,
+                src,
+                dst_db,
+                dst,
+                replace,
+            } => {
+                let mut cx = Ctx::new(self, db_of(*src_db), &mut scratch);
+                let _ = keys::copy_to_db(&mut cx, src, db_of(*dst_db), dst, *replace, false);
+            }
+            Effect::Move { db, key, dst_db } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let _ = keys::copy_to_db(&mut cx, key, db_of(*dst_db), key, false, true);
+            }
+            Effect::SwapDb { a, b } => self.swapdb(db_of(*a), db_of(*b), &mut scratch),
+            Effect::FlushDb { db } => self.flushdb(db_of(*db), false, &mut scratch),
+            Effect::FlushAll => self.flushall(false, &mut scratch),
+            Effect::IncrBy { db, key, by } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let _ = string::incr_by(&mut cx, key, *by);
+            }
+            Effect::Append { db, key, data } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let _ = string::append(&mut cx, key, data);
+            }
+            Effect::SetRange {
+                db,
+                key,
+                offset,
+                data,
+            } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let _ = string::setrange(&mut cx, key, *offset as i64, data);
+            }
+        }
+    }
+
+    /// Every live key with its value and expiry, sorted: for tests that compare two engines.
+    pub fn dump(&self) -> Vec<(usize, Vec<u8>, Vec<u8>, u64)> {
+        let now = self.now_ms();
+        let mut out = Vec::new();
+        for (i, d) in self.dbs.iter().enumerate() {
+            for s in d.shards.iter() {
+                for (k, e) in s.lock().dict.iter() {
+                    if !e.is_expired(now) {
+                        let v = e
+                            .value
+                            .string_bytes()
+                            .map(|b| b.into_owned())
+                            .unwrap_or_default();
+                        out.push((i, k.to_vec(), v, e.expire_at));
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        out
+    }
+}
+
+fn free<T: Send + 'static>(old: T, lazy: bool) {
+    if lazy {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+}

@@ -1,0 +1,204 @@
+//! Access metadata (Redis's LRU clock or LFU counter) and eviction when `maxmemory` is reached.
+//!
+//! Until the cold tier exists, eviction deletes keys exactly as Redis's `maxmemory-policy` does
+//! (pure cache mode): sample `maxmemory-samples` keys, drop the best candidate, repeat.
+
+use std::sync::atomic::Ordering;
+
+use rand::Rng;
+
+use crate::effect::Effect;
+use crate::Engine;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 8] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+    }
+
+    pub fn is_lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+
+    fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+
+    pub fn to_u8(self) -> u8 {
+        Policy::ALL.iter().position(|p| *p == self).unwrap_or(0) as u8
+    }
+
+    pub fn from_u8(v: u8) -> Policy {
+        Policy::ALL
+            .get(v as usize)
+            .copied()
+            .unwrap_or(Policy::NoEviction)
+    }
+}
+
+/// Redis's starting LFU counter for new keys, so they are not evicted before they had a chance.
+pub const LFU_INIT_VAL: u32 = 5;
+
+/// A snapshot of the clocks and LFU settings, taken once per command.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessClock {
+    pub lfu: bool,
+    /// Seconds, wrapping (the LRU clock).
+    pub secs: u32,
+    /// Minutes, wrapping at 16 bits (the LFU decrement time).
+    pub mins: u16,
+    pub log_factor: u32,
+    pub decay_time: u32,
+}
+
+impl AccessClock {
+    pub fn new_entry(&self) -> u32 {
+        if self.lfu {
+            ((self.mins as u32) << 8) | LFU_INIT_VAL
+        } else {
+            self.secs
+        }
+    }
+
+    pub fn touched(&self, old: u32) -> u32 {
+        if !self.lfu {
+            return self.secs;
+        }
+        let counter = self.lfu_decayed(old);
+        let counter = if counter >= 255 {
+            255
+        } else {
+            let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+            let p = 1.0 / (base * self.log_factor as f64 + 1.0);
+            if rand::thread_rng().gen::<f64>() < p {
+                counter + 1
+            } else {
+                counter
+            }
+        };
+        ((self.mins as u32) << 8) | counter
+    }
+
+    /// The LFU counter after applying the decay for the minutes elapsed since its last update.
+    pub fn lfu_decayed(&self, access: u32) -> u32 {
+        let ldt = (access >> 8) as u16;
+        let counter = access & 0xff;
+        let elapsed = self.mins.wrapping_sub(ldt) as u32;
+        let periods = if self.decay_time > 0 {
+            elapsed / self.decay_time
+        } else {
+            0
+        };
+        counter.saturating_sub(periods)
+    }
+
+    /// Seconds since the last access (LRU policies).
+    pub fn idle_secs(&self, access: u32) -> u64 {
+        self.secs.wrapping_sub(access) as u64
+    }
+}
+
+impl Engine {
+    /// Evicts one key according to the policy. Returns false when no key can be evicted (the
+    /// policy is noeviction, or a volatile policy finds no key with a TTL).
+    pub fn evict_one(&self) -> bool {
+        let policy = self.policy();
+        if policy == Policy::NoEviction {
+            return false;
+        }
+        let clock = self.access_clock();
+        let samples = self.config.maxmemory_samples.load(Ordering::Relaxed).max(1);
+        let mut rng = rand::thread_rng();
+        let mut best: Option<(u64, usize, usize, Box<[u8]>)> = None;
+        let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
+        // Look at a few shards per round, like Redis fills its eviction pool from every db.
+        for _ in 0..self.dbs.len() * 2 {
+            let db = rng.gen_range(0..self.dbs.len());
+            let si = rng.gen_range(0..nshards);
+            let shard = self.dbs[db].shards[si].lock();
+            if shard.is_empty() || (policy.volatile_only() && shard.volatile == 0) {
+                continue;
+            }
+            let mut next = || rng.gen::<u64>();
+            shard.dict.sample(samples * 2, &mut next, |k, e| {
+                if policy.volatile_only() && e.expire_at == 0 {
+                    return;
+                }
+                // Higher score = better victim.
+                let score = match policy {
+                    Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.access),
+                    Policy::AllKeysLfu | Policy::VolatileLfu => {
+                        255 - clock.lfu_decayed(e.access) as u64
+                    }
+                    Policy::VolatileTtl => u64::MAX - e.expire_at,
+                    _ => 0,
+                };
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, db, si, k.into()));
+                }
+            });
+            if best.is_some() && matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
+                break;
+            }
+        }
+        let Some((_, db, si, key)) = best else {
+            return false;
+        };
+        let mut shard = self.dbs[db].shards[si].lock();
+        if shard.remove(&key).is_none() {
+            return true; // someone else removed it meanwhile: memory was freed all the same
+        }
+        self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
+        self.watch.touch(db, &key);
+        let mut effects = vec![Effect::Del {
+            db: db as u32,
+            key: key.into_vec(),
+        }];
+        self.commit(&mut effects);
+        drop(shard);
+        true
+    }
+}

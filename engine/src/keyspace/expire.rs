@@ -1,0 +1,83 @@
+//! Active expiry: keys nobody reads again must still be reclaimed.
+//!
+//! Redis samples its separate `expires` dictionary. Strata keeps the expiry inside the entry
+//! (no second table, no second copy of the key), so instead each shard walks its table with a
+//! SCAN cursor a slice at a time and deletes expired keys it meets; a shard without TTLs is
+//! skipped outright. Like Redis, a tick has a time budget, and a shard where many of the checked
+//! keys had expired is walked further in the same tick.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::effect::Effect;
+use crate::Engine;
+
+/// Buckets visited per step of the walk in one shard.
+const BUCKETS_PER_STEP: usize = 64;
+
+impl Engine {
+    /// Runs one active-expiry tick within `budget`. Returns the number of keys deleted.
+    pub fn active_expire_cycle(&self, budget: Duration) -> usize {
+        let start = Instant::now();
+        let mut deleted = 0;
+        let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
+        let first = self.expire_rotor.fetch_add(1, Ordering::Relaxed);
+        for step in 0..self.dbs.len() * nshards {
+            if start.elapsed() >= budget {
+                break;
+            }
+            let n = (first + step) % (self.dbs.len() * nshards);
+            let (db, si) = (n / nshards, n % nshards);
+            deleted += self.expire_shard(db, si, start, budget);
+        }
+        deleted
+    }
+
+    fn expire_shard(&self, db: usize, si: usize, start: Instant, budget: Duration) -> usize {
+        let mut shard = self.dbs[db].shards[si].lock();
+        let mut deleted = 0;
+        loop {
+            if shard.volatile == 0 || shard.is_empty() {
+                return deleted;
+            }
+            let now = self.now_ms();
+            let mut checked = 0usize;
+            let mut expired: Vec<Box<[u8]>> = Vec::new();
+            let mut cursor = shard.expire_cursor;
+            for _ in 0..BUCKETS_PER_STEP {
+                cursor = shard.dict.scan(cursor, |k, e| {
+                    if e.expire_at != 0 {
+                        checked += 1;
+                        if e.is_expired(now) {
+                            expired.push(k.into());
+                        }
+                    }
+                });
+                if cursor == 0 {
+                    break;
+                }
+            }
+            shard.expire_cursor = cursor;
+            let mut effects = Vec::with_capacity(expired.len());
+            for k in expired.iter() {
+                shard.remove(k);
+                self.watch.touch_expired(db, k);
+                effects.push(Effect::Del {
+                    db: db as u32,
+                    key: k.to_vec(),
+                });
+            }
+            deleted += expired.len();
+            self.stats
+                .expired_keys
+                .fetch_add(expired.len() as u64, Ordering::Relaxed);
+            self.commit(&mut effects);
+            // Keep going in this shard only while it is worth it (over 10% of checked keys had
+            // expired, as Redis's ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE) and time remains.
+            let worth_it = checked > 0 && expired.len() * 10 > checked;
+            if !worth_it || cursor == 0 || start.elapsed() >= budget {
+                return deleted;
+            }
+        }
+    }
+}

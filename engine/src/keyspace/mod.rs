@@ -1,0 +1,356 @@
+//! The keyspace: databases split into shards, each a lock around a hash table of entries.
+//!
+//! A key's shard is chosen by its cluster slot, so a `{hash tag}` keeps related keys together.
+//! Commands reach keys only through a [`Guard`], which locks the shards of the keys a command
+//! names (in ascending shard order, so two multi-key commands never deadlock), expires keys
+//! lazily on access, keeps memory accounting and WATCH in step with every change, and records the
+//! effects a write-ahead log will need. Values are reached only through the guard, never by a
+//! reference that outlives it: that is what lets a later cold tier fault values in.
+
+pub mod dict;
+pub mod evict;
+pub mod expire;
+pub mod keys;
+pub mod pattern;
+pub mod slot;
+pub mod watch;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::effect::{Effect, Effects};
+use crate::types::Value;
+use crate::Engine;
+
+pub type Hasher = foldhash::fast::RandomState;
+
+/// One key's data: its value, absolute expiry (unix ms, 0 = none) and access metadata (an LRU
+/// clock in seconds, or Redis's LFU counter and decrement time, depending on the policy).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    pub expire_at: u64,
+    pub access: u32,
+}
+
+impl Entry {
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && now > self.expire_at
+    }
+}
+
+/// Bytes an entry costs beyond its key and value heap data: the table node and its bucket.
+pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 3 * std::mem::size_of::<usize>();
+
+pub fn entry_bytes(key_len: usize, e: &Entry) -> usize {
+    ENTRY_OVERHEAD + key_len + e.value.heap_bytes()
+}
+
+pub struct Shard {
+    pub(crate) dict: dict::Dict<Entry, Hasher>,
+    /// Keys with an expiry (INFO keyspace `expires=`).
+    pub(crate) volatile: usize,
+    /// Sum of `entry_bytes` over the shard.
+    pub(crate) used: usize,
+    /// Where the active expiry cycle resumes its walk.
+    pub(crate) expire_cursor: u64,
+}
+
+impl Shard {
+    pub(crate) fn new() -> Shard {
+        Shard {
+            dict: dict::Dict::with_hasher(Hasher::default()),
+            volatile: 0,
+            used: 0,
+            expire_cursor: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    pub(crate) fn insert(&mut self, key: &[u8], entry: Entry) {
+        self.used += entry_bytes(key.len(), &entry);
+        if entry.expire_at != 0 {
+            self.volatile += 1;
+        }
+        if let Some(old) = self.dict.get_mut(key) {
+            let old = std::mem::replace(old, entry);
+            self.forget(key.len(), &old);
+        } else {
+            self.dict.insert(key.into(), entry);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (k, e) = self.dict.remove(key)?;
+        self.forget(k.len(), &e);
+        self.dict.shrink_if_needed();
+        Some(e)
+    }
+
+    fn forget(&mut self, key_len: usize, e: &Entry) {
+        self.used = self.used.saturating_sub(entry_bytes(key_len, e));
+        if e.expire_at != 0 {
+            self.volatile = self.volatile.saturating_sub(1);
+        }
+    }
+
+    /// Applies `f` to the entry, keeping the accounting right whatever `f` changes.
+    pub(crate) fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let e = self.dict.get_mut(key)?;
+        let before = entry_bytes(key.len(), e);
+        let had_ttl = e.expire_at != 0;
+        let r = f(e);
+        let after = entry_bytes(key.len(), e);
+        let has_ttl = e.expire_at != 0;
+        self.used = (self.used + after).saturating_sub(before);
+        match (had_ttl, has_ttl) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile = self.volatile.saturating_sub(1),
+            _ => {}
+        }
+        Some(r)
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.dict.get(key)
+    }
+
+    pub(crate) fn clear(&mut self) -> dict::Dict<Entry, Hasher> {
+        self.volatile = 0;
+        self.used = 0;
+        self.expire_cursor = 0;
+        std::mem::replace(&mut self.dict, dict::Dict::with_hasher(Hasher::default()))
+    }
+}
+
+/// A database: a fixed, power-of-two number of shards.
+pub struct Db {
+    pub(crate) shards: Box<[Mutex<Shard>]>,
+}
+
+impl Db {
+    pub(crate) fn new(shards: usize) -> Db {
+        Db {
+            shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+        }
+    }
+
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        slot::key_slot(key) as usize & (self.shards.len() - 1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a write treats the key's existing expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// Keep the expiry the key had (SET KEEPTTL, SETRANGE, INCR...).
+    Keep,
+    /// The new value has no expiry (a plain SET).
+    Clear,
+    /// Expire at this unix time in ms.
+    At(u64),
+}
+
+/// Locked access to the keys of one command in one database.
+pub struct Guard<'a> {
+    pub(crate) eng: &'a Engine,
+    pub db: usize,
+    pub now: u64,
+    /// Whether reads update the access clock (CLIENT NO-TOUCH turns it off).
+    pub touch: bool,
+    effects: &'a mut Effects,
+    locks: Vec<(usize, MutexGuard<'a, Shard>)>,
+}
+
+impl<'a> Guard<'a> {
+    pub(crate) fn new(
+        eng: &'a Engine,
+        db: usize,
+        keys: &[&[u8]],
+        effects: &'a mut Effects,
+    ) -> Guard<'a> {
+        let d = &eng.dbs[db];
+        let mut idx: Vec<usize> = keys.iter().map(|k| d.shard_of(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let locks = idx.into_iter().map(|i| (i, d.shards[i].lock())).collect();
+        Guard {
+            eng,
+            db,
+            now: eng.now_ms(),
+            touch: true,
+            effects,
+            locks,
+        }
+    }
+
+    fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.eng.dbs[self.db].shard_of(key);
+        let pos = self
+            .locks
+            .iter()
+            .position(|(s, _)| *s == i)
+            .expect("command touched a key its key spec did not declare");
+        &mut self.locks[pos].1
+    }
+
+    /// Deletes the key if its TTL has passed, logging the deletion like Redis propagates a DEL.
+    /// Returns true when the key is (now) absent.
+    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let now = self.now;
+        let shard = self.shard(key);
+        match shard.get(key) {
+            None => true,
+            Some(e) if e.is_expired(now) => {
+                shard.remove(key);
+                self.eng
+                    .stats
+                    .expired_keys
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.log(Effect::Del {
+                    db: self.db as u32,
+                    key: key.to_vec(),
+                });
+                self.eng.watch.touch_expired(self.db, key);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Looks a key up for reading: expires it lazily, counts a keyspace hit or miss and updates
+    /// its access clock.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        let touch = self.touch;
+        self.lookup(key, touch)
+    }
+
+    /// A read lookup that counts a hit or miss but leaves the access clock alone (TYPE, TTL,
+    /// OBJECT, EXISTS use it, as in Redis).
+    pub fn get_notouch(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.lookup(key, false)
+    }
+
+    fn lookup(&mut self, key: &[u8], touch: bool) -> Option<&Entry> {
+        if self.expire_if_needed(key) {
+            self.eng.stats.miss();
+            return None;
+        }
+        self.eng.stats.hit();
+        let clock = self.eng.access_clock();
+        let shard = self.shard(key);
+        if touch {
+            shard.update(key, |e| e.access = clock.touched(e.access));
+        }
+        shard.get(key)
+    }
+
+    /// Looks a key up for writing: lazy expiry, no hit/miss accounting.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.shard(key).get(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// Stores a value, replacing whatever the key held.
+    pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl) {
+        let now = self.now;
+        let access = self.eng.access_clock().new_entry();
+        let shard = self.shard(key);
+        let expire_at = match ttl {
+            Ttl::Keep => shard
+                .get(key)
+                .filter(|e| !e.is_expired(now))
+                .map_or(0, |e| e.expire_at),
+            Ttl::Clear => 0,
+            Ttl::At(t) => t,
+        };
+        shard.insert(
+            key,
+            Entry {
+                value,
+                expire_at,
+                access,
+            },
+        );
+        self.eng.watch.touch(self.db, key);
+    }
+
+    /// Removes a live key; an already expired key counts as absent (and is expired).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let e = self.shard(key).remove(key);
+        if e.is_some() {
+            self.eng.watch.touch(self.db, key);
+        }
+        e
+    }
+
+    /// Changes a live key's value in place; the closure sees the value only while the shard is locked.
+    pub fn modify<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let r = self.shard(key).update(key, |e| f(&mut e.value));
+        if r.is_some() {
+            self.eng.watch.touch(self.db, key);
+        }
+        r
+    }
+
+    /// Sets or clears (0) a live key's expiry. Returns false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        if self.expire_if_needed(key) {
+            return false;
+        }
+        let done = self.shard(key).update(key, |e| e.expire_at = at).is_some();
+        if done {
+            self.eng.watch.touch(self.db, key);
+        }
+        done
+    }
+
+    /// Records an effect for the write-ahead log.
+    pub fn log(&mut self, e: Effect) {
+        self.effects.list.push(e);
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        // Effects reach the log while the shards are still locked, so two writes to one key are
+        // logged in the order they were applied.
+        if !self.effects.deferred {
+            self.eng.commit(&mut self.effects.list);
+        }
+    }
+}

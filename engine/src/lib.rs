@@ -1,0 +1,187 @@
+//! Strata's engine: the keyspace, Redis's value types and the effects a write-ahead log records.
+//! No networking and no RESP here: another program could embed this crate.
+//!
+//! [`Engine::open`] is the one entry point. Commands lock the shards of their keys through
+//! [`Engine::lock`], which hands out a [`keyspace::Guard`]; the guard records each write's
+//! [`effect::Effect`] and passes it to the [`EffectSink`] before the locks are released.
+
+#![forbid(unsafe_code)]
+
+pub mod ctx;
+pub mod db;
+pub mod effect;
+pub mod error;
+pub mod keyspace;
+pub mod number;
+pub mod reply;
+pub mod types;
+
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use effect::{Effect, Effects};
+use keyspace::evict::{AccessClock, Policy};
+use keyspace::watch::WatchRegistry;
+use keyspace::{Db, Guard};
+
+/// Where committed effects go: the write-ahead log, or a test's recorder.
+pub trait EffectSink: Send + Sync {
+    fn append(&self, effects: &[Effect]);
+}
+
+/// Settings the engine needs, most of them changeable at run time by CONFIG SET.
+pub struct EngineConfig {
+    pub databases: usize,
+    /// Shards per database; rounded up to a power of two.
+    pub shards: usize,
+    pub maxmemory: AtomicU64,
+    pub maxmemory_policy: AtomicU8,
+    pub maxmemory_samples: AtomicUsize,
+    pub lfu_log_factor: AtomicU64,
+    pub lfu_decay_time: AtomicU64,
+    pub proto_max_bulk_len: AtomicU64,
+    pub hll_sparse_max_bytes: AtomicUsize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            databases: 16,
+            shards: 16,
+            maxmemory: AtomicU64::new(0),
+            maxmemory_policy: AtomicU8::new(Policy::NoEviction.to_u8()),
+            maxmemory_samples: AtomicUsize::new(5),
+            lfu_log_factor: AtomicU64::new(10),
+            lfu_decay_time: AtomicU64::new(1),
+            proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
+            hll_sparse_max_bytes: AtomicUsize::new(types::hll::HLL_SPARSE_MAX_BYTES_DEFAULT),
+        }
+    }
+}
+
+/// Counters reported by INFO stats. Relaxed atomics: they are statistics, not synchronisation.
+#[derive(Default)]
+pub struct Stats {
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
+    /// Changes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+}
+
+impl Stats {
+    fn hit(&self) {
+        self.keyspace_hits.fetch_add(1, Ordering::Relaxed);
+    }
+    fn miss(&self) {
+        self.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn reset(&self) {
+        for c in [
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.expired_keys,
+            &self.evicted_keys,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct Engine {
+    pub(crate) dbs: Box<[Db]>,
+    /// Ordinary commands run under the shared side; MULTI/EXEC and whole-keyspace changes
+    /// (FLUSHALL, SWAPDB, MOVE) under the exclusive side, which makes them atomic.
+    gate: RwLock<()>,
+    pub config: EngineConfig,
+    pub stats: Stats,
+    pub watch: WatchRegistry,
+    sink: Option<Box<dyn EffectSink>>,
+    pub(crate) expire_rotor: AtomicUsize,
+    started: std::time::Instant,
+}
+
+impl Engine {
+    pub fn open(mut config: EngineConfig, sink: Option<Box<dyn EffectSink>>) -> Arc<Engine> {
+        config.databases = config.databases.clamp(1, 1 << 20);
+        config.shards = config.shards.clamp(1, 1 << 12).next_power_of_two();
+        let dbs = (0..config.databases)
+            .map(|_| Db::new(config.shards))
+            .collect();
+        Arc::new(Engine {
+            dbs,
+            gate: RwLock::new(()),
+            config,
+            stats: Stats::default(),
+            watch: WatchRegistry::default(),
+            sink,
+            expire_rotor: AtomicUsize::new(0),
+            started: std::time::Instant::now(),
+        })
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy::from_u8(self.config.maxmemory_policy.load(Ordering::Relaxed))
+    }
+
+    pub fn access_clock(&self) -> AccessClock {
+        let secs = self.started.elapsed().as_secs() as u32;
+        AccessClock {
+            lfu: self.policy().is_lfu(),
+            secs,
+            mins: (self.now_ms() / 60_000) as u16,
+            log_factor: self.config.lfu_log_factor.load(Ordering::Relaxed) as u32,
+            decay_time: self.config.lfu_decay_time.load(Ordering::Relaxed) as u32,
+        }
+    }
+
+    pub fn gate_shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read()
+    }
+
+    pub fn gate_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write()
+    }
+
+    /// Locks the shards holding `keys` in database `db`. The caller must hold the gate.
+    pub fn lock<'a>(&'a self, db: usize, keys: &[&[u8]], effects: &'a mut Effects) -> Guard<'a> {
+        Guard::new(self, db, keys, effects)
+    }
+
+    /// Hands effects to the sink and counts them as changes since the last save.
+    pub fn commit(&self, effects: &mut Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        self.stats
+            .dirty
+            .fetch_add(effects.len() as u64, Ordering::Relaxed);
+        if let Some(sink) = &self.sink {
+            sink.append(effects);
+        }
+        effects.clear();
+    }
+
+    /// Sum of per-entry accounting over all shards (`used_memory_dataset`).
+    pub fn dataset_bytes(&self) -> usize {
+        self.dbs
+            .iter()
+            .flat_map(|d| d.shards.iter())
+            .map(|s| s.lock().used)
+            .sum()
+    }
+}

@@ -1,0 +1,276 @@
+//! The command table and dispatch. One table (in `table.rs`) gives every command its name,
+//! arity, flags, key positions and ACL categories; dispatch, arity errors, MULTI queueing and
+//! `COMMAND` all read it. The handlers live one file per family.
+
+pub mod bitmaps;
+pub mod connection;
+pub mod hll;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+pub mod transactions;
+
+use bytes::Bytes;
+use strata_engine::ctx::Ctx;
+use strata_engine::effect::Effects;
+use strata_engine::error::{self, CmdError};
+use strata_engine::number;
+use strata_engine::reply::Reply;
+
+use crate::client::Client;
+use crate::server::Server;
+
+pub type Handler = fn(&mut Call) -> Reply;
+
+/// Command flags, as in Redis's command table.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const MOVABLE_KEYS: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    /// Runs even inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const TX_CONTROL: u32 = 1 << 24;
+    /// Needs the engine's exclusive gate (touches several databases or the whole keyspace).
+    pub const EXCLUSIVE: u32 = 1 << 25;
+
+    pub const NAMES: [(u32, &str); 17] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+pub struct Cmd {
+    pub name: &'static str,
+    /// Redis's arity: positive = exact argument count (name included), negative = at least -arity.
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    /// Negative counts from the end (-1 = last argument).
+    pub last_key: i32,
+    pub step: i32,
+    pub acl: &'static [&'static str],
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl Cmd {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Positions of the key arguments, from the key spec.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 || argc == 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let step = self.step.max(1) as usize;
+        (self.first_key as usize..=last.max(0) as usize)
+            .step_by(step)
+            .filter(|&i| i < argc)
+            .collect()
+    }
+}
+
+/// One command being executed.
+pub struct Call<'a> {
+    pub srv: &'a Server,
+    pub client: &'a mut Client,
+    pub args: &'a [Bytes],
+    pub effects: &'a mut Effects,
+}
+
+impl<'a> Call<'a> {
+    pub fn cx(&mut self) -> Ctx<'_> {
+        let mut cx = Ctx::new(&self.srv.engine, self.client.db, self.effects);
+        cx.touch = !self.client.no_touch;
+        cx
+    }
+
+    pub fn arg(&self, i: usize) -> &Bytes {
+        &self.args[i]
+    }
+
+    /// The argument as an ASCII-uppercased string, for option matching.
+    pub fn upper(&self, i: usize) -> String {
+        String::from_utf8_lossy(&self.args[i]).to_ascii_uppercase()
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64, CmdError> {
+        parse_int(&self.args[i])
+    }
+
+    pub fn name(&self) -> String {
+        String::from_utf8_lossy(&self.args[0]).to_ascii_lowercase()
+    }
+}
+
+pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
+    number::parse_i64(b).ok_or(error::NOT_INTEGER)
+}
+
+/// Runs `f`, turning an error into an error reply.
+pub fn reply(r: Result<Reply, CmdError>) -> Reply {
+    r.unwrap_or_else(Reply::Error)
+}
+
+/// Dispatches a subcommand: `subs` lists (name, arity, handler) with Redis's subcommand arity
+/// rules (arity counts the command and subcommand).
+pub fn subcommand(call: &mut Call, subs: &[(&str, i32, Handler)]) -> Reply {
+    let cmd = call.name();
+    let sub = call.upper(1);
+    for (name, arity, h) in subs {
+        if name.eq_ignore_ascii_case(&sub) {
+            let argc = call.args.len() as i32;
+            let ok = if *arity >= 0 {
+                argc == *arity
+            } else {
+                argc >= -*arity
+            };
+            if !ok {
+                return Reply::Error(CmdError::owned(format!(
+                    "ERR wrong number of arguments for '{}|{}' command",
+                    cmd,
+                    sub.to_ascii_lowercase()
+                )));
+            }
+            return h(call);
+        }
+    }
+    Reply::Error(CmdError::unknown_subcommand(&call.args[1], &cmd))
+}
+
+use std::sync::atomic::Ordering;
+use strata_engine::effect::Effects as EffectList;
+
+/// Executes one parsed command for a client: lookup, arity, authentication, MULTI queueing,
+/// maxmemory, the engine gate, then the handler.
+pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
+    srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    let Some(cmd) = table::lookup(&args[0]) else {
+        flag_multi_abort(client);
+        return Reply::Error(CmdError::unknown_command(&args[0], &args[1..]));
+    };
+    *client.info.last_cmd.lock() = cmd.name;
+    client.info.last_interaction.store(
+        client.info.created.elapsed().as_millis() as u64,
+        Ordering::Relaxed,
+    );
+    if !cmd.arity_ok(args.len()) {
+        flag_multi_abort(client);
+        return Reply::Error(CmdError::wrong_arity(cmd.name));
+    }
+    if !client.authenticated && !cmd.has(flag::NO_AUTH) {
+        flag_multi_abort(client);
+        return Reply::Error(error::NOAUTH);
+    }
+    let max_set = srv.engine.config.maxmemory.load(Ordering::Relaxed) > 0;
+    if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
+        if max_set && cmd.has(flag::DENYOOM) && !srv.enforce_maxmemory() {
+            flag_multi_abort(client);
+            return Reply::Error(error::OOM);
+        }
+        if let Some(m) = client.multi.as_mut() {
+            m.queued.push(args.to_vec());
+            client
+                .info
+                .multi
+                .store(m.queued.len() as i64, Ordering::Relaxed);
+        }
+        return Reply::Status("QUEUED");
+    }
+    if max_set
+        && !srv.enforce_maxmemory()
+        && cmd.has(flag::DENYOOM)
+        && !client.info.no_evict.load(Ordering::Relaxed)
+    {
+        return Reply::Error(error::OOM);
+    }
+    let mut effects = EffectList::default();
+    let _gate_x;
+    let _gate_s;
+    if cmd.has(flag::EXCLUSIVE) {
+        _gate_x = srv.engine.gate_exclusive();
+    } else {
+        _gate_s = srv.engine.gate_shared();
+    }
+    let mut call = Call {
+        srv,
+        client,
+        args,
+        effects: &mut effects,
+    };
+    (cmd.handler)(&mut call)
+}
+
+/// Runs a queued command inside EXEC: the caller holds the exclusive gate and defers effects.
+pub fn execute_queued(
+    srv: &Server,
+    client: &mut Client,
+    args: &[Bytes],
+    effects: &mut EffectList,
+) -> Reply {
+    srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    match table::lookup(&args[0]) {
+        Some(cmd) => {
+            let mut call = Call {
+                srv,
+                client,
+                args,
+                effects,
+            };
+            (cmd.handler)(&mut call)
+        }
+        None => Reply::Error(CmdError::unknown_command(&args[0], &args[1..])),
+    }
+}
+
+fn flag_multi_abort(client: &mut Client) {
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+}

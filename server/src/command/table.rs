@@ -1,0 +1,200 @@
+//! The one command table. Arity, flags, key positions and ACL categories follow Redis 7.2's
+//! `commands/*.json`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::flag::*;
+use super::{bitmaps, connection, hll, keys, server, strings, transactions, Cmd, Handler};
+
+#[allow(clippy::too_many_arguments)]
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    acl: &'static [&'static str],
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Cmd {
+    Cmd {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        acl,
+        group,
+        since,
+        summary,
+        handler,
+    }
+}
+
+const NOKEY: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+
+const W: u32 = WRITE | DENYOOM;
+const WF: u32 = WRITE | DENYOOM | FAST;
+const R: u32 = READONLY;
+const RF: u32 = READONLY | FAST;
+
+const STR_R: &[&str] = &["@read", "@string", "@fast"];
+const STR_W: &[&str] = &["@write", "@string", "@fast"];
+const STR_WS: &[&str] = &["@write", "@string", "@slow"];
+const STR_RS: &[&str] = &["@read", "@string", "@slow"];
+const KS_W: &[&str] = &["@keyspace", "@write", "@fast"];
+const KS_WS: &[&str] = &["@keyspace", "@write", "@slow"];
+const KS_R: &[&str] = &["@keyspace", "@read", "@fast"];
+const KS_RS: &[&str] = &["@keyspace", "@read", "@slow", "@dangerous"];
+const BIT_W: &[&str] = &["@write", "@bitmap", "@slow"];
+const BIT_R: &[&str] = &["@read", "@bitmap", "@slow"];
+const HLL_W: &[&str] = &["@write", "@hyperloglog", "@slow"];
+const HLL_F: &[&str] = &["@write", "@hyperloglog", "@fast"];
+const CONN: &[&str] = &["@fast", "@connection"];
+const CONN_S: &[&str] = &["@slow", "@connection"];
+const TX: &[&str] = &["@fast", "@transaction"];
+const TX_S: &[&str] = &["@slow", "@transaction"];
+const ADM: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+pub static COMMANDS: &[Cmd] = &[
+    // connection
+    c("ping", -1, FAST, NOKEY, CONN, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
+    c("echo", 2, FAST, NOKEY, CONN, "connection", "1.0.0", "Returns the given string.", connection::echo),
+    c("quit", -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST | TX_CONTROL, NOKEY, CONN, "connection", "1.0.0", "Closes the connection.", connection::quit),
+    c("reset", 1, NO_AUTH | LOADING | STALE | FAST | TX_CONTROL, NOKEY, CONN, "connection", "6.2.0", "Resets the connection.", connection::reset),
+    c("select", 2, LOADING | STALE | FAST, NOKEY, CONN, "connection", "1.0.0", "Changes the selected database.", connection::select),
+    c("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEY, CONN, "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
+    c("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEY, CONN, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    c("client", -2, NOSCRIPT | LOADING | STALE, NOKEY, CONN_S, "connection", "2.4.0", "A container for client connection commands.", connection::client),
+    // server
+    c("info", -1, LOADING | STALE, NOKEY, &["@slow", "@dangerous"], "server", "1.0.0", "Returns information and statistics about the server.", server::info),
+    c("dbsize", 1, RF, NOKEY, &["@keyspace", "@read", "@fast"], "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),
+    c("flushdb", -1, WRITE | EXCLUSIVE, NOKEY, KS_RS, "server", "1.0.0", "Removes all keys from the current database.", server::flushdb),
+    c("flushall", -1, WRITE | EXCLUSIVE, NOKEY, KS_RS, "server", "1.0.0", "Removes all keys from all databases.", server::flushall),
+    c("swapdb", 3, WRITE | FAST | EXCLUSIVE, NOKEY, &["@keyspace", "@write", "@fast", "@dangerous"], "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
+    c("time", 1, LOADING | STALE | FAST, NOKEY, &["@fast"], "server", "2.6.0", "Returns the server time.", server::time),
+    c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NOKEY, ADM, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, ADM, "server", "1.0.0", "A container for debugging commands.", server::debug),
+    c("config", -2, NOKEY_FLAGS, NOKEY, &["@slow"], "server", "2.0.0", "A container for server configuration commands.", server::config),
+    c("command", -1, LOADING | STALE, NOKEY, &["@slow", "@connection"], "server", "2.8.13", "Returns detailed information about all commands.", server::command),
+    c("memory", -2, 0, NOKEY, &["@slow"], "server", "4.0.0", "A container for memory diagnostics commands.", server::memory),
+    c("cluster", -2, 0, NOKEY, &["@slow"], "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
+    // keys
+    c("del", -2, WRITE, KALL, KS_WS, "generic", "1.0.0", "Deletes one or more keys.", keys::del),
+    c("unlink", -2, WRITE | FAST, KALL, KS_W, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
+    c("exists", -2, RF, KALL, KS_R, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
+    c("type", 2, RF, K1, KS_R, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::type_),
+    c("rename", 3, WRITE, K12, KS_WS, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
+    c("renamenx", 3, WRITE | FAST, K12, KS_W, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
+    c("copy", -3, W | EXCLUSIVE, K12, KS_WS, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
+    c("move", 3, WF | EXCLUSIVE, K1, KS_W, "generic", "1.0.0", "Moves a key to another database.", keys::move_),
+    c("expire", -3, WRITE | FAST, K1, KS_W, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", keys::expire),
+    c("pexpire", -3, WRITE | FAST, K1, KS_W, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", keys::pexpire),
+    c("expireat", -3, WRITE | FAST, K1, KS_W, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
+    c("pexpireat", -3, WRITE | FAST, K1, KS_W, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", keys::pexpireat),
+    c("ttl", 2, RF, K1, KS_R, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", keys::ttl),
+    c("pttl", 2, RF, K1, KS_R, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", keys::pttl),
+    c("expiretime", 2, RF, K1, KS_R, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", keys::expiretime),
+    c("pexpiretime", 2, RF, K1, KS_R, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", keys::pexpiretime),
+    c("persist", 2, WRITE | FAST, K1, KS_W, "generic", "2.2.0", "Removes the expiration time of a key.", keys::persist),
+    c("keys", 2, R | EXCLUSIVE, NOKEY, KS_RS, "generic", "1.0.0", "Returns all key names that match a pattern.", keys::keys),
+    c("scan", -2, R, NOKEY, &["@keyspace", "@read", "@slow"], "generic", "2.8.0", "Iterates over the key names in the database.", keys::scan),
+    c("randomkey", 1, R, NOKEY, &["@keyspace", "@read", "@slow"], "generic", "1.0.0", "Returns a random key name from the database.", keys::randomkey),
+    c("touch", -2, RF, KALL, KS_R, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
+    c("object", -2, 0, NOKEY, &["@slow"], "generic", "2.2.3", "A container for object introspection commands.", keys::object),
+    // strings
+    c("set", -3, W, K1, STR_WS, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
+    c("get", 2, RF, K1, STR_R, "string", "1.0.0", "Returns the string value of a key.", strings::get),
+    c("getex", -2, WF, K1, STR_W, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", strings::getex),
+    c("getdel", 2, WRITE | FAST, K1, STR_W, "string", "6.2.0", "Returns the string value of a key after deleting the key.", strings::getdel),
+    c("getset", 3, WF, K1, STR_W, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", strings::getset),
+    c("setnx", 3, WF, K1, STR_W, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", strings::setnx),
+    c("setex", 4, W, K1, STR_WS, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", strings::setex),
+    c("psetex", 4, W, K1, STR_WS, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", strings::psetex),
+    c("mset", -3, W, (1, -1, 2), STR_WS, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
+    c("msetnx", -3, W, (1, -1, 2), STR_WS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", strings::msetnx),
+    c("mget", -2, RF, KALL, STR_R, "string", "1.0.0", "Atomically returns the string values of one or more keys.", strings::mget),
+    c("incr", 2, WF, K1, STR_W, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::incr),
+    c("decr", 2, WF, K1, STR_W, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::decr),
+    c("incrby", 3, WF, K1, STR_W, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrby),
+    c("decrby", 3, WF, K1, STR_W, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
+    c("incrbyfloat", 3, WF, K1, STR_W, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
+    c("append", 3, WF, K1, STR_W, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", strings::append),
+    c("strlen", 2, RF, K1, STR_R, "string", "2.2.0", "Returns the length of a string value.", strings::strlen),
+    c("setrange", 4, W, K1, STR_WS, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", strings::setrange),
+    c("getrange", 4, R, K1, STR_RS, "string", "2.4.0", "Returns a substring of the string stored at a key.", strings::getrange),
+    c("substr", 4, R, K1, STR_RS, "string", "1.0.0", "Returns a substring from a string value.", strings::getrange),
+    c("lcs", -3, R, K12, STR_RS, "string", "7.0.0", "Finds the longest common substring.", strings::lcs),
+    // bitmaps
+    c("setbit", 4, W, K1, BIT_W, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmaps::setbit),
+    c("getbit", 3, RF, K1, &["@read", "@bitmap", "@fast"], "bitmap", "2.2.0", "Returns a bit value by offset.", bitmaps::getbit),
+    c("bitcount", -2, R, K1, BIT_R, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitmaps::bitcount),
+    c("bitpos", -3, R, K1, BIT_R, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitmaps::bitpos),
+    c("bitop", -4, W, (2, -1, 1), BIT_W, "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmaps::bitop),
+    c("bitfield", -2, W, K1, BIT_W, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmaps::bitfield),
+    c("bitfield_ro", -2, RF, K1, &["@read", "@bitmap", "@fast"], "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmaps::bitfield_ro),
+    // hyperloglog
+    c("pfadd", -2, WF, K1, HLL_F, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hll::pfadd),
+    c("pfcount", -2, R | MAY_REPLICATE, KALL, &["@read", "@hyperloglog", "@slow"], "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
+    c("pfmerge", -2, W, KALL, HLL_W, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
+    // transactions
+    c("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, NOKEY, TX, "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
+    c("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | EXCLUSIVE, NOKEY, TX_S, "transactions", "1.2.0", "Executes all commands in a transaction.", transactions::exec),
+    c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, NOKEY, TX, "transactions", "2.0.0", "Discards a transaction.", transactions::discard),
+    c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, KALL, TX, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
+    c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEY, TX, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", transactions::unwatch),
+];
+
+const NOKEY_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+/// Looks a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Cmd> {
+    static MAP: OnceLock<HashMap<Vec<u8>, &'static Cmd>> = OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .map(|c| (c.name.as_bytes().to_vec(), c))
+            .collect()
+    });
+    if name.len() > 32 {
+        return None;
+    }
+    let mut buf = [0u8; 32];
+    let lower = &mut buf[..name.len()];
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    map.get(&lower[..]).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert!(c.arity != 0);
+        }
+        assert!(lookup(b"GeT").is_some());
+        assert!(lookup(b"nosuch").is_none());
+    }
+
+    #[test]
+    fn key_positions_follow_key_specs() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let bitop = lookup(b"bitop").unwrap();
+        assert_eq!(bitop.key_positions(5), vec![2, 3, 4]);
+        assert_eq!(lookup(b"get").unwrap().key_positions(2), vec![1]);
+    }
+}

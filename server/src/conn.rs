@@ -1,0 +1,140 @@
+//! One task per connection: read into a buffer, parse every complete command, execute them as a
+//! batch and answer them with one write.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use strata_engine::reply::Reply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{Client, ClientInfo};
+use crate::command;
+use crate::resp::{parse_command, write_reply, Limits};
+use crate::server::Server;
+
+const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
+    srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let keepalive = srv.config.get_u64("tcp-keepalive");
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+    }
+    let password_set = !srv.config.get("requirepass").is_empty();
+    if srv.config.get_bool("protected-mode") && !password_set && !peer.ip().is_loopback() {
+        let _ = stream.write_all(DENIED.as_bytes()).await;
+        return;
+    }
+    if srv.clients.count() >= srv.config.get_u64("maxclients") as usize {
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let info = Arc::new(ClientInfo::new(
+        srv.clients.next_id(),
+        peer.to_string(),
+        laddr,
+    ));
+    srv.clients.add(info.clone());
+    let mut client = Client::new(info.clone(), !password_set);
+    let _ = run(&srv, &mut stream, &mut client).await;
+    command::transactions::unwatch_all(&srv, &mut client);
+    srv.clients.remove(client.id);
+}
+
+async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        let limits = Limits {
+            max_bulk_len: srv.engine.config.proto_max_bulk_len.load(Ordering::Relaxed),
+        };
+        loop {
+            match parse_command(&mut rbuf, &limits) {
+                Ok(Some(args)) => {
+                    if args.is_empty() {
+                        continue;
+                    }
+                    let reply = command::execute(srv, client, &args);
+                    if reply.is_error() {
+                        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                    }
+                    write_reply(&mut wbuf, &reply, client.proto);
+                    if client.close_after_reply {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    write_reply(
+                        &mut wbuf,
+                        &Reply::Error(strata_engine::error::CmdError::owned(e.0)),
+                        client.proto,
+                    );
+                    client.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        if !wbuf.is_empty() {
+            srv.stats
+                .net_output_bytes
+                .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+            stream.write_all(&wbuf).await?;
+            wbuf.clear();
+            if wbuf.capacity() > 1 << 20 {
+                wbuf = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+        if client.close_after_reply {
+            return Ok(());
+        }
+        if rbuf.len() as u64 > srv.config.get_u64("client-query-buffer-limit") {
+            tracing::warn!(
+                client = client.id,
+                "closing client that reached max query buffer length"
+            );
+            return Ok(());
+        }
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        let timeout = srv.config.get_u64("timeout");
+        let read = async {
+            if timeout > 0 && client.multi.is_none() {
+                match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut rbuf))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Ok(0),
+                }
+            } else {
+                stream.read_buf(&mut rbuf).await
+            }
+        };
+        let n = tokio::select! {
+            r = read => r?,
+            _ = client.info.kill_signal.notified() => 0,
+        };
+        if n == 0 || client.info.killed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        srv.stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,218 @@
+//! INFO: Redis's sections and field names, plus `strata_version`.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::server::Server;
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Redis's human-readable byte counts (`1.50M`).
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    let units = [
+        ("B", 1.0),
+        ("K", 1024.0),
+        ("M", 1048576.0),
+        ("G", 1073741824.0),
+        ("T", 1099511627776.0),
+        ("P", 1125899906842624.0),
+    ];
+    for w in units.windows(2) {
+        if n < w[1].1 {
+            return if w[0].0 == "B" {
+                format!("{}B", n as u64)
+            } else {
+                format!("{:.2}{}", n / w[0].1, w[0].0)
+            };
+        }
+    }
+    format!("{:.2}P", n / 1125899906842624.0)
+}
+
+fn cpu_times() -> (f64, f64) {
+    // utime and stime (fields 14 and 15 of /proc/self/stat), in clock ticks of 1/100 s.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+pub fn render(srv: &Server, sections: &[String]) -> String {
+    let all = sections.iter().any(|s| s == "all" || s == "everything");
+    let wanted: Vec<&str> = if sections.is_empty() || sections.iter().any(|s| s == "default") || all
+    {
+        DEFAULT_SECTIONS.to_vec()
+    } else {
+        sections.iter().map(|s| s.as_str()).collect()
+    };
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS {
+        if !wanted.contains(section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section_text(srv, section, &mut out);
+    }
+    out
+}
+
+fn section_text(srv: &Server, section: &str, o: &mut String) {
+    let eng = &srv.engine;
+    let uptime = srv.started.elapsed().as_secs();
+    match section {
+        "server" => {
+            let _ = write!(
+                o,
+                "# Server\r\nredis_version:{}\r\nstrata_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                crate::REDIS_VERSION,
+                crate::STRATA_VERSION,
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                srv.run_id,
+                srv.port,
+                eng.now_ms() * 1000,
+                uptime,
+                uptime / 86400,
+                srv.config.get("hz"),
+                srv.config.get("hz"),
+                eng.access_clock().secs & 0xff_ffff,
+                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                srv.config_file,
+            );
+        }
+        "clients" => {
+            let clients = srv.clients.all();
+            let watching = clients
+                .iter()
+                .filter(|c| c.watching.load(Ordering::Relaxed) > 0)
+                .count();
+            let watched: usize = clients
+                .iter()
+                .map(|c| c.watching.load(Ordering::Relaxed))
+                .sum();
+            let _ = write!(
+                o,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:{}\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\nwatching_clients:{}\r\n",
+                clients.len(),
+                srv.config.get("maxclients"),
+                watched,
+                watching,
+            );
+        }
+        "memory" => {
+            let used = srv.used_memory() as u64;
+            let rss = crate::alloc::rss_bytes() as u64;
+            let peak = srv
+                .stats
+                .peak_memory
+                .load(Ordering::Relaxed)
+                .max(used as usize) as u64;
+            let dataset = eng.dataset_bytes() as u64;
+            let maxmemory = eng.config.maxmemory.load(Ordering::Relaxed);
+            let (je_alloc, je_active, je_resident) = crate::alloc::jemalloc_stats();
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                o,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:0\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{je_alloc}\r\nallocator_active:{je_active}\r\nallocator_resident:{je_resident}\r\ntotal_system_memory:{}\r\nused_memory_lua:0\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
+                human_bytes(used),
+                human_bytes(rss),
+                human_bytes(peak),
+                if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
+                used.saturating_sub(dataset),
+                if used > 0 { dataset as f64 * 100.0 / used as f64 } else { 0.0 },
+                total_system_memory(),
+                human_bytes(maxmemory),
+                eng.policy().name(),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                o,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+                eng.stats.dirty.load(Ordering::Relaxed),
+                srv.started_unix,
+            );
+        }
+        "stats" => {
+            let s = &srv.stats;
+            let e = &eng.stats;
+            let _ = write!(
+                o,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                s.total_connections.load(Ordering::Relaxed),
+                s.total_commands.load(Ordering::Relaxed),
+                s.net_input_bytes.load(Ordering::Relaxed),
+                s.net_output_bytes.load(Ordering::Relaxed),
+                s.rejected_connections.load(Ordering::Relaxed),
+                e.expired_keys.load(Ordering::Relaxed),
+                e.evicted_keys.load(Ordering::Relaxed),
+                e.keyspace_hits.load(Ordering::Relaxed),
+                e.keyspace_misses.load(Ordering::Relaxed),
+                s.error_replies.load(Ordering::Relaxed),
+            );
+        }
+        "replication" => {
+            o.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n");
+        }
+        "cpu" => {
+            let (user, sys) = cpu_times();
+            let _ = write!(
+                o,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"
+            );
+        }
+        "modules" => o.push_str("# Modules\r\n"),
+        "errorstats" => o.push_str("# Errorstats\r\n"),
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            o.push_str("# Keyspace\r\n");
+            for db in 0..eng.databases() {
+                let i = eng.db_info(db);
+                if i.keys > 0 {
+                    let _ = write!(
+                        o,
+                        "db{db}:keys={},expires={},avg_ttl=0\r\n",
+                        i.keys, i.expires
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
+        .map_or(0, |kb| kb * 1024)
+}

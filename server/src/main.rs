@@ -1,0 +1,196 @@
+//! strata-server: a Redis-compatible server over Strata's engine.
+//!
+//! Usage is redis-server's: `strata-server [config-file] [--directive value ...]`.
+
+mod alloc;
+mod client;
+mod command;
+mod config;
+mod conn;
+mod info;
+mod resp;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_engine::{Engine, EngineConfig};
+use tokio::net::TcpListener;
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+pub const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis version whose behaviour Strata matches (reported as `redis_version`).
+pub const REDIS_VERSION: &str = "7.2.4";
+
+fn cli() -> clap::Command {
+    clap::Command::new("strata-server")
+        .version(STRATA_VERSION)
+        .about("A Redis-compatible key-value server over a persistent, tiered engine")
+        .override_usage("strata-server [config-file] [--directive value ...]")
+        .arg(
+            clap::Arg::new("args")
+                .num_args(0..)
+                .allow_hyphen_values(true)
+                .trailing_var_arg(true)
+                .help("A redis.conf-syntax file, then directives as --name value (e.g. --port 7000 --maxmemory 1gb)"),
+        )
+}
+
+/// Splits `[file] --a x --b y z` into the file and (name, value) pairs; a directive's value is
+/// every word up to the next `--name` (so `--save 900 1` works as in redis-server).
+fn split_args(args: &[String]) -> Result<(Option<PathBuf>, Vec<(String, String)>), String> {
+    let mut it = args.iter().peekable();
+    let file = match it.peek() {
+        Some(a) if !a.starts_with("--") => it.next().map(PathBuf::from),
+        _ => None,
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for a in it {
+        if let Some(name) = a.strip_prefix("--") {
+            pairs.push((name.to_string(), String::new()));
+        } else if let Some(last) = pairs.last_mut() {
+            if !last.1.is_empty() {
+                last.1.push(' ');
+            }
+            last.1.push_str(a);
+        } else {
+            return Err(format!("unexpected argument '{a}'"));
+        }
+    }
+    Ok((file, pairs))
+}
+
+fn init_logging(level: &str, file: &str) {
+    let level = match level {
+        "debug" => tracing::Level::DEBUG,
+        "verbose" => tracing::Level::INFO,
+        "warning" | "nothing" => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false);
+    if file.is_empty() {
+        builder.init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+        {
+            Ok(f) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init(),
+            Err(e) => {
+                eprintln!("Can't open the log file {file}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+fn main() {
+    let matches = cli().get_matches();
+    let raw: Vec<String> = matches
+        .get_many::<String>("args")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let (file, overrides) = match split_args(&raw) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("strata-server: {e}");
+            std::process::exit(1);
+        }
+    };
+    let config = match config::Config::load(file.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG FILE ERROR ***\n{e}");
+            std::process::exit(1);
+        }
+    };
+    init_logging(&config.get("loglevel"), &config.get("logfile"));
+    let dir = config.get("dir");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::error!("Can't create the data directory '{dir}': {e}");
+        std::process::exit(1);
+    }
+    let engine = Engine::open(
+        EngineConfig {
+            databases: config.get_u64("databases") as usize,
+            shards: config.get_u64("shards") as usize,
+            ..Default::default()
+        },
+        None,
+    );
+    config.apply_all(&engine);
+    let pidfile = config.get("pidfile");
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    let port = config.get_u64("port") as u16;
+    let bind = config.get("bind");
+    let hz = config.get_u64("hz").max(1);
+    let srv = Arc::new(server::Server::new(engine.clone(), config, port));
+
+    // Active expiry: Redis's cron at `hz`, spending at most a quarter of each period.
+    {
+        let engine = engine.clone();
+        std::thread::Builder::new()
+            .name("strata-cron".into())
+            .spawn(move || loop {
+                let period = Duration::from_millis(1000 / hz);
+                std::thread::sleep(period);
+                engine.active_expire_cycle(period / 4);
+            })
+            .expect("spawn the cron thread");
+    }
+
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("build the tokio runtime");
+    rt.block_on(async move {
+        let addrs: Vec<String> = bind.split_whitespace().map(|b| format!("{}:{port}", b.trim_start_matches('-'))).collect();
+        let mut listeners = Vec::new();
+        for a in &addrs {
+            match TcpListener::bind(a).await {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    tracing::error!("Could not create server TCP listening socket {a}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        tracing::info!(version = STRATA_VERSION, port, "Strata is ready to accept connections");
+        for l in listeners {
+            let srv = srv.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((stream, peer)) => {
+                            tokio::spawn(conn::serve(srv.clone(), stream, peer));
+                        }
+                        Err(e) => {
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+        tracing::info!("Received shutdown signal, scheduling shutdown... Strata is now ready to exit, bye bye...");
+        std::process::exit(0);
+    });
+}

@@ -1,0 +1,104 @@
+//! The server's shared state: the engine, the configuration, the client registry and the
+//! counters INFO reports.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use strata_engine::Engine;
+
+use crate::client::Registry;
+use crate::config::Config;
+
+#[derive(Default)]
+pub struct ServerStats {
+    pub total_connections: AtomicU64,
+    pub total_commands: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+    pub peak_memory: AtomicUsize,
+}
+
+impl ServerStats {
+    pub fn reset(&self) {
+        for c in [
+            &self.total_connections,
+            &self.total_commands,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct Server {
+    pub engine: Arc<Engine>,
+    pub config: Config,
+    pub clients: Registry,
+    pub stats: ServerStats,
+    pub started: Instant,
+    pub started_unix: u64,
+    pub run_id: String,
+    pub port: u16,
+    pub config_file: String,
+}
+
+impl Server {
+    pub fn new(engine: Arc<Engine>, config: Config, port: u16) -> Server {
+        let run_id: String = (0..40)
+            .map(|_| {
+                let n: u8 = rand::random::<u8>() % 16;
+                char::from_digit(n as u32, 16).unwrap_or('0')
+            })
+            .collect();
+        let config_file = config
+            .file
+            .as_ref()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Server {
+            engine,
+            config,
+            clients: Registry::default(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            run_id,
+            port,
+            config_file,
+        }
+    }
+
+    pub fn used_memory(&self) -> usize {
+        let used = crate::alloc::used_memory();
+        self.stats.peak_memory.fetch_max(used, Ordering::Relaxed);
+        used
+    }
+
+    /// Evicts keys until memory is under `maxmemory` or nothing more can be evicted.
+    /// Returns false when memory is still over the limit.
+    pub fn enforce_maxmemory(&self) -> bool {
+        let max = self.engine.config.maxmemory.load(Ordering::Relaxed) as usize;
+        if max == 0 {
+            return true;
+        }
+        // Bounded: each round frees one key; a million rounds is far beyond any real backlog.
+        for _ in 0..1_000_000 {
+            if self.used_memory() <= max {
+                return true;
+            }
+            if !self.engine.evict_one() {
+                return false;
+            }
+        }
+        self.used_memory() <= max
+    }
+}
