@@ -33,17 +33,31 @@ impl CmdError {
         ))
     }
 
+    /// Redis builds this text with C string formatting: each argument is cut at a NUL byte,
+    /// the argument list stops growing at 128 bytes, and CR/LF become spaces.
     pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> CmdError {
-        let mut s = format!(
-            "ERR unknown command '{}', with args beginning with: ",
-            printable_trunc(name, 128)
-        );
-        for a in args.iter().take(16) {
-            s.push('\'');
-            s.push_str(&printable_trunc(a, 128));
-            s.push_str("' ");
+        let mut list: Vec<u8> = Vec::new();
+        for a in args {
+            if list.len() >= 128 {
+                break;
+            }
+            let room = 128 - list.len();
+            let a = c_str(a);
+            list.push(b'\'');
+            list.extend_from_slice(&a[..a.len().min(room)]);
+            list.extend_from_slice(b"' ");
         }
-        CmdError::owned(s)
+        let name = c_str(name);
+        let mut s = b"ERR unknown command '".to_vec();
+        s.extend_from_slice(&name[..name.len().min(128)]);
+        s.extend_from_slice(b"', with args beginning with: ");
+        s.extend_from_slice(&list);
+        for c in s.iter_mut() {
+            if *c == b'\r' || *c == b'\n' {
+                *c = b' ';
+            }
+        }
+        CmdError::owned(String::from_utf8_lossy(&s).into_owned())
     }
 
     pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
@@ -60,6 +74,11 @@ impl CmdError {
             cmd.to_ascii_lowercase()
         ))
     }
+}
+
+/// The bytes a C `%s` would print: up to the first NUL.
+fn c_str(b: &[u8]) -> &[u8] {
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
 }
 
 /// Redis prints unknown names with non-printable bytes escaped and long names cut short.

@@ -2,28 +2,16 @@
 //!
 //! Usage is redis-server's: `strata-server [config-file] [--directive value ...]`.
 
-mod alloc;
-mod client;
-mod command;
-mod config;
-mod conn;
-mod info;
-mod resp;
-mod server;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use strata_engine::{Engine, EngineConfig};
+use strata_server::{alloc, config, conn, server, STRATA_VERSION};
 use tokio::net::TcpListener;
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
-
-pub const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The Redis version whose behaviour Strata matches (reported as `redis_version`).
-pub const REDIS_VERSION: &str = "7.2.4";
 
 fn cli() -> clap::Command {
     clap::Command::new("strata-server")

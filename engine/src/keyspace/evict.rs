@@ -154,10 +154,17 @@ impl Engine {
         let mut rng = rand::thread_rng();
         let mut best: Option<(u64, usize, usize, Box<[u8]>)> = None;
         let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
-        // Look at a few shards per round, like Redis fills its eviction pool from every db.
-        for _ in 0..self.dbs.len() * 2 {
-            let db = rng.gen_range(0..self.dbs.len());
-            let si = rng.gen_range(0..nshards);
+        let total = self.dbs.len() * nshards;
+        if total == 0 {
+            return false;
+        }
+        // Walk shards from a random start and sample from the first few that hold candidates,
+        // like Redis fills its eviction pool from every database.
+        let start = rng.gen_range(0..total);
+        let mut sampled_shards = 0;
+        for step in 0..total {
+            let n = (start + step) % total;
+            let (db, si) = (n / nshards, n % nshards);
             let shard = self.dbs[db].shards[si].lock();
             if shard.is_empty() || (policy.volatile_only() && shard.volatile == 0) {
                 continue;
@@ -170,9 +177,7 @@ impl Engine {
                 // Higher score = better victim.
                 let score = match policy {
                     Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.access),
-                    Policy::AllKeysLfu | Policy::VolatileLfu => {
-                        255 - clock.lfu_decayed(e.access) as u64
-                    }
+                    Policy::AllKeysLfu | Policy::VolatileLfu => 255 - clock.lfu_decayed(e.access) as u64,
                     Policy::VolatileTtl => u64::MAX - e.expire_at,
                     _ => 0,
                 };
@@ -180,7 +185,9 @@ impl Engine {
                     best = Some((score, db, si, k.into()));
                 }
             });
-            if best.is_some() && matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
+            sampled_shards += 1;
+            let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
+            if best.is_some() && (random || sampled_shards >= 4) {
                 break;
             }
         }

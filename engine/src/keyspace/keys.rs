@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::ctx::Ctx;
 use crate::effect::{Effect, Effects};
 use crate::error::{self, CmdError};
-use crate::keyspace::Ttl;
+use crate::keyspace::{Entry, Ttl};
 use crate::reply::Reply;
 
 fn refs(keys: &[Bytes]) -> Vec<&[u8]> {
@@ -114,7 +114,7 @@ pub fn ttl(cx: &mut Ctx, key: &[u8], kind: TtlKind) -> i64 {
     match kind {
         TtlKind::Secs => (left + 500) / 1000,
         TtlKind::Millis => left,
-        TtlKind::AtSecs => (e.expire_at / 1000) as i64,
+        TtlKind::AtSecs => ((e.expire_at + 500) / 1000) as i64,
         TtlKind::AtMillis => e.expire_at as i64,
     }
 }
@@ -172,7 +172,7 @@ pub fn copy(cx: &mut Ctx, src: &[u8], dst: &[u8], replace: bool) -> Result<i64, 
     }
     let mut g = cx.lock(&[src, dst]);
     let Some(e) = g.peek(src) else { return Ok(0) };
-    let e = e.clone();
+    let e = Entry { value: e.value.duplicate(), ..*e };
     if g.exists(dst) {
         if !replace {
             return Ok(0);
@@ -215,7 +215,7 @@ pub fn copy_to_db(
     let src_db = cx.db;
     let mut g = cx.lock(&[src]);
     let Some(e) = g.peek(src) else { return Ok(0) };
-    let e = e.clone();
+    let e = Entry { value: e.value.duplicate(), ..*e };
     let mut scratch = Effects {
         list: Vec::new(),
         deferred: true,

@@ -292,6 +292,25 @@ mod tests {
             );
         }
         assert!(!glob_match(b"MAXMEMORY", name, false));
+        // Ranges with bytes >= 0x80 under nocase: glibc's tolower makes them unsigned again.
+        for (pattern, want) in [
+            (&b"[T-\xa3]ls-port"[..], false),
+            (b"[\xa3-T]ls-port", false),
+            (b"[\xa3-z]ls-port", false),
+            (b"[\xa3-\x7f]ls-port", false),
+            (b"[\x01-\xa3]ls-port", false),
+            (b"tls-por[^\xd4]", true),
+            (b"TLS-POR[\xd4]", false),
+        ] {
+            assert_eq!(
+                glob_match(pattern, b"tls-port", true),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(pattern)
+            );
+        }
+        // Without nocase the same signed range does match: [-93, 122] holds 't'.
+        assert!(glob_match(b"[\xa3-z]ls-port", b"tls-port", false));
     }
 
     #[test]

@@ -29,7 +29,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Raw(v) if v.len() <= EMBSTR_MAX => "embstr",
+                        // A string written whole (SET and friends) is stored with exact capacity; one edited
+            // in place (APPEND, SETRANGE, SETBIT) keeps spare capacity, and Redis reports such
+            // strings as raw whatever their length.
+            Value::Raw(v) if v.len() <= EMBSTR_MAX && v.capacity() == v.len() => "embstr",
             Value::Raw(_) => "raw",
         }
     }
@@ -72,9 +75,26 @@ impl Value {
         if let Value::Int(i) = *self {
             *self = Value::Raw(itoa::Buffer::new().format(i).as_bytes().to_vec());
         }
-        match self {
-            Value::Raw(v) => Some(v),
+                match self {
+                        Value::Raw(v) => Some(v),
             Value::Int(_) => None,
         }
+    }
+
+    /// A copy that reports the same encoding (COPY duplicates raw strings as raw, as Redis does).
+    pub fn duplicate(&self) -> Value {
+        match self {
+            Value::Raw(v) if v.capacity() > v.len() => Value::raw_string(v.clone()),
+            other => other.clone(),
+        }
+    }
+
+    /// A string value that reports the `raw` encoding (BITOP and HyperLogLog results are
+    /// created that way in Redis).
+    pub fn raw_string(mut bytes: Vec<u8>) -> Value {
+        if bytes.capacity() == bytes.len() {
+            bytes.reserve(1);
+        }
+        Value::Raw(bytes)
     }
 }

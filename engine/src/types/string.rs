@@ -7,7 +7,7 @@ use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
 use crate::keyspace::{Guard, Ttl};
-use crate::number;
+use crate::number::{self, LongDouble};
 use crate::reply::Reply;
 use crate::types::Value;
 
@@ -45,6 +45,14 @@ fn peek_string<'g>(g: &'g mut Guard<'_>, key: &[u8]) -> Result<Option<&'g Value>
     }
 }
 
+/// Marks a string edited in place: spare capacity is what makes OBJECT ENCODING say `raw`
+/// (see `Value::encoding`).
+fn mark_edited(raw: &mut Vec<u8>) {
+    if raw.capacity() == raw.len() {
+        raw.reserve(1);
+    }
+}
+
 pub fn value_reply(v: &Value) -> Reply {
     match v {
         Value::Raw(b) => Reply::Bulk(Bytes::copy_from_slice(b)),
@@ -66,18 +74,8 @@ fn ttl_effect(ttl: Ttl) -> (u64, bool) {
 fn store(g: &mut Guard<'_>, key: &[u8], value: &[u8], ttl: Ttl) {
     let (expire_at, keep_ttl) = ttl_effect(ttl);
     let db = g.db as u32;
-    if let Ttl::At(t) = ttl {
-        if t <= g.now {
-            // Already in the past: Redis deletes the key instead of storing it.
-            if g.remove(key).is_some() {
-                g.log(Effect::Del {
-                    db,
-                    key: key.to_vec(),
-                });
-            }
-            return;
-        }
-    }
+        // A deadline already in the past still stores the key (Redis 7.0 does; it is then expired
+    // on its next access and counted by DBSIZE until then).
     g.set(key, Value::from_bytes(value), ttl);
     g.log(Effect::Set {
         db,
@@ -128,11 +126,12 @@ pub enum GetExOpt {
     Persist,
 }
 
-pub fn getex(cx: &mut Ctx, key: &[u8], opt: GetExOpt) -> Result<Reply, CmdError> {
+pub fn getex(cx: &mut Ctx, key: &[u8], opt: Result<GetExOpt, CmdError>) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let Some(v) = read_string(&mut g, key)? else {
         return Ok(Reply::Nil);
     };
+    let opt = opt?;
     let reply = value_reply(v);
     let db = g.db as u32;
     match opt {
@@ -227,20 +226,25 @@ pub fn incr_by(cx: &mut Ctx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
     Ok(Reply::Int(new))
 }
 
-pub fn incr_by_float(cx: &mut Ctx, key: &[u8], by: f64) -> Result<Reply, CmdError> {
+/// INCRBYFLOAT in 80-bit long double arithmetic, exactly as Redis computes and prints it.
+pub fn incr_by_float(cx: &mut Ctx, key: &[u8], by: LongDouble) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let cur = match peek_string(&mut g, key)? {
-        None => 0.0,
-        Some(Value::Int(i)) => *i as f64,
-        Some(Value::Raw(b)) => number::parse_long_double(b).ok_or(error::NOT_FLOAT)?,
+        None => LongDouble::from_i64(0),
+        Some(Value::Int(i)) => LongDouble::from_i64(*i),
+        Some(Value::Raw(b)) => LongDouble::parse(b).ok_or(error::NOT_FLOAT)?,
     };
     let new = cur + by;
     if !new.is_finite() {
         return Err(error::INCR_NAN_INF);
     }
-    let text = number::format_incrbyfloat(new);
-    // Logged as the resulting value, so replay does not redo floating-point arithmetic.
-    store(&mut g, key, text.as_bytes(), Ttl::Keep);
+    let text = new.format_human();
+    // Logged as the resulting value, so replay does not redo floating-point arithmetic. The
+    // value stays a string even when it looks like an integer, as Redis keeps it (a replayed
+    // SET may encode it as an integer, as Redis's own AOF replay does).
+    let db = g.db as u32;
+    g.set(key, Value::Raw(text.as_bytes().to_vec()), Ttl::Keep);
+    g.log(Effect::Set { db, key: key.to_vec(), value: text.as_bytes().to_vec(), expire_at: 0, keep_ttl: true });
     Ok(Reply::Bulk(Bytes::from(text.into_bytes())))
 }
 
@@ -269,7 +273,8 @@ pub fn append(cx: &mut Ctx, key: &[u8], data: &[u8]) -> Result<Reply, CmdError> 
             max_len(limit, (cur + data.len()) as u64)?;
             g.modify(key, |v| {
                 let raw = v.make_raw().expect("checked to be a string");
-                raw.extend_from_slice(data);
+                                raw.extend_from_slice(data);
+                mark_edited(raw);
                 raw.len()
             })
             .unwrap_or(0)
@@ -302,6 +307,7 @@ fn write_at(g: &mut Guard<'_>, key: &[u8], offset: usize, data: &[u8]) -> usize 
             raw.resize(end, 0);
         }
         raw[offset..end].copy_from_slice(data);
+        mark_edited(raw);
         raw.len()
     };
     match g.modify(key, |v| v.make_raw().map(apply)) {
@@ -309,7 +315,7 @@ fn write_at(g: &mut Guard<'_>, key: &[u8], offset: usize, data: &[u8]) -> usize 
         _ => {
             let mut raw = Vec::new();
             let n = apply(&mut raw);
-            g.set(key, Value::Raw(raw), Ttl::Clear);
+            g.set(key, Value::raw_string(raw), Ttl::Clear);
             n
         }
     }
@@ -400,12 +406,13 @@ pub fn setbit(cx: &mut Ctx, key: &[u8], offset: u64, on: bool) -> Result<Reply, 
         let raw = v.make_raw().expect("checked to be a string");
         prev = bitmap::setbit(raw, offset, on);
         new_byte = raw[byte];
+        mark_edited(raw);
     });
     if changed.is_none() {
         let mut raw = Vec::new();
         prev = bitmap::setbit(&mut raw, offset, on);
         new_byte = raw[byte];
-        g.set(key, Value::Raw(raw), Ttl::Clear);
+        g.set(key, Value::raw_string(raw), Ttl::Clear);
     }
     let db = g.db as u32;
     g.log(Effect::SetRange {
@@ -428,15 +435,16 @@ pub fn getbit(cx: &mut Ctx, key: &[u8], offset: u64) -> Result<Reply, CmdError> 
     Ok(Reply::Int(bit as i64))
 }
 
+/// BITCOUNT. Redis looks the key up before it parses the range, so a missing key answers 0
+/// even for a malformed range: `range` carries the parse result to apply in that order.
 pub fn bitcount(
     cx: &mut Ctx,
     key: &[u8],
-    range: Option<(i64, i64, bitmap::RangeUnit)>,
+    range: Result<Option<(i64, i64, bitmap::RangeUnit)>, CmdError>,
 ) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
-    let n = read_string(&mut g, key)?.map_or(0, |v| {
-        bitmap::bitcount(&v.string_bytes().unwrap_or_default(), range)
-    });
+    let Some(v) = read_string(&mut g, key)? else { return Ok(Reply::Int(0)) };
+    let n = bitmap::bitcount(&v.string_bytes().unwrap_or_default(), range?);
     Ok(Reply::Int(n))
 }
 
@@ -444,21 +452,15 @@ pub fn bitpos(
     cx: &mut Ctx,
     key: &[u8],
     bit: u8,
-    start: Option<i64>,
-    end: Option<i64>,
-    unit: bitmap::RangeUnit,
+        range: Result<(Option<i64>, Option<i64>, bitmap::RangeUnit), CmdError>,
 ) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let pos = match read_string(&mut g, key)? {
-        // A missing key is an empty string: no 1 bit, and the first 0 bit is bit 0.
-        None => {
-            if bit == 1 {
-                -1
-            } else {
-                0
-            }
+        None => bitmap::bitpos_missing_key(bit),
+        Some(v) => {
+            let (start, end, unit) = range?;
+            bitmap::bitpos(&v.string_bytes().unwrap_or_default(), bit, start, end, unit)
         }
-        Some(v) => bitmap::bitpos(&v.string_bytes().unwrap_or_default(), bit, start, end, unit),
     };
     Ok(Reply::Int(pos))
 }
@@ -498,7 +500,7 @@ pub fn bitop(
             expire_at: 0,
             keep_ttl: false,
         });
-        g.set(dest, Value::Raw(out), Ttl::Clear);
+        g.set(dest, Value::raw_string(out), Ttl::Clear);
     }
     Ok(Reply::Int(n as i64))
 }
@@ -526,8 +528,8 @@ pub fn bitfield(cx: &mut Ctx, key: &[u8], ops: &[bitmap::BitfieldOp]) -> Result<
         let last = raw.len();
         let data = raw[first..last].to_vec();
         let db = g.db as u32;
-        if g.modify(key, |v| *v = Value::Raw(raw.clone())).is_none() {
-            g.set(key, Value::Raw(raw), Ttl::Clear);
+        if g.modify(key, |v| *v = Value::raw_string(raw.clone())).is_none() {
+            g.set(key, Value::raw_string(raw), Ttl::Clear);
         }
         g.log(Effect::SetRange {
             db,
@@ -568,8 +570,8 @@ fn hll_store(g: &mut Guard<'_>, key: &[u8], bytes: Vec<u8>) {
         expire_at: 0,
         keep_ttl: true,
     });
-    if g.modify(key, |v| *v = Value::Raw(bytes.clone())).is_none() {
-        g.set(key, Value::Raw(bytes), Ttl::Clear);
+    if g.modify(key, |v| *v = Value::raw_string(bytes.clone())).is_none() {
+        g.set(key, Value::raw_string(bytes), Ttl::Clear);
     }
 }
 

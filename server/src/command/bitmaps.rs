@@ -47,22 +47,34 @@ fn unit_at(call: &Call, i: usize) -> Result<RangeUnit, CmdError> {
     }
 }
 
-pub fn bitcount(call: &mut Call) -> Reply {
-    let range = match call.args.len() {
-        2 => None,
-        4 | 5 => {
-            let (Ok(a), Ok(b)) = (call.int(2), call.int(3)) else {
-                return Reply::Error(error::NOT_INTEGER);
-            };
-            match unit_at(call, 4) {
-                Ok(u) => Some((a, b, u)),
-                Err(e) => return Reply::Error(e),
+fn bitcount_range(call: &Call) -> Result<Option<(i64, i64, RangeUnit)>, CmdError> {
+    match call.args.len() {
+        2 => Ok(None),
+                4 | 5 => {
+            let (start, end) = (call.int(2)?, call.int(3)?);
+            // Redis answers 0 for this empty range before it looks at the unit.
+            if start < 0 && end < 0 && start > end {
+                return Ok(Some((start, end, RangeUnit::Byte)));
             }
+            Ok(Some((start, end, unit_at(call, 4)?)))
         }
-        _ => return Reply::Error(error::SYNTAX),
-    };
+        _ => Err(error::SYNTAX),
+    }
+}
+
+pub fn bitcount(call: &mut Call) -> Reply {
+    let range = bitcount_range(call);
     let k = call.arg(1).clone();
     reply(s::bitcount(&mut call.cx(), &k, range))
+}
+
+fn bitpos_range(call: &Call) -> Result<(Option<i64>, Option<i64>, RangeUnit), CmdError> {
+    if call.args.len() > 6 {
+        return Err(error::SYNTAX);
+    }
+    let start = if call.args.len() > 3 { Some(call.int(3)?) } else { None };
+    let end = if call.args.len() > 4 { Some(call.int(4)?) } else { None };
+    Ok((start, end, unit_at(call, 5)?))
 }
 
 pub fn bitpos(call: &mut Call) -> Reply {
@@ -71,31 +83,9 @@ pub fn bitpos(call: &mut Call) -> Reply {
         Ok(_) => return Reply::Error(error::BITPOS_BIT),
         Err(e) => return Reply::Error(e),
     };
-    if call.args.len() > 6 {
-        return Reply::Error(error::SYNTAX);
-    }
-    let start = if call.args.len() > 3 {
-        match call.int(3) {
-            Ok(v) => Some(v),
-            Err(e) => return Reply::Error(e),
-        }
-    } else {
-        None
-    };
-    let end = if call.args.len() > 4 {
-        match call.int(4) {
-            Ok(v) => Some(v),
-            Err(e) => return Reply::Error(e),
-        }
-    } else {
-        None
-    };
-    let unit = match unit_at(call, 5) {
-        Ok(u) => u,
-        Err(e) => return Reply::Error(e),
-    };
+    let range = bitpos_range(call);
     let k = call.arg(1).clone();
-    reply(s::bitpos(&mut call.cx(), &k, bit, start, end, unit))
+    reply(s::bitpos(&mut call.cx(), &k, bit, range))
 }
 
 pub fn bitop(call: &mut Call) -> Reply {

@@ -85,9 +85,6 @@ pub fn move_(call: &mut Call) -> Reply {
 /// The EXPIRE family: `unit_ms` is 1000 for seconds; `absolute` for the *AT forms.
 fn expire_generic(call: &mut Call, unit_ms: i64, absolute: bool) -> Reply {
     let key = call.arg(1).clone();
-    let Ok(mut when) = call.int(2) else {
-        return Reply::Error(error::NOT_INTEGER);
-    };
     let mut cond = ExpireCond::default();
     for i in 3..call.args.len() {
         match call.upper(i).as_str() {
@@ -113,6 +110,10 @@ fn expire_generic(call: &mut Call, unit_ms: i64, absolute: bool) -> Reply {
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
+    // The options are checked before the number, as Redis does.
+    let Ok(mut when) = call.int(2) else {
+        return Reply::Error(error::NOT_INTEGER);
+    };
     let name = call.name();
     let invalid = || Reply::Error(CmdError::invalid_expire(&name));
     if unit_ms == 1000 {
@@ -173,7 +174,9 @@ pub fn keys(call: &mut Call) -> Reply {
 }
 
 pub fn scan(call: &mut Call) -> Reply {
-    let Some(cursor) = number::parse_u64(call.arg(1)) else {
+        // Redis reads the cursor with strtoul: "-1" is accepted as 2^64-1.
+    let cursor = number::parse_u64(call.arg(1)).or_else(|| number::parse_i64(call.arg(1)).map(|v| v as u64));
+    let Some(cursor) = cursor else {
         return Reply::Error(CmdError::new("ERR invalid cursor"));
     };
     let mut count = 10usize;

@@ -200,13 +200,11 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         client.info.created.elapsed().as_millis() as u64,
         Ordering::Relaxed,
     );
-    if !cmd.arity_ok(args.len()) {
-        flag_multi_abort(client);
-        return Reply::Error(CmdError::wrong_arity(cmd.name));
+        if !cmd.arity_ok(args.len()) {
+        return reject(srv, client, cmd, CmdError::wrong_arity(cmd.name));
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
-        flag_multi_abort(client);
-        return Reply::Error(error::NOAUTH);
+        return reject(srv, client, cmd, error::NOAUTH);
     }
     let max_set = srv.engine.config.maxmemory.load(Ordering::Relaxed) > 0;
     if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
@@ -267,6 +265,21 @@ pub fn execute_queued(
         }
         None => Reply::Error(CmdError::unknown_command(&args[0], &args[1..])),
     }
+}
+
+/// Refuses a command before it runs. A refused EXEC discards the transaction, and its error
+/// says so, as in Redis.
+fn reject(srv: &Server, client: &mut Client, cmd: &Cmd, e: CmdError) -> Reply {
+    if cmd.name == "exec" {
+        client.multi = None;
+        client.info.multi.store(-1, Ordering::Relaxed);
+        transactions::unwatch_all(srv, client);
+        let msg = e.as_str();
+        let msg = msg.strip_prefix("ERR ").unwrap_or(msg);
+        return Reply::Error(CmdError::owned(format!("EXECABORT Transaction discarded because of: {msg}")));
+    }
+    flag_multi_abort(client);
+    Reply::Error(e)
 }
 
 fn flag_multi_abort(client: &mut Client) {

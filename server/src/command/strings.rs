@@ -25,40 +25,72 @@ fn deadline(call: &Call, arg: &[u8], unit_ms: i64, absolute: bool) -> Result<u64
     Ok(at as u64)
 }
 
-/// Parses SET's options (from argument 3 on).
-fn set_opts(call: &Call) -> Result<SetOpts, CmdError> {
-    let mut o = SetOpts {
-        cond: Cond::Always,
-        get: false,
-        ttl: Ttl::Clear,
-    };
-    let mut have_ttl = false;
-    let mut keep = false;
-    let mut i = 3;
+/// SET and GETEX options, parsed like Redis's parseExtendedStringArgumentsOrReply: an option
+/// may repeat (the last expiry wins) but may not contradict another, and the expiry's number
+/// is checked only once every option has been read.
+struct ExtendedOpts {
+    cond: Cond,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    /// EX, PX, EXAT or PXAT, with its argument.
+    expire: Option<(&'static str, usize)>,
+}
+
+fn extended_opts(call: &Call, first: usize, for_set: bool) -> Result<ExtendedOpts, CmdError> {
+    let mut o = ExtendedOpts { cond: Cond::Always, get: false, keep_ttl: false, persist: false, expire: None };
+    let mut i = first;
     while i < call.args.len() {
         let opt = call.upper(i);
-        let next = call.args.get(i + 1);
+        let has_next = i + 1 < call.args.len();
+        let other_expire = |kind: &str| o.expire.is_some_and(|(k, _)| k != kind);
         match opt.as_str() {
-            "NX" if o.cond == Cond::Always => o.cond = Cond::Nx,
-            "XX" if o.cond == Cond::Always => o.cond = Cond::Xx,
-            "GET" => o.get = true,
-            "KEEPTTL" if !have_ttl => keep = true,
-            "EX" | "PX" | "EXAT" | "PXAT" if !have_ttl && !keep && next.is_some() => {
-                let unit = if opt.starts_with('E') { 1000 } else { 1 };
-                let absolute = opt.ends_with("AT");
-                let arg = next.ok_or(error::SYNTAX)?;
-                o.ttl = Ttl::At(deadline(call, arg, unit, absolute)?);
-                have_ttl = true;
+            "NX" if for_set && o.cond != Cond::Xx => o.cond = Cond::Nx,
+            "XX" if for_set && o.cond != Cond::Nx => o.cond = Cond::Xx,
+            "GET" if for_set => o.get = true,
+            "KEEPTTL" if for_set && !o.persist && o.expire.is_none() => o.keep_ttl = true,
+            "PERSIST" if !for_set && !o.keep_ttl && o.expire.is_none() => o.persist = true,
+            "EX" | "PX" | "EXAT" | "PXAT" if has_next && !o.keep_ttl && !o.persist => {
+                let kind = match opt.as_str() {
+                    "EX" => "EX",
+                    "PX" => "PX",
+                    "EXAT" => "EXAT",
+                    _ => "PXAT",
+                };
+                if other_expire(kind) {
+                    return Err(error::SYNTAX);
+                }
+                o.expire = Some((kind, i + 1));
                 i += 1;
             }
             _ => return Err(error::SYNTAX),
         }
         i += 1;
     }
-    if keep {
-        o.ttl = Ttl::Keep;
-    }
     Ok(o)
+}
+
+impl ExtendedOpts {
+    fn deadline(&self, call: &Call) -> Result<Option<u64>, CmdError> {
+        match self.expire {
+            None => Ok(None),
+            Some((kind, at)) => {
+                let unit = if kind.starts_with('E') { 1000 } else { 1 };
+                deadline(call, call.arg(at), unit, kind.ends_with("AT")).map(Some)
+            }
+        }
+    }
+}
+
+/// Parses SET's options (from argument 3 on).
+fn set_opts(call: &Call) -> Result<SetOpts, CmdError> {
+    let o = extended_opts(call, 3, true)?;
+    let ttl = match o.deadline(call)? {
+        Some(at) => Ttl::At(at),
+        None if o.keep_ttl => Ttl::Keep,
+        None => Ttl::Clear,
+    };
+    Ok(SetOpts { cond: o.cond, get: o.get, ttl })
 }
 
 pub fn set(call: &mut Call) -> Reply {
@@ -126,29 +158,18 @@ pub fn get(call: &mut Call) -> Reply {
 }
 
 pub fn getex(call: &mut Call) -> Reply {
-    let mut opt = GetExOpt::None;
-    let mut set = false;
-    let mut i = 2;
-    while i < call.args.len() {
-        let o = call.upper(i);
-        match o.as_str() {
-            "PERSIST" if !set => {
-                opt = GetExOpt::Persist;
-                set = true;
-            }
-            "EX" | "PX" | "EXAT" | "PXAT" if !set && i + 1 < call.args.len() => {
-                let unit = if o.starts_with('E') { 1000 } else { 1 };
-                match deadline(call, call.arg(i + 1), unit, o.ends_with("AT")) {
-                    Ok(at) => opt = GetExOpt::At(at),
-                    Err(e) => return Reply::Error(e),
-                }
-                set = true;
-                i += 1;
-            }
-            _ => return Reply::Error(error::SYNTAX),
-        }
-        i += 1;
-    }
+    // Option syntax is checked first, the expiry's number only once the key is known to hold a
+    // string (Redis's order).
+    let opts = match extended_opts(call, 2, false) {
+        Ok(o) => o,
+        Err(e) => return Reply::Error(e),
+    };
+    let opt = match opts.deadline(call) {
+        Ok(Some(at)) => Ok(GetExOpt::At(at)),
+        Ok(None) if opts.persist => Ok(GetExOpt::Persist),
+        Ok(None) => Ok(GetExOpt::None),
+        Err(e) => Err(e),
+    };
     let k = call.arg(1).clone();
     reply(s::getex(&mut call.cx(), &k, opt))
 }
@@ -213,7 +234,7 @@ pub fn decrby(call: &mut Call) -> Reply {
 }
 
 pub fn incrbyfloat(call: &mut Call) -> Reply {
-    let Some(by) = number::parse_long_double(call.arg(2)) else {
+    let Some(by) = number::LongDouble::parse(call.arg(2)) else {
         return Reply::Error(error::NOT_FLOAT);
     };
     let k = call.arg(1).clone();

@@ -1,0 +1,16 @@
+//! Strata's client-facing side: RESP, the command table and families, connections,
+//! configuration and INFO. `main.rs` wires them to a listener; tests and fuzz harnesses use the
+//! modules directly.
+
+pub mod alloc;
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod conn;
+pub mod info;
+pub mod resp;
+pub mod server;
+
+pub const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis version whose behaviour Strata matches (reported as `redis_version`).
+pub const REDIS_VERSION: &str = "7.2.4";
