@@ -50,7 +50,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             databases: 16,
-            shards: 16,
+            shards: 256,
             maxmemory: AtomicU64::new(0),
             maxmemory_policy: AtomicU8::new(Policy::NoEviction.to_u8()),
             maxmemory_samples: AtomicUsize::new(5),
@@ -62,47 +62,68 @@ impl Default for EngineConfig {
     }
 }
 
-/// Counters reported by INFO stats. Relaxed atomics: they are statistics, not synchronisation.
+/// A counter written by many threads: one cache line per stripe, so counting on the hot path
+/// does not bounce a shared line between cores; reads sum the stripes.
 #[derive(Default)]
-pub struct Stats {
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
-    pub expired_keys: AtomicU64,
-    pub evicted_keys: AtomicU64,
-    /// Changes since the last save (`rdb_changes_since_last_save`).
-    pub dirty: AtomicU64,
+pub struct Counter([crossbeam::utils::CachePadded<AtomicU64>; 8]);
+
+const GATE_STRIPES: usize = 8;
+
+/// A small per-thread number, for picking a stripe.
+fn thread_stripe() -> usize {
+    thread_local! {
+        static STRIPE: usize = {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        };
+    }
+    STRIPE.with(|s| *s)
 }
 
-impl Stats {
-    fn hit(&self) {
-        self.keyspace_hits.fetch_add(1, Ordering::Relaxed);
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0[thread_stripe() % 8].fetch_add(n, Ordering::Relaxed);
     }
-    fn miss(&self) {
-        self.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+
+    pub fn get(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
+
     pub fn reset(&self) {
-        for c in [
-            &self.keyspace_hits,
-            &self.keyspace_misses,
-            &self.expired_keys,
-            &self.evicted_keys,
-        ] {
+        for c in &self.0 {
             c.store(0, Ordering::Relaxed);
         }
     }
 }
 
+/// Counters reported by INFO stats. Keyspace hits, misses and expirations are counted per
+/// shard (under its lock) and summed by [`Engine::keyspace_stats`].
+#[derive(Default)]
+pub struct Stats {
+    pub evicted_keys: AtomicU64,
+    /// Changes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: Counter,
+}
+
+/// Summed per-shard counters.
+pub struct KeyspaceStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
 pub struct Engine {
     pub(crate) dbs: Box<[Db]>,
     /// Ordinary commands run under the shared side; MULTI/EXEC and whole-keyspace changes
-    /// (FLUSHALL, SWAPDB, MOVE) under the exclusive side, which makes them atomic.
-    gate: RwLock<()>,
+    /// (FLUSHALL, SWAPDB, MOVE) under the exclusive side, which makes them atomic. Striped:
+    /// a reader locks one stripe (its thread's), a writer all of them, so readers on different
+    /// cores never write to the same cache line.
+    gate: [crossbeam::utils::CachePadded<RwLock<()>>; GATE_STRIPES],
     pub config: EngineConfig,
     pub stats: Stats,
     pub watch: WatchRegistry,
     sink: Option<Box<dyn EffectSink>>,
     pub(crate) expire_rotor: AtomicUsize,
-    started: std::time::Instant,
 }
 
 impl Engine {
@@ -114,13 +135,12 @@ impl Engine {
             .collect();
         Arc::new(Engine {
             dbs,
-            gate: RwLock::new(()),
+            gate: Default::default(),
             config,
             stats: Stats::default(),
             watch: WatchRegistry::default(),
             sink,
             expire_rotor: AtomicUsize::new(0),
-            started: std::time::Instant::now(),
         })
     }
 
@@ -139,22 +159,27 @@ impl Engine {
     }
 
     pub fn access_clock(&self) -> AccessClock {
-        let secs = self.started.elapsed().as_secs() as u32;
+        self.access_clock_at(self.now_ms())
+    }
+
+    /// The access clock at `now` (unix ms): seconds for LRU, minutes for LFU's decay.
+    pub fn access_clock_at(&self, now: u64) -> AccessClock {
         AccessClock {
             lfu: self.policy().is_lfu(),
-            secs,
-            mins: (self.now_ms() / 60_000) as u16,
+            secs: (now / 1000) as u32,
+            mins: (now / 60_000) as u16,
             log_factor: self.config.lfu_log_factor.load(Ordering::Relaxed) as u32,
             decay_time: self.config.lfu_decay_time.load(Ordering::Relaxed) as u32,
         }
     }
 
     pub fn gate_shared(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read()
+        self.gate[thread_stripe() % GATE_STRIPES].read()
     }
 
-    pub fn gate_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write()
+    /// Locks every stripe, in order, so no shared holder remains.
+    pub fn gate_exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
+        self.gate.iter().map(|g| g.write()).collect()
     }
 
     /// Locks the shards holding `keys` in database `db`. The caller must hold the gate.
@@ -162,18 +187,47 @@ impl Engine {
         Guard::new(self, db, keys, effects)
     }
 
+    /// Whether effects are being recorded (a WAL or a test recorder is attached).
+    pub fn has_sink(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// Hands effects to the sink and counts them as changes since the last save.
     pub fn commit(&self, effects: &mut Vec<Effect>) {
         if effects.is_empty() {
             return;
         }
-        self.stats
-            .dirty
-            .fetch_add(effects.len() as u64, Ordering::Relaxed);
+        self.stats.dirty.add(effects.len() as u64);
         if let Some(sink) = &self.sink {
             sink.append(effects);
         }
         effects.clear();
+    }
+
+    pub fn keyspace_stats(&self) -> KeyspaceStats {
+        let mut st = KeyspaceStats {
+            hits: 0,
+            misses: 0,
+            expired: 0,
+        };
+        for s in self.dbs.iter().flat_map(|d| d.shards.iter()) {
+            let s = s.lock();
+            st.hits += s.hits;
+            st.misses += s.misses;
+            st.expired += s.expired;
+        }
+        st
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&self) {
+        self.stats.evicted_keys.store(0, Ordering::Relaxed);
+        for s in self.dbs.iter().flat_map(|d| d.shards.iter()) {
+            let mut s = s.lock();
+            s.hits = 0;
+            s.misses = 0;
+            s.expired = 0;
+        }
     }
 
     /// Sum of per-entry accounting over all shards (`used_memory_dataset`).

@@ -23,27 +23,90 @@ const FAR: u64 = 4_102_444_800_000;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Set { db: usize, key: u8, val: Vec<u8>, cond: u8, ttl: bool },
-    Get { db: usize, key: u8 },
-    Del { db: usize, key: u8 },
-    Append { db: usize, key: u8, val: Vec<u8> },
-    IncrBy { db: usize, key: u8, by: i64 },
-    IncrByFloat { db: usize, key: u8, by: i8 },
-    SetRange { db: usize, key: u8, off: u8, val: Vec<u8> },
-    Expire { db: usize, key: u8, secs: u16 },
-    Persist { db: usize, key: u8 },
-    Rename { db: usize, a: u8, b: u8 },
-    Copy { db: usize, a: u8, to_db: usize, b: u8, replace: bool },
-    Move { db: usize, key: u8, to_db: usize },
-    FlushDb { db: usize },
-    SwapDb { a: usize, b: usize },
-    SetBit { db: usize, key: u8, off: u8, on: bool },
+    Set {
+        db: usize,
+        key: u8,
+        val: Vec<u8>,
+        cond: u8,
+        ttl: bool,
+    },
+    Get {
+        db: usize,
+        key: u8,
+    },
+    Del {
+        db: usize,
+        key: u8,
+    },
+    Append {
+        db: usize,
+        key: u8,
+        val: Vec<u8>,
+    },
+    IncrBy {
+        db: usize,
+        key: u8,
+        by: i64,
+    },
+    IncrByFloat {
+        db: usize,
+        key: u8,
+        by: i8,
+    },
+    SetRange {
+        db: usize,
+        key: u8,
+        off: u8,
+        val: Vec<u8>,
+    },
+    Expire {
+        db: usize,
+        key: u8,
+        secs: u16,
+    },
+    Persist {
+        db: usize,
+        key: u8,
+    },
+    Rename {
+        db: usize,
+        a: u8,
+        b: u8,
+    },
+    Copy {
+        db: usize,
+        a: u8,
+        to_db: usize,
+        b: u8,
+        replace: bool,
+    },
+    Move {
+        db: usize,
+        key: u8,
+        to_db: usize,
+    },
+    FlushDb {
+        db: usize,
+    },
+    SwapDb {
+        a: usize,
+        b: usize,
+    },
+    SetBit {
+        db: usize,
+        key: u8,
+        off: u8,
+        on: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let db = 0..DBS;
     let key = 0u8..6;
-    let val = proptest::collection::vec(prop_oneof![Just(b'1'), Just(b'x'), Just(b'0'), any::<u8>()], 0..6);
+    let val = proptest::collection::vec(
+        prop_oneof![Just(b'1'), Just(b'x'), Just(b'0'), any::<u8>()],
+        0..6,
+    );
     prop_oneof![
         4 => (db.clone(), key.clone(), val.clone(), 0u8..3, any::<bool>()).prop_map(|(db, key, val, cond, ttl)| Op::Set { db, key, val, cond, ttl }),
         3 => (db.clone(), key.clone()).prop_map(|(db, key)| Op::Get { db, key }),
@@ -80,7 +143,14 @@ impl EffectSink for Recorder {
 }
 
 fn engine(sink: Option<Box<dyn EffectSink>>) -> Arc<Engine> {
-    Engine::open(EngineConfig { databases: DBS, shards: 4, ..Default::default() }, sink)
+    Engine::open(
+        EngineConfig {
+            databases: DBS,
+            shards: 4,
+            ..Default::default()
+        },
+        sink,
+    )
 }
 
 fn bulk(v: &[u8]) -> Reply {
@@ -96,10 +166,25 @@ fn run(eng: &Engine, op: &Op) -> Reply {
         };
     }
     let r: Result<Reply, strata_engine::error::CmdError> = match op {
-        Op::Set { db, key, val, cond, ttl } => {
+        Op::Set {
+            db,
+            key,
+            val,
+            cond,
+            ttl,
+        } => {
             let cond = [Cond::Always, Cond::Nx, Cond::Xx][*cond as usize];
             let ttl = if *ttl { Ttl::At(FAR) } else { Ttl::Clear };
-            string::set(cx!(*db), &name(*key), val, SetOpts { cond, get: false, ttl })
+            string::set(
+                cx!(*db),
+                &name(*key),
+                val,
+                SetOpts {
+                    cond,
+                    get: false,
+                    ttl,
+                },
+            )
         }
         Op::Get { db, key } => string::get(cx!(*db), &name(*key)),
         Op::Del { db, key } => Ok(Reply::Int(keys::del(cx!(*db), &[Bytes::from(name(*key))]))),
@@ -109,20 +194,33 @@ fn run(eng: &Engine, op: &Op) -> Reply {
             let inc = LongDouble::parse(format!("{}.5", by).as_bytes()).expect("valid float");
             string::incr_by_float(cx!(*db), &name(*key), inc)
         }
-        Op::SetRange { db, key, off, val } => string::setrange(cx!(*db), &name(*key), *off as i64, val),
-        Op::Expire { db, key, secs } => {
-            Ok(Reply::Int(keys::expire(cx!(*db), &name(*key), FAR + *secs as u64, ExpireCond::default())))
+        Op::SetRange { db, key, off, val } => {
+            string::setrange(cx!(*db), &name(*key), *off as i64, val)
         }
+        Op::Expire { db, key, secs } => Ok(Reply::Int(keys::expire(
+            cx!(*db),
+            &name(*key),
+            FAR + *secs as u64,
+            ExpireCond::default(),
+        ))),
         Op::Persist { db, key } => Ok(Reply::Int(keys::persist(cx!(*db), &name(*key)))),
-        Op::Rename { db, a, b } => keys::rename(cx!(*db), &name(*a), &name(*b), false).map(|_| Reply::Ok),
-        Op::Copy { db, a, to_db, b, replace } => {
-            keys::copy_to_db(cx!(*db), &name(*a), *to_db, &name(*b), *replace, false).map(Reply::Int)
+        Op::Rename { db, a, b } => {
+            keys::rename(cx!(*db), &name(*a), &name(*b), false).map(|_| Reply::Ok)
         }
+        Op::Copy {
+            db,
+            a,
+            to_db,
+            b,
+            replace,
+        } => keys::copy_to_db(cx!(*db), &name(*a), *to_db, &name(*b), *replace, false)
+            .map(Reply::Int),
         Op::Move { db, key, to_db } => {
             if db == to_db {
                 return Reply::Error(strata_engine::error::SAME_OBJECT);
             }
-            keys::copy_to_db(cx!(*db), &name(*key), *to_db, &name(*key), false, true).map(Reply::Int)
+            keys::copy_to_db(cx!(*db), &name(*key), *to_db, &name(*key), false, true)
+                .map(Reply::Int)
         }
         Op::FlushDb { db } => {
             eng.flushdb(*db, false, &mut effects);
@@ -140,7 +238,13 @@ fn run(eng: &Engine, op: &Op) -> Reply {
 /// The same op on the model.
 fn model_run(m: &mut Model, op: &Op) -> Reply {
     match op {
-        Op::Set { db, key, val, cond, ttl } => {
+        Op::Set {
+            db,
+            key,
+            val,
+            cond,
+            ttl,
+        } => {
             let k = (*db, name(*key));
             let exists = m.contains_key(&k);
             if (*cond == 1 && exists) || (*cond == 2 && !exists) {
@@ -149,7 +253,9 @@ fn model_run(m: &mut Model, op: &Op) -> Reply {
             m.insert(k, (val.clone(), if *ttl { FAR } else { 0 }));
             Reply::Ok
         }
-        Op::Get { db, key } => m.get(&(*db, name(*key))).map_or(Reply::Nil, |(v, _)| bulk(v)),
+        Op::Get { db, key } => m
+            .get(&(*db, name(*key)))
+            .map_or(Reply::Nil, |(v, _)| bulk(v)),
         Op::Del { db, key } => Reply::Int(m.remove(&(*db, name(*key))).is_some() as i64),
         Op::Append { db, key, val } => {
             let e = m.entry((*db, name(*key))).or_insert((Vec::new(), 0));
@@ -165,7 +271,9 @@ fn model_run(m: &mut Model, op: &Op) -> Reply {
                     None => return Reply::Error(strata_engine::error::NOT_INTEGER),
                 },
             };
-            let Some(new) = cur.checked_add(*by) else { return Reply::Error(strata_engine::error::OVERFLOW) };
+            let Some(new) = cur.checked_add(*by) else {
+                return Reply::Error(strata_engine::error::OVERFLOW);
+            };
             let ttl = m.get(&k).map_or(0, |e| e.1);
             m.insert(k, (new.to_string().into_bytes(), ttl));
             Reply::Int(new)
@@ -219,11 +327,19 @@ fn model_run(m: &mut Model, op: &Op) -> Reply {
                 Reply::Ok
             }
         },
-        Op::Copy { db, a, to_db, b, replace } => {
+        Op::Copy {
+            db,
+            a,
+            to_db,
+            b,
+            replace,
+        } => {
             if db == to_db && a == b {
                 return Reply::Error(strata_engine::error::SAME_OBJECT);
             }
-            let Some(v) = m.get(&(*db, name(*a))).cloned() else { return Reply::Int(0) };
+            let Some(v) = m.get(&(*db, name(*a))).cloned() else {
+                return Reply::Int(0);
+            };
             let dst = (*to_db, name(*b));
             if m.contains_key(&dst) && !replace {
                 return Reply::Int(0);
@@ -251,7 +367,13 @@ fn model_run(m: &mut Model, op: &Op) -> Reply {
         Op::SwapDb { a, b } => {
             let old = std::mem::take(m);
             for ((d, k), v) in old {
-                let d = if d == *a { *b } else if d == *b { *a } else { d };
+                let d = if d == *a {
+                    *b
+                } else if d == *b {
+                    *a
+                } else {
+                    d
+                };
                 m.insert((d, k), v);
             }
             Reply::Ok
@@ -275,7 +397,9 @@ fn model_run(m: &mut Model, op: &Op) -> Reply {
 }
 
 fn model_dump(m: &Model) -> Vec<(usize, Vec<u8>, Vec<u8>, u64)> {
-    m.iter().map(|((d, k), (v, t))| (*d, k.clone(), v.clone(), *t)).collect()
+    m.iter()
+        .map(|((d, k), (v, t))| (*d, k.clone(), v.clone(), *t))
+        .collect()
 }
 
 proptest! {
@@ -331,16 +455,46 @@ fn replay_keeps_absolute_deadlines() {
     let eng = engine(Some(Box::new(Recorder(log.clone()))));
     let mut effects = Effects::default();
     let now = eng.now_ms();
-    string::set(&mut Ctx::new(&eng, 0, &mut effects), b"soon", b"v", SetOpts { cond: Cond::Always, get: false, ttl: Ttl::At(now + 30) }).unwrap();
-    string::set(&mut Ctx::new(&eng, 0, &mut effects), b"later", b"v", SetOpts { cond: Cond::Always, get: false, ttl: Ttl::At(now + 3_600_000) }).unwrap();
+    string::set(
+        &mut Ctx::new(&eng, 0, &mut effects),
+        b"soon",
+        b"v",
+        SetOpts {
+            cond: Cond::Always,
+            get: false,
+            ttl: Ttl::At(now + 30),
+        },
+    )
+    .unwrap();
+    string::set(
+        &mut Ctx::new(&eng, 0, &mut effects),
+        b"later",
+        b"v",
+        SetOpts {
+            cond: Cond::Always,
+            get: false,
+            ttl: Ttl::At(now + 3_600_000),
+        },
+    )
+    .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(60));
     let replica = engine(None);
     for e in log.lock().unwrap().iter() {
         replica.apply(e);
     }
     let mut effects = Effects::default();
-    assert_eq!(string::get(&mut Ctx::new(&replica, 0, &mut effects), b"soon").unwrap(), Reply::Nil);
-    assert_eq!(keys::ttl(&mut Ctx::new(&replica, 0, &mut effects), b"later", TtlKind::AtMillis), (now + 3_600_000) as i64);
+    assert_eq!(
+        string::get(&mut Ctx::new(&replica, 0, &mut effects), b"soon").unwrap(),
+        Reply::Nil
+    );
+    assert_eq!(
+        keys::ttl(
+            &mut Ctx::new(&replica, 0, &mut effects),
+            b"later",
+            TtlKind::AtMillis
+        ),
+        (now + 3_600_000) as i64
+    );
 }
 
 /// A lazily expired key is logged as a deletion, like Redis propagates DEL on expiry.
@@ -350,9 +504,28 @@ fn lazy_expiry_is_logged_as_del() {
     let eng = engine(Some(Box::new(Recorder(log.clone()))));
     let mut effects = Effects::default();
     let now = eng.now_ms();
-    string::set(&mut Ctx::new(&eng, 1, &mut effects), b"k", b"v", SetOpts { cond: Cond::Always, get: false, ttl: Ttl::At(now + 20) }).unwrap();
+    string::set(
+        &mut Ctx::new(&eng, 1, &mut effects),
+        b"k",
+        b"v",
+        SetOpts {
+            cond: Cond::Always,
+            get: false,
+            ttl: Ttl::At(now + 20),
+        },
+    )
+    .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(40));
-    assert_eq!(string::get(&mut Ctx::new(&eng, 1, &mut effects), b"k").unwrap(), Reply::Nil);
+    assert_eq!(
+        string::get(&mut Ctx::new(&eng, 1, &mut effects), b"k").unwrap(),
+        Reply::Nil
+    );
     let log = log.lock().unwrap();
-    assert_eq!(log.last(), Some(&Effect::Del { db: 1, key: b"k".to_vec() }));
+    assert_eq!(
+        log.last(),
+        Some(&Effect::Del {
+            db: 1,
+            key: b"k".to_vec()
+        })
+    );
 }

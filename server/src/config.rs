@@ -97,7 +97,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "shards",
         kind: Kind::Int { min: 1, max: 4096 },
-        default: "16",
+        default: "256",
         mutable: false,
         apply: None,
     },

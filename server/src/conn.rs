@@ -103,7 +103,7 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         if client.close_after_reply {
             return Ok(());
         }
-        if rbuf.len() as u64 > srv.config.get_u64("client-query-buffer-limit") {
+        if rbuf.len() as u64 > srv.hot.query_buffer_limit.load(Ordering::Relaxed) {
             tracing::warn!(
                 client = client.id,
                 "closing client that reached max query buffer length"
@@ -113,7 +113,7 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
-        let timeout = srv.config.get_u64("timeout");
+        let timeout = srv.hot.timeout.load(Ordering::Relaxed);
         let read = async {
             if timeout > 0 && client.multi.is_none() {
                 match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut rbuf))

@@ -150,25 +150,26 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             let _ = write!(
                 o,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-                eng.stats.dirty.load(Ordering::Relaxed),
+                eng.stats.dirty.get(),
                 srv.started_unix,
             );
         }
         "stats" => {
             let s = &srv.stats;
             let e = &eng.stats;
+            let ks = eng.keyspace_stats();
             let _ = write!(
                 o,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 s.total_connections.load(Ordering::Relaxed),
-                s.total_commands.load(Ordering::Relaxed),
+                s.total_commands.get(),
                 s.net_input_bytes.load(Ordering::Relaxed),
                 s.net_output_bytes.load(Ordering::Relaxed),
                 s.rejected_connections.load(Ordering::Relaxed),
-                e.expired_keys.load(Ordering::Relaxed),
+                ks.expired,
                 e.evicted_keys.load(Ordering::Relaxed),
-                e.keyspace_hits.load(Ordering::Relaxed),
-                e.keyspace_misses.load(Ordering::Relaxed),
+                ks.hits,
+                ks.misses,
                 s.error_replies.load(Ordering::Relaxed),
             );
         }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use strata_engine::Engine;
+use strata_engine::{Counter, Engine};
 
 use crate::client::Registry;
 use crate::config::Config;
@@ -13,7 +13,7 @@ use crate::config::Config;
 #[derive(Default)]
 pub struct ServerStats {
     pub total_connections: AtomicU64,
-    pub total_commands: AtomicU64,
+    pub total_commands: Counter,
     pub rejected_connections: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
@@ -23,9 +23,9 @@ pub struct ServerStats {
 
 impl ServerStats {
     pub fn reset(&self) {
+        self.total_commands.reset();
         for c in [
             &self.total_connections,
-            &self.total_commands,
             &self.rejected_connections,
             &self.net_input_bytes,
             &self.net_output_bytes,
@@ -36,8 +36,16 @@ impl ServerStats {
     }
 }
 
+/// Directives read on every request, cached as atomics (refreshed by CONFIG SET).
+#[derive(Default)]
+pub struct HotConfig {
+    pub timeout: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+}
+
 pub struct Server {
     pub engine: Arc<Engine>,
+    pub hot: HotConfig,
     pub config: Config,
     pub clients: Registry,
     pub stats: ServerStats,
@@ -62,8 +70,16 @@ impl Server {
             .and_then(|p| std::fs::canonicalize(p).ok())
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        let hot = HotConfig::default();
+        hot.timeout
+            .store(config.get_u64("timeout"), Ordering::Relaxed);
+        hot.query_buffer_limit.store(
+            config.get_u64("client-query-buffer-limit"),
+            Ordering::Relaxed,
+        );
         Server {
             engine,
+            hot,
             config,
             clients: Registry::default(),
             stats: ServerStats::default(),
@@ -75,6 +91,17 @@ impl Server {
             port,
             config_file,
         }
+    }
+
+    /// Re-reads the cached directives after CONFIG SET.
+    pub fn refresh_hot(&self) {
+        self.hot
+            .timeout
+            .store(self.config.get_u64("timeout"), Ordering::Relaxed);
+        self.hot.query_buffer_limit.store(
+            self.config.get_u64("client-query-buffer-limit"),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn used_memory(&self) -> usize {

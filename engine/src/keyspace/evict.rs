@@ -177,7 +177,9 @@ impl Engine {
                 // Higher score = better victim.
                 let score = match policy {
                     Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.access),
-                    Policy::AllKeysLfu | Policy::VolatileLfu => 255 - clock.lfu_decayed(e.access) as u64,
+                    Policy::AllKeysLfu | Policy::VolatileLfu => {
+                        255 - clock.lfu_decayed(e.access) as u64
+                    }
                     Policy::VolatileTtl => u64::MAX - e.expire_at,
                     _ => 0,
                 };

@@ -68,9 +68,7 @@ impl Engine {
                 });
             }
             deleted += expired.len();
-            self.stats
-                .expired_keys
-                .fetch_add(expired.len() as u64, Ordering::Relaxed);
+            shard.expired += expired.len() as u64;
             self.commit(&mut effects);
             // Keep going in this shard only while it is worth it (over 10% of checked keys had
             // expired, as Redis's ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE) and time remains.

@@ -22,7 +22,7 @@ pub fn del(cx: &mut Ctx, keys: &[Bytes]) -> i64 {
     let mut n = 0;
     for k in keys {
         if g.remove(k).is_some() {
-            g.log(Effect::Del {
+            g.log(|| Effect::Del {
                 db,
                 key: k.to_vec(),
             });
@@ -74,13 +74,13 @@ pub fn expire(cx: &mut Ctx, key: &[u8], at: u64, cond: ExpireCond) -> i64 {
     let db = g.db as u32;
     if at <= g.now {
         g.remove(key);
-        g.log(Effect::Del {
+        g.log(|| Effect::Del {
             db,
             key: key.to_vec(),
         });
     } else {
         g.set_expire(key, at);
-        g.log(Effect::Expire {
+        g.log(|| Effect::Expire {
             db,
             key: key.to_vec(),
             at,
@@ -125,7 +125,7 @@ pub fn persist(cx: &mut Ctx, key: &[u8]) -> i64 {
         Some(e) if e.expire_at != 0 => {
             g.set_expire(key, 0);
             let db = g.db as u32;
-            g.log(Effect::Persist {
+            g.log(|| Effect::Persist {
                 db,
                 key: key.to_vec(),
             });
@@ -157,7 +157,7 @@ pub fn rename(cx: &mut Ctx, src: &[u8], dst: &[u8], nx: bool) -> Result<bool, Cm
     };
     g.set(dst, e.value, ttl);
     let db = g.db as u32;
-    g.log(Effect::Rename {
+    g.log(|| Effect::Rename {
         db,
         src: src.to_vec(),
         dst: dst.to_vec(),
@@ -172,7 +172,10 @@ pub fn copy(cx: &mut Ctx, src: &[u8], dst: &[u8], replace: bool) -> Result<i64, 
     }
     let mut g = cx.lock(&[src, dst]);
     let Some(e) = g.peek(src) else { return Ok(0) };
-    let e = Entry { value: e.value.duplicate(), ..*e };
+    let e = Entry {
+        value: e.value.duplicate(),
+        ..*e
+    };
     if g.exists(dst) {
         if !replace {
             return Ok(0);
@@ -186,7 +189,7 @@ pub fn copy(cx: &mut Ctx, src: &[u8], dst: &[u8], replace: bool) -> Result<i64, 
     };
     g.set(dst, e.value, ttl);
     let db = g.db as u32;
-    g.log(Effect::Copy {
+    g.log(|| Effect::Copy {
         src_db: db,
         src: src.to_vec(),
         dst_db: db,
@@ -215,7 +218,10 @@ pub fn copy_to_db(
     let src_db = cx.db;
     let mut g = cx.lock(&[src]);
     let Some(e) = g.peek(src) else { return Ok(0) };
-    let e = Entry { value: e.value.duplicate(), ..*e };
+    let e = Entry {
+        value: e.value.duplicate(),
+        ..*e
+    };
     let mut scratch = Effects {
         list: Vec::new(),
         deferred: true,
@@ -236,17 +242,17 @@ pub fn copy_to_db(
     drop(d);
     // Lazy expiries seen in the destination are logged before the copy itself.
     for eff in scratch.list.drain(..) {
-        g.log(eff);
+        g.log(|| eff);
     }
     if remove_src {
         g.remove(src);
-        g.log(Effect::Move {
+        g.log(|| Effect::Move {
             db: src_db as u32,
             key: src.to_vec(),
             dst_db: dst_db as u32,
         });
     } else {
-        g.log(Effect::Copy {
+        g.log(|| Effect::Copy {
             src_db: src_db as u32,
             src: src.to_vec(),
             dst_db: dst_db as u32,

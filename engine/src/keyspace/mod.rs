@@ -16,6 +16,7 @@ pub mod slot;
 pub mod watch;
 
 use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
 
 use crate::effect::{Effect, Effects};
 use crate::types::Value;
@@ -53,6 +54,10 @@ pub struct Shard {
     pub(crate) used: usize,
     /// Where the active expiry cycle resumes its walk.
     pub(crate) expire_cursor: u64,
+    /// INFO stats counted under the shard lock, so hot paths touch no shared cache line.
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) expired: u64,
 }
 
 impl Shard {
@@ -62,6 +67,9 @@ impl Shard {
             volatile: 0,
             used: 0,
             expire_cursor: 0,
+            hits: 0,
+            misses: 0,
+            expired: 0,
         }
     }
 
@@ -181,7 +189,7 @@ pub struct Guard<'a> {
     /// Whether reads update the access clock (CLIENT NO-TOUCH turns it off).
     pub touch: bool,
     effects: &'a mut Effects,
-    locks: Vec<(usize, MutexGuard<'a, Shard>)>,
+    locks: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
 }
 
 impl<'a> Guard<'a> {
@@ -192,7 +200,7 @@ impl<'a> Guard<'a> {
         effects: &'a mut Effects,
     ) -> Guard<'a> {
         let d = &eng.dbs[db];
-        let mut idx: Vec<usize> = keys.iter().map(|k| d.shard_of(k)).collect();
+        let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| d.shard_of(k)).collect();
         idx.sort_unstable();
         idx.dedup();
         let locks = idx.into_iter().map(|i| (i, d.shards[i].lock())).collect();
@@ -207,6 +215,10 @@ impl<'a> Guard<'a> {
     }
 
     fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        if self.locks.len() == 1 {
+            debug_assert_eq!(self.locks[0].0, self.eng.dbs[self.db].shard_of(key));
+            return &mut self.locks[0].1;
+        }
         let i = self.eng.dbs[self.db].shard_of(key);
         let pos = self
             .locks
@@ -225,12 +237,10 @@ impl<'a> Guard<'a> {
             None => true,
             Some(e) if e.is_expired(now) => {
                 shard.remove(key);
-                self.eng
-                    .stats
-                    .expired_keys
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.log(Effect::Del {
-                    db: self.db as u32,
+                shard.expired += 1;
+                let db = self.db as u32;
+                self.log(|| Effect::Del {
+                    db,
                     key: key.to_vec(),
                 });
                 self.eng.watch.touch_expired(self.db, key);
@@ -255,16 +265,22 @@ impl<'a> Guard<'a> {
 
     fn lookup(&mut self, key: &[u8], touch: bool) -> Option<&Entry> {
         if self.expire_if_needed(key) {
-            self.eng.stats.miss();
+            self.shard(key).misses += 1;
             return None;
         }
-        self.eng.stats.hit();
-        let clock = self.eng.access_clock();
+        let clock = if touch {
+            Some(self.eng.access_clock_at(self.now))
+        } else {
+            None
+        };
         let shard = self.shard(key);
-        if touch {
-            shard.update(key, |e| e.access = clock.touched(e.access));
+        shard.hits += 1;
+        let e = shard.dict.get_mut(key)?;
+        if let Some(clock) = clock {
+            // The access clock has no bearing on the entry's size: no accounting needed.
+            e.access = clock.touched(e.access);
         }
-        shard.get(key)
+        Some(e)
     }
 
     /// Looks a key up for writing: lazy expiry, no hit/miss accounting.
@@ -282,7 +298,7 @@ impl<'a> Guard<'a> {
     /// Stores a value, replacing whatever the key held.
     pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl) {
         let now = self.now;
-        let access = self.eng.access_clock().new_entry();
+        let access = self.eng.access_clock_at(now).new_entry();
         let shard = self.shard(key);
         let expire_at = match ttl {
             Ttl::Keep => shard
@@ -339,9 +355,14 @@ impl<'a> Guard<'a> {
         done
     }
 
-    /// Records an effect for the write-ahead log.
-    pub fn log(&mut self, e: Effect) {
-        self.effects.list.push(e);
+    /// Records an effect for the write-ahead log. The effect is built only when something will
+    /// read it (a sink is installed); otherwise the write is just counted as a change.
+    pub fn log(&mut self, e: impl FnOnce() -> Effect) {
+        if self.eng.has_sink() {
+            self.effects.list.push(e());
+        } else {
+            self.eng.stats.dirty.add(1);
+        }
     }
 }
 

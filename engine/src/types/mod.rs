@@ -29,7 +29,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-                        // A string written whole (SET and friends) is stored with exact capacity; one edited
+            // A string written whole (SET and friends) is stored with exact capacity; one edited
             // in place (APPEND, SETRANGE, SETBIT) keeps spare capacity, and Redis reports such
             // strings as raw whatever their length.
             Value::Raw(v) if v.len() <= EMBSTR_MAX && v.capacity() == v.len() => "embstr",
@@ -75,8 +75,8 @@ impl Value {
         if let Value::Int(i) = *self {
             *self = Value::Raw(itoa::Buffer::new().format(i).as_bytes().to_vec());
         }
-                match self {
-                        Value::Raw(v) => Some(v),
+        match self {
+            Value::Raw(v) => Some(v),
             Value::Int(_) => None,
         }
     }

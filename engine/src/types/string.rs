@@ -74,10 +74,10 @@ fn ttl_effect(ttl: Ttl) -> (u64, bool) {
 fn store(g: &mut Guard<'_>, key: &[u8], value: &[u8], ttl: Ttl) {
     let (expire_at, keep_ttl) = ttl_effect(ttl);
     let db = g.db as u32;
-        // A deadline already in the past still stores the key (Redis 7.0 does; it is then expired
+    // A deadline already in the past still stores the key (Redis 7.0 does; it is then expired
     // on its next access and counted by DBSIZE until then).
     g.set(key, Value::from_bytes(value), ttl);
-    g.log(Effect::Set {
+    g.log(|| Effect::Set {
         db,
         key: key.to_vec(),
         value: value.to_vec(),
@@ -138,14 +138,14 @@ pub fn getex(cx: &mut Ctx, key: &[u8], opt: Result<GetExOpt, CmdError>) -> Resul
         GetExOpt::None => {}
         GetExOpt::At(t) if t <= g.now => {
             g.remove(key);
-            g.log(Effect::Del {
+            g.log(|| Effect::Del {
                 db,
                 key: key.to_vec(),
             });
         }
         GetExOpt::At(t) => {
             g.set_expire(key, t);
-            g.log(Effect::Expire {
+            g.log(|| Effect::Expire {
                 db,
                 key: key.to_vec(),
                 at: t,
@@ -154,7 +154,7 @@ pub fn getex(cx: &mut Ctx, key: &[u8], opt: Result<GetExOpt, CmdError>) -> Resul
         GetExOpt::Persist => {
             if g.peek(key).is_some_and(|e| e.expire_at != 0) {
                 g.set_expire(key, 0);
-                g.log(Effect::Persist {
+                g.log(|| Effect::Persist {
                     db,
                     key: key.to_vec(),
                 });
@@ -172,7 +172,7 @@ pub fn getdel(cx: &mut Ctx, key: &[u8]) -> Result<Reply, CmdError> {
     let reply = value_reply(v);
     g.remove(key);
     let db = g.db as u32;
-    g.log(Effect::Del {
+    g.log(|| Effect::Del {
         db,
         key: key.to_vec(),
     });
@@ -218,7 +218,7 @@ pub fn incr_by(cx: &mut Ctx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
         g.set(key, Value::Int(new), Ttl::Clear);
     }
     let db = g.db as u32;
-    g.log(Effect::IncrBy {
+    g.log(|| Effect::IncrBy {
         db,
         key: key.to_vec(),
         by,
@@ -244,7 +244,13 @@ pub fn incr_by_float(cx: &mut Ctx, key: &[u8], by: LongDouble) -> Result<Reply, 
     // SET may encode it as an integer, as Redis's own AOF replay does).
     let db = g.db as u32;
     g.set(key, Value::Raw(text.as_bytes().to_vec()), Ttl::Keep);
-    g.log(Effect::Set { db, key: key.to_vec(), value: text.as_bytes().to_vec(), expire_at: 0, keep_ttl: true });
+    g.log(|| Effect::Set {
+        db,
+        key: key.to_vec(),
+        value: text.as_bytes().to_vec(),
+        expire_at: 0,
+        keep_ttl: true,
+    });
     Ok(Reply::Bulk(Bytes::from(text.into_bytes())))
 }
 
@@ -273,7 +279,7 @@ pub fn append(cx: &mut Ctx, key: &[u8], data: &[u8]) -> Result<Reply, CmdError> 
             max_len(limit, (cur + data.len()) as u64)?;
             g.modify(key, |v| {
                 let raw = v.make_raw().expect("checked to be a string");
-                                raw.extend_from_slice(data);
+                raw.extend_from_slice(data);
                 mark_edited(raw);
                 raw.len()
             })
@@ -281,7 +287,7 @@ pub fn append(cx: &mut Ctx, key: &[u8], data: &[u8]) -> Result<Reply, CmdError> 
         }
     };
     let db = g.db as u32;
-    g.log(Effect::Append {
+    g.log(|| Effect::Append {
         db,
         key: key.to_vec(),
         data: data.to_vec(),
@@ -338,7 +344,7 @@ pub fn setrange(cx: &mut Ctx, key: &[u8], offset: i64, data: &[u8]) -> Result<Re
     max_len(limit, offset as u64 + data.len() as u64)?;
     let n = write_at(&mut g, key, offset as usize, data);
     let db = g.db as u32;
-    g.log(Effect::SetRange {
+    g.log(|| Effect::SetRange {
         db,
         key: key.to_vec(),
         offset: offset as u64,
@@ -415,7 +421,7 @@ pub fn setbit(cx: &mut Ctx, key: &[u8], offset: u64, on: bool) -> Result<Reply, 
         g.set(key, Value::raw_string(raw), Ttl::Clear);
     }
     let db = g.db as u32;
-    g.log(Effect::SetRange {
+    g.log(|| Effect::SetRange {
         db,
         key: key.to_vec(),
         offset: byte as u64,
@@ -443,7 +449,9 @@ pub fn bitcount(
     range: Result<Option<(i64, i64, bitmap::RangeUnit)>, CmdError>,
 ) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
-    let Some(v) = read_string(&mut g, key)? else { return Ok(Reply::Int(0)) };
+    let Some(v) = read_string(&mut g, key)? else {
+        return Ok(Reply::Int(0));
+    };
     let n = bitmap::bitcount(&v.string_bytes().unwrap_or_default(), range?);
     Ok(Reply::Int(n))
 }
@@ -452,7 +460,7 @@ pub fn bitpos(
     cx: &mut Ctx,
     key: &[u8],
     bit: u8,
-        range: Result<(Option<i64>, Option<i64>, bitmap::RangeUnit), CmdError>,
+    range: Result<(Option<i64>, Option<i64>, bitmap::RangeUnit), CmdError>,
 ) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let pos = match read_string(&mut g, key)? {
@@ -487,13 +495,13 @@ pub fn bitop(
     let n = out.len();
     if out.is_empty() {
         if g.remove(dest).is_some() {
-            g.log(Effect::Del {
+            g.log(|| Effect::Del {
                 db,
                 key: dest.to_vec(),
             });
         }
     } else {
-        g.log(Effect::Set {
+        g.log(|| Effect::Set {
             db,
             key: dest.to_vec(),
             value: out.clone(),
@@ -528,10 +536,12 @@ pub fn bitfield(cx: &mut Ctx, key: &[u8], ops: &[bitmap::BitfieldOp]) -> Result<
         let last = raw.len();
         let data = raw[first..last].to_vec();
         let db = g.db as u32;
-        if g.modify(key, |v| *v = Value::raw_string(raw.clone())).is_none() {
+        if g.modify(key, |v| *v = Value::raw_string(raw.clone()))
+            .is_none()
+        {
             g.set(key, Value::raw_string(raw), Ttl::Clear);
         }
-        g.log(Effect::SetRange {
+        g.log(|| Effect::SetRange {
             db,
             key: key.to_vec(),
             offset: first as u64,
@@ -563,14 +573,16 @@ fn hll_bytes(g: &mut Guard<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError>
 
 fn hll_store(g: &mut Guard<'_>, key: &[u8], bytes: Vec<u8>) {
     let db = g.db as u32;
-    g.log(Effect::Set {
+    g.log(|| Effect::Set {
         db,
         key: key.to_vec(),
         value: bytes.clone(),
         expire_at: 0,
         keep_ttl: true,
     });
-    if g.modify(key, |v| *v = Value::raw_string(bytes.clone())).is_none() {
+    if g.modify(key, |v| *v = Value::raw_string(bytes.clone()))
+        .is_none()
+    {
         g.set(key, Value::raw_string(bytes), Ttl::Clear);
     }
 }

@@ -50,7 +50,7 @@ fn unit_at(call: &Call, i: usize) -> Result<RangeUnit, CmdError> {
 fn bitcount_range(call: &Call) -> Result<Option<(i64, i64, RangeUnit)>, CmdError> {
     match call.args.len() {
         2 => Ok(None),
-                4 | 5 => {
+        4 | 5 => {
             let (start, end) = (call.int(2)?, call.int(3)?);
             // Redis answers 0 for this empty range before it looks at the unit.
             if start < 0 && end < 0 && start > end {
@@ -72,8 +72,16 @@ fn bitpos_range(call: &Call) -> Result<(Option<i64>, Option<i64>, RangeUnit), Cm
     if call.args.len() > 6 {
         return Err(error::SYNTAX);
     }
-    let start = if call.args.len() > 3 { Some(call.int(3)?) } else { None };
-    let end = if call.args.len() > 4 { Some(call.int(4)?) } else { None };
+    let start = if call.args.len() > 3 {
+        Some(call.int(3)?)
+    } else {
+        None
+    };
+    let end = if call.args.len() > 4 {
+        Some(call.int(4)?)
+    } else {
+        None
+    };
     Ok((start, end, unit_at(call, 5)?))
 }
 

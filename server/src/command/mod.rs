@@ -190,17 +190,13 @@ use strata_engine::effect::Effects as EffectList;
 /// Executes one parsed command for a client: lookup, arity, authentication, MULTI queueing,
 /// maxmemory, the engine gate, then the handler.
 pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
-    srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    srv.stats.total_commands.add(1);
     let Some(cmd) = table::lookup(&args[0]) else {
         flag_multi_abort(client);
         return Reply::Error(CmdError::unknown_command(&args[0], &args[1..]));
     };
     *client.info.last_cmd.lock() = cmd.name;
-    client.info.last_interaction.store(
-        client.info.created.elapsed().as_millis() as u64,
-        Ordering::Relaxed,
-    );
-        if !cmd.arity_ok(args.len()) {
+    if !cmd.arity_ok(args.len()) {
         return reject(srv, client, cmd, CmdError::wrong_arity(cmd.name));
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
@@ -229,7 +225,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         return Reply::Error(error::OOM);
     }
     let mut effects = EffectList::default();
-    let _gate_x;
+    let _gate_x: Vec<_>;
     let _gate_s;
     if cmd.has(flag::EXCLUSIVE) {
         _gate_x = srv.engine.gate_exclusive();
@@ -252,7 +248,7 @@ pub fn execute_queued(
     args: &[Bytes],
     effects: &mut EffectList,
 ) -> Reply {
-    srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    srv.stats.total_commands.add(1);
     match table::lookup(&args[0]) {
         Some(cmd) => {
             let mut call = Call {
@@ -276,7 +272,9 @@ fn reject(srv: &Server, client: &mut Client, cmd: &Cmd, e: CmdError) -> Reply {
         transactions::unwatch_all(srv, client);
         let msg = e.as_str();
         let msg = msg.strip_prefix("ERR ").unwrap_or(msg);
-        return Reply::Error(CmdError::owned(format!("EXECABORT Transaction discarded because of: {msg}")));
+        return Reply::Error(CmdError::owned(format!(
+            "EXECABORT Transaction discarded because of: {msg}"
+        )));
     }
     flag_multi_abort(client);
     Reply::Error(e)

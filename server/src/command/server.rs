@@ -192,14 +192,17 @@ fn config_set(call: &mut Call) -> Reply {
         })
         .collect();
     match call.srv.config.set_many(&call.srv.engine, &pairs) {
-        Ok(()) => Reply::Ok,
+        Ok(()) => {
+            call.srv.refresh_hot();
+            Reply::Ok
+        }
         Err(e) => Reply::Error(e),
     }
 }
 
 fn config_resetstat(call: &mut Call) -> Reply {
     call.srv.stats.reset();
-    call.srv.engine.stats.reset();
+    call.srv.engine.reset_stats();
     Reply::Ok
 }
 

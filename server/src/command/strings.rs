@@ -38,7 +38,13 @@ struct ExtendedOpts {
 }
 
 fn extended_opts(call: &Call, first: usize, for_set: bool) -> Result<ExtendedOpts, CmdError> {
-    let mut o = ExtendedOpts { cond: Cond::Always, get: false, keep_ttl: false, persist: false, expire: None };
+    let mut o = ExtendedOpts {
+        cond: Cond::Always,
+        get: false,
+        keep_ttl: false,
+        persist: false,
+        expire: None,
+    };
     let mut i = first;
     while i < call.args.len() {
         let opt = call.upper(i);
@@ -90,7 +96,11 @@ fn set_opts(call: &Call) -> Result<SetOpts, CmdError> {
         None if o.keep_ttl => Ttl::Keep,
         None => Ttl::Clear,
     };
-    Ok(SetOpts { cond: o.cond, get: o.get, ttl })
+    Ok(SetOpts {
+        cond: o.cond,
+        get: o.get,
+        ttl,
+    })
 }
 
 pub fn set(call: &mut Call) -> Reply {

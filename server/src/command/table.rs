@@ -155,7 +155,8 @@ const NOKEY_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 /// Looks a command up by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static Cmd> {
-    static MAP: OnceLock<HashMap<Vec<u8>, &'static Cmd>> = OnceLock::new();
+    type Map = HashMap<Vec<u8>, &'static Cmd, foldhash::fast::FixedState>;
+    static MAP: OnceLock<Map> = OnceLock::new();
     let map = MAP.get_or_init(|| {
         COMMANDS
             .iter()
