@@ -29,7 +29,10 @@ fn cli() -> clap::Command {
 
 /// Splits `[file] --a x --b y z` into the file and (name, value) pairs; a directive's value is
 /// every word up to the next `--name` (so `--save 900 1` works as in redis-server).
-fn split_args(args: &[String]) -> Result<(Option<PathBuf>, Vec<(String, String)>), String> {
+/// The optional config file and the `--name value` overrides.
+type Invocation = (Option<PathBuf>, Vec<(String, String)>);
+
+fn split_args(args: &[String]) -> Result<Invocation, String> {
     let mut it = args.iter().peekable();
     let file = match it.peek() {
         Some(a) if !a.starts_with("--") => it.next().map(PathBuf::from),

@@ -127,11 +127,7 @@ impl AccessClock {
         let ldt = (access >> 8) as u16;
         let counter = access & 0xff;
         let elapsed = self.mins.wrapping_sub(ldt) as u32;
-        let periods = if self.decay_time > 0 {
-            elapsed / self.decay_time
-        } else {
-            0
-        };
+        let periods = elapsed.checked_div(self.decay_time).unwrap_or(0);
         counter.saturating_sub(periods)
     }
 

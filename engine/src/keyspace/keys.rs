@@ -64,11 +64,14 @@ pub fn expire(cx: &mut Ctx, key: &[u8], at: u64, cond: ExpireCond) -> i64 {
     let Some(e) = g.peek(key) else { return 0 };
     let cur = e.expire_at;
     // No expiry counts as an infinite one for GT and LT.
-    let ok = !(cond.nx && cur != 0)
-        && !(cond.xx && cur == 0)
-        && !(cond.gt && (cur == 0 || at <= cur))
-        && !(cond.lt && cur != 0 && at >= cur);
-    if !ok {
+    let refused = match (cur != 0, cond) {
+        (true, ExpireCond { nx: true, .. }) => true,
+        (false, ExpireCond { xx: true, .. }) | (false, ExpireCond { gt: true, .. }) => true,
+        (true, ExpireCond { gt: true, .. }) => at <= cur,
+        (true, ExpireCond { lt: true, .. }) => at >= cur,
+        _ => false,
+    };
+    if refused {
         return 0;
     }
     let db = g.db as u32;

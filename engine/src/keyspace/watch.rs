@@ -15,10 +15,13 @@ struct Watcher {
     expired_at_watch: bool,
 }
 
+/// A watched key: its database and name.
+type WatchedKey = (usize, Box<[u8]>);
+
 #[derive(Default)]
 pub struct WatchRegistry {
     watchers: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Box<[u8]>), Vec<Watcher>>>,
+    keys: Mutex<HashMap<WatchedKey, Vec<Watcher>>>,
 }
 
 impl WatchRegistry {

@@ -117,7 +117,7 @@ fn expire_generic(call: &mut Call, unit_ms: i64, absolute: bool) -> Reply {
     let name = call.name();
     let invalid = || Reply::Error(CmdError::invalid_expire(&name));
     if unit_ms == 1000 {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return invalid();
         }
         when *= 1000;

@@ -179,7 +179,7 @@ fn config_get(call: &mut Call) -> Reply {
 }
 
 fn config_set(call: &mut Call) -> Reply {
-    if call.args.len() % 2 != 0 {
+    if !call.args.len().is_multiple_of(2) {
         return Reply::Error(CmdError::wrong_arity("config|set"));
     }
     let pairs: Vec<(String, String)> = call.args[2..]

@@ -195,7 +195,7 @@ pub fn mget(call: &mut Call) -> Reply {
 }
 
 fn mset_generic(call: &mut Call, nx: bool) -> Reply {
-    if call.args.len() % 2 == 0 {
+    if call.args.len().is_multiple_of(2) {
         return Reply::Error(CmdError::wrong_arity(&call.name()));
     }
     let pairs = &call.args[1..];

@@ -65,6 +65,26 @@ impl Server {
         server.expect("the strata-server binary built by cargo is missing")
     }
 
+    /// Starts `strata-server` with `config` as its configuration file (the
+    /// first argument, as redis-server takes it), then the same flags as
+    /// `strata`, which override the file, then `extra`.
+    pub fn strata_with_config(config: &std::path::Path, extra: &[&str]) -> Server {
+        let program = OsStr::new(env!("CARGO_BIN_EXE_strata-server"));
+        let config = OsString::from(config);
+        let server = Server::launch(program, extra, |port, dir| {
+            vec![
+                config.clone(),
+                "--port".into(),
+                port.to_string().into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                dir.into(),
+            ]
+        });
+        server.expect("the strata-server binary built by cargo is missing")
+    }
+
     /// Starts the real `redis-server`, without persistence, in a fresh
     /// directory. Returns None when it is not installed, unless the
     /// environment variable `STRATA_REQUIRE_REDIS` is set.
