@@ -134,7 +134,12 @@ impl Engine {
         loop {
             {
                 let s = shards[si].lock();
-                loop {
+                // An empty shard costs nothing, so a small database is scanned in one call
+                // however many shards it has, as Redis scans a small table.
+                if s.is_empty() {
+                    c = 0;
+                }
+                while !s.is_empty() {
                     c = s.dict.scan(c, |k, e| {
                         if e.is_expired(now) {
                             return;
@@ -202,14 +207,36 @@ impl Engine {
     }
 
     /// Replays one logged effect. Replay produces no new effects.
-    pub fn apply(&self, e: &Effect) {
+    /// Fails, changing nothing, when the effect names a database this engine does not have
+    /// (a log written with more `databases` than the server now has).
+    pub fn apply(&self, e: &Effect) -> Result<(), crate::effect::DecodeError> {
         use crate::keyspace::keys;
         use crate::types::string;
         let mut scratch = Effects {
             list: Vec::new(),
             deferred: true,
         };
-        let db_of = |d: u32| (d as usize).min(self.dbs.len() - 1);
+        let n = self.dbs.len();
+        let check = |d: &u32| (*d as usize) < n;
+        let dbs_ok = match e {
+            Effect::Copy { src_db, dst_db, .. } => check(src_db) && check(dst_db),
+            Effect::Move { db, dst_db, .. } => check(db) && check(dst_db),
+            Effect::SwapDb { a, b } => check(a) && check(b),
+            Effect::FlushAll => true,
+            Effect::Set { db, .. }
+            | Effect::Del { db, .. }
+            | Effect::Expire { db, .. }
+            | Effect::Persist { db, .. }
+            | Effect::Rename { db, .. }
+            | Effect::FlushDb { db }
+            | Effect::IncrBy { db, .. }
+            | Effect::Append { db, .. }
+            | Effect::SetRange { db, .. } => check(db),
+        };
+        if !dbs_ok {
+            return Err(crate::effect::DecodeError::BadDb);
+        }
+        let db_of = |d: u32| d as usize;
         match e {
             Effect::Set {
                 db,
@@ -280,6 +307,7 @@ impl Engine {
                 let _ = string::setrange(&mut cx, key, *offset as i64, data);
             }
         }
+        Ok(())
     }
 
     /// Every live key with its value and expiry, sorted: for tests that compare two engines.

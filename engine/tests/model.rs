@@ -421,7 +421,7 @@ proptest! {
         // Replay the logged effects into a fresh engine: same state, byte for byte.
         let replica = engine(None);
         for e in log.lock().unwrap().iter() {
-            replica.apply(e);
+            replica.apply(e).expect("replays");
         }
         prop_assert_eq!(replica.dump(), state);
     }
@@ -441,7 +441,7 @@ proptest! {
         let mut pos = 0;
         while pos < buf.len() {
             let (e, used) = strata_engine::effect::decode(&buf[pos..]).expect("decodes");
-            replica.apply(&e);
+            replica.apply(&e).expect("replays");
             pos += used;
         }
         prop_assert_eq!(replica.dump(), eng.dump());
@@ -480,7 +480,7 @@ fn replay_keeps_absolute_deadlines() {
     std::thread::sleep(std::time::Duration::from_millis(60));
     let replica = engine(None);
     for e in log.lock().unwrap().iter() {
-        replica.apply(e);
+        replica.apply(e).expect("replays");
     }
     let mut effects = Effects::default();
     assert_eq!(
@@ -528,4 +528,32 @@ fn lazy_expiry_is_logged_as_del() {
             key: b"k".to_vec()
         })
     );
+}
+
+/// Replay refuses an effect naming a database the engine does not have, instead of merging it
+/// into another one.
+#[test]
+fn replay_refuses_unknown_databases() {
+    let eng = engine(None);
+    assert!(eng
+        .apply(&Effect::Set {
+            db: 7,
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            expire_at: 0,
+            keep_ttl: false
+        })
+        .is_err());
+    assert!(eng.apply(&Effect::SwapDb { a: 0, b: 99 }).is_err());
+    assert!(eng.dump().is_empty());
+    assert!(eng
+        .apply(&Effect::Set {
+            db: 2,
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            expire_at: 0,
+            keep_ttl: false
+        })
+        .is_ok());
+    assert_eq!(eng.dump().len(), 1);
 }

@@ -125,7 +125,7 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "loglevel",
         kind: Kind::Enum(LOGLEVELS),
         default: "notice",
-        mutable: true,
+        mutable: false,
         apply: None,
     },
     Directive {
@@ -247,7 +247,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "enable-debug-command",
         kind: Kind::Enum(&["no", "yes", "local"]),
-        default: "local",
+        default: "no",
         mutable: false,
         apply: None,
     },

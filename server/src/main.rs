@@ -125,18 +125,23 @@ fn main() {
     }
     let port = config.get_u64("port") as u16;
     let bind = config.get("bind");
-    let hz = config.get_u64("hz").max(1);
     let srv = Arc::new(server::Server::new(engine.clone(), config, port));
 
-    // Active expiry: Redis's cron at `hz`, spending at most a quarter of each period.
+    // Active expiry: Redis's cron at `hz` (re-read every tick, so CONFIG SET hz applies),
+    // spending at most a quarter of each period.
     {
-        let engine = engine.clone();
+        let srv = srv.clone();
         std::thread::Builder::new()
             .name("strata-cron".into())
             .spawn(move || loop {
+                let hz = srv
+                    .hot
+                    .hz
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .clamp(1, 500);
                 let period = Duration::from_millis(1000 / hz);
                 std::thread::sleep(period);
-                engine.active_expire_cycle(period / 4);
+                srv.engine.active_expire_cycle(period / 4);
             })
             .expect("spawn the cron thread");
     }
@@ -148,11 +153,26 @@ fn main() {
         .build()
         .expect("build the tokio runtime");
     rt.block_on(async move {
-        let addrs: Vec<String> = bind.split_whitespace().map(|b| format!("{}:{port}", b.trim_start_matches('-'))).collect();
+        // Redis's `bind` words: `*` is every IPv4 address, `::*` every IPv6 one, and a leading
+        // `-` marks an address that may be unavailable.
+        let addrs: Vec<(String, bool)> = bind
+            .split_whitespace()
+            .map(|b| {
+                let optional = b.starts_with('-');
+                let host = match b.trim_start_matches('-') {
+                    "*" => "0.0.0.0".to_string(),
+                    "::*" => "[::]".to_string(),
+                    h if h.contains(':') => format!("[{h}]"),
+                    h => h.to_string(),
+                };
+                (format!("{host}:{port}"), optional)
+            })
+            .collect();
         let mut listeners = Vec::new();
-        for a in &addrs {
+        for (a, optional) in &addrs {
             match TcpListener::bind(a).await {
                 Ok(l) => listeners.push(l),
+                Err(e) if *optional => tracing::warn!("Could not bind optional address {a}: {e}"),
                 Err(e) => {
                     tracing::error!("Could not create server TCP listening socket {a}: {e}");
                     std::process::exit(1);

@@ -39,6 +39,7 @@ impl ServerStats {
 /// Directives read on every request, cached as atomics (refreshed by CONFIG SET).
 #[derive(Default)]
 pub struct HotConfig {
+    pub hz: AtomicU64,
     pub timeout: AtomicU64,
     pub query_buffer_limit: AtomicU64,
 }

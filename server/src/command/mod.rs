@@ -202,6 +202,21 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         return reject(srv, client, cmd, error::NOAUTH);
     }
+    if client.multi.is_some() && cmd.has(flag::NO_MULTI) {
+        flag_multi_abort(client);
+        return Reply::Error(CmdError::new(
+            "ERR Command not allowed inside a transaction",
+        ));
+    }
+    // The gate is taken before eviction, so eviction never interleaves with a transaction.
+    let _gate_x: Vec<_>;
+    let _gate_s;
+    // Inside MULTI an exclusive command is only queued; EXEC itself takes the exclusive side.
+    if cmd.has(flag::EXCLUSIVE) && (client.multi.is_none() || cmd.has(flag::TX_CONTROL)) {
+        _gate_x = srv.engine.gate_exclusive();
+    } else {
+        _gate_s = srv.engine.gate_shared();
+    }
     let max_set = srv.engine.config.maxmemory.load(Ordering::Relaxed) > 0;
     if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
         if max_set && cmd.has(flag::DENYOOM) && !srv.enforce_maxmemory() {
@@ -225,13 +240,6 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         return Reply::Error(error::OOM);
     }
     let mut effects = EffectList::default();
-    let _gate_x: Vec<_>;
-    let _gate_s;
-    if cmd.has(flag::EXCLUSIVE) {
-        _gate_x = srv.engine.gate_exclusive();
-    } else {
-        _gate_s = srv.engine.gate_shared();
-    }
     let mut call = Call {
         srv,
         client,

@@ -407,11 +407,11 @@ pub fn memory(call: &mut Call) -> Reply {
 fn memory_usage(call: &mut Call) -> Reply {
     match call.args.len() {
         3 => {}
-        5 if call.upper(3) == "SAMPLES" => {
-            if number::parse_i64(call.arg(4)).is_none_or(|n| n < 0) {
-                return Reply::Error(error::NOT_INTEGER);
-            }
-        }
+        5 if call.upper(3) == "SAMPLES" => match number::parse_i64(call.arg(4)) {
+            None => return Reply::Error(error::NOT_INTEGER),
+            Some(n) if n < 0 => return Reply::Error(error::SYNTAX),
+            Some(_) => {}
+        },
         _ => return Reply::Error(error::SYNTAX),
     }
     let key = call.arg(2).clone();
