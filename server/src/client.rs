@@ -25,6 +25,8 @@ pub struct ClientInfo {
     /// Queued commands while in MULTI, -1 otherwise.
     pub multi: AtomicI64,
     pub last_cmd: Mutex<&'static str>,
+    /// The subcommand of the last command, when it had one (CLIENT LIST shows `client|list`).
+    pub last_sub: Mutex<Option<&'static str>>,
     /// Milliseconds since `created` of the last command.
     pub last_interaction: AtomicU64,
     pub watching: AtomicUsize,
@@ -48,6 +50,7 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             multi: AtomicI64::new(-1),
             last_cmd: Mutex::new("NULL"),
+            last_sub: Mutex::new(None),
             last_interaction: AtomicU64::new(0),
             watching: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
@@ -93,7 +96,10 @@ impl ClientInfo {
             flags,
             self.db.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
-            self.last_cmd.lock(),
+            match *self.last_sub.lock() {
+                Some(sub) => format!("{}|{}", self.last_cmd.lock(), sub.to_ascii_lowercase()),
+                None => self.last_cmd.lock().to_string(),
+            },
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_ver.lock(),

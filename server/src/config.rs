@@ -213,6 +213,13 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: None,
     },
     Directive {
+        name: "io-threads",
+        kind: Kind::Int { min: 0, max: 128 },
+        default: "0",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
         name: "hz",
         kind: Kind::Int { min: 1, max: 500 },
         default: "10",

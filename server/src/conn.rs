@@ -13,7 +13,8 @@ use tokio::net::TcpStream;
 
 use crate::client::{Client, ClientInfo};
 use crate::command;
-use crate::resp::{parse_command, write_reply, Limits};
+use crate::resp::parse::Parser;
+use crate::resp::{write_reply, Limits};
 use crate::server::Server;
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
@@ -59,12 +60,14 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
 async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = Parser::default();
     loop {
-        let limits = Limits {
-            max_bulk_len: srv.engine.config.proto_max_bulk_len.load(Ordering::Relaxed),
-        };
         loop {
-            match parse_command(&mut rbuf, &limits) {
+            let limits = Limits {
+                max_bulk_len: srv.engine.config.proto_max_bulk_len.load(Ordering::Relaxed),
+                authenticated: client.authenticated,
+            };
+            match parser.parse(&mut rbuf, &limits) {
                 Ok(Some(args)) => {
                     if args.is_empty() {
                         continue;
@@ -115,7 +118,7 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         }
         let timeout = srv.hot.timeout.load(Ordering::Relaxed);
         let read = async {
-            if timeout > 0 && client.multi.is_none() {
+            if timeout > 0 {
                 match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut rbuf))
                     .await
                 {

@@ -84,6 +84,37 @@ fn init_logging(level: &str, file: &str) {
     }
 }
 
+/// Binds every `bind` address (non-blocking std listeners, shared by the worker threads).
+fn bind_listeners(bind: &str, port: u16) -> Vec<std::net::TcpListener> {
+    // Redis's `bind` words: `*` is every IPv4 address, `::*` every IPv6 one, and a leading
+    // `-` marks an address that may be unavailable.
+    let addrs: Vec<(String, bool)> = bind
+        .split_whitespace()
+        .map(|b| {
+            let optional = b.starts_with('-');
+            let host = match b.trim_start_matches('-') {
+                "*" => "0.0.0.0".to_string(),
+                "::*" => "[::]".to_string(),
+                h if h.contains(':') => format!("[{h}]"),
+                h => h.to_string(),
+            };
+            (format!("{host}:{port}"), optional)
+        })
+        .collect();
+    let mut listeners = Vec::new();
+    for (a, optional) in &addrs {
+        match std::net::TcpListener::bind(a).and_then(|l| l.set_nonblocking(true).map(|_| l)) {
+            Ok(l) => listeners.push(l),
+            Err(e) if *optional => tracing::warn!("Could not bind optional address {a}: {e}"),
+            Err(e) => {
+                tracing::error!("Could not create server TCP listening socket {a}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    listeners
+}
+
 fn main() {
     let matches = cli().get_matches();
     let raw: Vec<String> = matches
@@ -146,56 +177,72 @@ fn main() {
             .expect("spawn the cron thread");
     }
 
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    // Worker threads serving connections: `io-threads`, or one per core when 0 (the default).
+    let io_threads = srv.config.get_u64("io-threads") as usize;
+    let threads = if io_threads > 0 {
+        io_threads
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    };
+    // Thread per core: each worker runs its own single-threaded runtime and accepts from every
+    // listener, so a connection lives on one thread and no task is ever stolen or woken across
+    // cores (the shards' locks are what the threads share).
+    let std_listeners = bind_listeners(&bind, port);
+    tracing::info!(
+        version = STRATA_VERSION,
+        port,
+        threads,
+        "Strata is ready to accept connections"
+    );
+    for t in 0..threads {
+        let srv = srv.clone();
+        let mine: Vec<std::net::TcpListener> = std_listeners
+            .iter()
+            .map(|l| l.try_clone().expect("clone a listening socket"))
+            .collect();
+        std::thread::Builder::new()
+            .name(format!("strata-io-{t}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("build a worker runtime");
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, async move {
+                    let mut accepts = Vec::new();
+                    for l in mine {
+                        let l = TcpListener::from_std(l).expect("register a listening socket");
+                        let srv = srv.clone();
+                        accepts.push(tokio::task::spawn_local(async move {
+                            loop {
+                                match l.accept().await {
+                                    Ok((stream, peer)) => {
+                                        tokio::task::spawn_local(conn::serve(
+                                            srv.clone(),
+                                            stream,
+                                            peer,
+                                        ));
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!("accept failed: {e}");
+                                        tokio::time::sleep(Duration::from_millis(10)).await;
+                                    }
+                                }
+                            }
+                        }));
+                    }
+                    for a in accepts {
+                        let _ = a.await;
+                    }
+                });
+            })
+            .expect("spawn a worker thread");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("build the tokio runtime");
+        .expect("build the signal runtime");
     rt.block_on(async move {
-        // Redis's `bind` words: `*` is every IPv4 address, `::*` every IPv6 one, and a leading
-        // `-` marks an address that may be unavailable.
-        let addrs: Vec<(String, bool)> = bind
-            .split_whitespace()
-            .map(|b| {
-                let optional = b.starts_with('-');
-                let host = match b.trim_start_matches('-') {
-                    "*" => "0.0.0.0".to_string(),
-                    "::*" => "[::]".to_string(),
-                    h if h.contains(':') => format!("[{h}]"),
-                    h => h.to_string(),
-                };
-                (format!("{host}:{port}"), optional)
-            })
-            .collect();
-        let mut listeners = Vec::new();
-        for (a, optional) in &addrs {
-            match TcpListener::bind(a).await {
-                Ok(l) => listeners.push(l),
-                Err(e) if *optional => tracing::warn!("Could not bind optional address {a}: {e}"),
-                Err(e) => {
-                    tracing::error!("Could not create server TCP listening socket {a}: {e}");
-                    std::process::exit(1);
-                }
-            }
-        }
-        tracing::info!(version = STRATA_VERSION, port, "Strata is ready to accept connections");
-        for l in listeners {
-            let srv = srv.clone();
-            tokio::spawn(async move {
-                loop {
-                    match l.accept().await {
-                        Ok((stream, peer)) => {
-                            tokio::spawn(conn::serve(srv.clone(), stream, peer));
-                        }
-                        Err(e) => {
-                            tracing::warn!("accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
-            });
-        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},

@@ -39,12 +39,14 @@ pub fn reset(call: &mut Call) -> Reply {
     c.info.no_touch.store(false, Ordering::Relaxed);
     c.info.no_evict.store(false, Ordering::Relaxed);
     c.authenticated = call.srv.config.get("requirepass").is_empty();
+    *c.info.name.lock() = None;
     Reply::Status("RESET")
 }
 
 pub fn select(call: &mut Call) -> Reply {
-    let Ok(db) = call.int(1) else {
-        return Reply::Error(error::NOT_INTEGER);
+    let db = match super::parse_int32(call.arg(1)) {
+        Ok(d) => d,
+        Err(e) => return Reply::Error(e),
     };
     if db < 0 || db as usize >= call.srv.engine.databases() {
         return Reply::Error(error::DB_INDEX_OUT_OF_RANGE);

@@ -41,7 +41,7 @@ pub fn renamenx(call: &mut Call) -> Reply {
 }
 
 fn db_index(call: &Call, b: &[u8]) -> Result<usize, CmdError> {
-    let n = number::parse_i64(b).ok_or(error::NOT_INTEGER)?;
+    let n = super::parse_int32(b)?;
     if n < 0 || n as usize >= call.srv.engine.databases() {
         return Err(error::DB_INDEX_OUT_OF_RANGE);
     }

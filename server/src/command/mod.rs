@@ -149,6 +149,14 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Redis's getIntFromObjectOrReply: an integer that must also fit in a C int.
+pub fn parse_int32(b: &[u8]) -> Result<i32, CmdError> {
+    let v = number::parse_i64(b).ok_or(error::NOT_INTEGER)?;
+    i32::try_from(v).map_err(|_| {
+        CmdError::new("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })
+}
+
 pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
     number::parse_i64(b).ok_or(error::NOT_INTEGER)
 }
@@ -160,11 +168,12 @@ pub fn reply(r: Result<Reply, CmdError>) -> Reply {
 
 /// Dispatches a subcommand: `subs` lists (name, arity, handler) with Redis's subcommand arity
 /// rules (arity counts the command and subcommand).
-pub fn subcommand(call: &mut Call, subs: &[(&str, i32, Handler)]) -> Reply {
+pub fn subcommand(call: &mut Call, subs: &[(&'static str, i32, Handler)]) -> Reply {
     let cmd = call.name();
     let sub = call.upper(1);
     for (name, arity, h) in subs {
         if name.eq_ignore_ascii_case(&sub) {
+            call.client.info.last_sub.lock().replace(name);
             let argc = call.args.len() as i32;
             let ok = if *arity >= 0 {
                 argc == *arity
@@ -196,6 +205,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         return Reply::Error(CmdError::unknown_command(&args[0], &args[1..]));
     };
     *client.info.last_cmd.lock() = cmd.name;
+    *client.info.last_sub.lock() = None;
     if !cmd.arity_ok(args.len()) {
         return reject(srv, client, cmd, CmdError::wrong_arity(cmd.name));
     }
@@ -217,12 +227,29 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     } else {
         _gate_s = srv.engine.gate_shared();
     }
+    // Over maxmemory, Redis refuses commands that may grow memory, and inside MULTI refuses to
+    // queue anything at all (EXEC, DISCARD, QUIT and RESET excepted); EXEC is refused when it
+    // holds such a command.
     let max_set = srv.engine.config.maxmemory.load(Ordering::Relaxed) > 0;
-    if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
-        if max_set && cmd.has(flag::DENYOOM) && !srv.enforce_maxmemory() {
-            flag_multi_abort(client);
-            return Reply::Error(error::OOM);
+    if max_set && !srv.enforce_maxmemory() {
+        let in_multi = client.multi.is_some();
+        let refuse = match cmd.name {
+            "exec" => client.multi.as_ref().is_some_and(|m| {
+                m.queued
+                    .iter()
+                    .any(|a| table::lookup(&a[0]).is_some_and(|c| c.has(flag::DENYOOM)))
+            }),
+            "discard" | "quit" | "reset" => false,
+            _ => in_multi || cmd.has(flag::DENYOOM),
+        };
+        if refuse {
+            if in_multi && cmd.name != "exec" {
+                flag_multi_abort(client);
+            }
+            return reject(srv, client, cmd, error::OOM);
         }
+    }
+    if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
         if let Some(m) = client.multi.as_mut() {
             m.queued.push(args.to_vec());
             client
@@ -231,13 +258,6 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
                 .store(m.queued.len() as i64, Ordering::Relaxed);
         }
         return Reply::Status("QUEUED");
-    }
-    if max_set
-        && !srv.enforce_maxmemory()
-        && cmd.has(flag::DENYOOM)
-        && !client.info.no_evict.load(Ordering::Relaxed)
-    {
-        return Reply::Error(error::OOM);
     }
     let mut effects = EffectList::default();
     let mut call = Call {

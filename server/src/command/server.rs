@@ -62,10 +62,10 @@ pub fn flushall(call: &mut Call) -> Reply {
 
 pub fn swapdb(call: &mut Call) -> Reply {
     let n = call.srv.engine.databases() as i64;
-    let Some(a) = number::parse_i64(call.arg(1)) else {
+    let Some(a) = number::parse_i64(call.arg(1)).filter(|v| i32::try_from(*v).is_ok()) else {
         return Reply::Error(CmdError::new("ERR invalid first DB index"));
     };
-    let Some(b) = number::parse_i64(call.arg(2)) else {
+    let Some(b) = number::parse_i64(call.arg(2)).filter(|v| i32::try_from(*v).is_ok()) else {
         return Reply::Error(CmdError::new("ERR invalid second DB index"));
     };
     if a < 0 || a >= n || b < 0 || b >= n {
@@ -209,6 +209,9 @@ fn config_resetstat(call: &mut Call) -> Reply {
 fn config_rewrite(call: &mut Call) -> Reply {
     match call.srv.config.rewrite() {
         Ok(()) => Reply::Ok,
+        Err(e) if call.srv.config.file.is_none() => {
+            Reply::Error(CmdError::owned(format!("ERR {e}")))
+        }
         Err(e) => Reply::Error(CmdError::owned(format!("ERR Rewriting config file: {e}"))),
     }
 }
@@ -256,7 +259,7 @@ pub fn command(call: &mut Call) -> Reply {
                 Reply::Array(
                     c.args[2..]
                         .iter()
-                        .map(|n| lookup(n).map_or(Reply::NilArray, command_info_reply))
+                        .map(|n| lookup(n).map_or(Reply::Nil, command_info_reply))
                         .collect(),
                 )
             }),

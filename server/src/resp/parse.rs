@@ -9,8 +9,8 @@ use bytes::{Bytes, BytesMut};
 
 /// Redis's PROTO_INLINE_MAX_SIZE: the longest line (count, length or inline command).
 pub const INLINE_MAX: usize = 64 * 1024;
-/// The largest multibulk count Redis accepts from a client.
-pub const MULTIBULK_MAX: i64 = 1024 * 1024;
+/// The largest multibulk count Redis 7 accepts from a client (INT_MAX).
+pub const MULTIBULK_MAX: i64 = i32::MAX as i64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError(pub String);
@@ -23,6 +23,8 @@ impl ProtocolError {
 
 pub struct Limits {
     pub max_bulk_len: u64,
+    /// Unauthenticated clients may send only small frames (Redis's 10 arguments of 16 KiB).
+    pub authenticated: bool,
 }
 
 /// Parses one command from the front of `buf`. Ok(None) means the buffer holds no complete
@@ -32,19 +34,7 @@ pub fn parse_command(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    loop {
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        if buf[0] != b'*' {
-            match parse_inline(buf)? {
-                Inline::Incomplete => return Ok(None),
-                Inline::Empty => continue,
-                Inline::Args(a) => return Ok(Some(a)),
-            }
-        }
-        return parse_multibulk(buf, limits);
-    }
+    Parser::default().parse(buf, limits)
 }
 
 /// Finds the CRLF-terminated line starting at `from`, returning the index of '\r'.
@@ -75,59 +65,126 @@ fn parse_len(s: &[u8]) -> Option<i64> {
     strata_engine::number::parse_i64(s)
 }
 
-fn parse_multibulk(
-    buf: &mut BytesMut,
-    limits: &Limits,
-) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(eol) = find_line(buf, 1) else {
-        if buf.len() > INLINE_MAX {
-            return Err(ProtocolError::new("too big mbulk count string"));
+/// A multibulk frame whose arguments have not all arrived: the arguments already seen, so the
+/// next read resumes where this one stopped instead of rescanning the frame.
+struct Pending {
+    count: usize,
+    ranges: Vec<(usize, usize)>,
+    pos: usize,
+}
+
+/// A connection's parser. Stateless between commands, but it remembers how far it got into an
+/// incomplete multibulk frame, so a frame arriving in many small reads costs linear time.
+#[derive(Default)]
+pub struct Parser {
+    pending: Option<Pending>,
+}
+
+impl Parser {
+    /// As [`parse_command`], resuming a partly received frame.
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        if self.pending.is_some() {
+            return self.resume(buf, limits);
         }
-        return Ok(None);
-    };
-    let count = match parse_len(&buf[1..eol]) {
-        Some(n) if n <= MULTIBULK_MAX => n,
-        _ => return Err(ProtocolError::new("invalid multibulk length")),
-    };
-    if count <= 0 {
-        let _ = buf.split_to(eol + 2);
-        return Ok(Some(Vec::new()));
-    }
-    let mut pos = eol + 2;
-    // Ranges of each argument inside the buffer; nothing is allocated per declared length.
-    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity((count as usize).min(1024));
-    for _ in 0..count {
-        if pos >= buf.len() {
-            return Ok(None);
-        }
-        if buf[pos] != b'$' {
-            return Err(ProtocolError(format!(
-                "ERR Protocol error: expected '$', got '{}'",
-                buf[pos] as char
-            )));
-        }
-        let Some(eol) = find_line(buf, pos + 1) else {
-            if buf.len() - pos > INLINE_MAX {
-                return Err(ProtocolError::new("too big bulk count string"));
+        loop {
+            if buf.is_empty() {
+                return Ok(None);
             }
-            return Ok(None);
-        };
-        let len = match parse_len(&buf[pos + 1..eol]) {
-            Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len => n as usize,
-            _ => return Err(ProtocolError::new("invalid bulk length")),
-        };
-        let start = eol + 2;
-        let end = start + len;
-        if buf.len() < end + 2 {
-            return Ok(None);
+            if buf[0] != b'*' {
+                match parse_inline(buf)? {
+                    Inline::Incomplete => return Ok(None),
+                    Inline::Empty => continue,
+                    Inline::Args(a) => return Ok(Some(a)),
+                }
+            }
+            let Some(eol) = find_line(buf, 1) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ProtocolError::new("too big mbulk count string"));
+                }
+                return Ok(None);
+            };
+            let count = match parse_len(&buf[1..eol]) {
+                Some(n) if n > 10 && !limits.authenticated => {
+                    return Err(ProtocolError::new("unauthenticated multibulk length"))
+                }
+                Some(n) if n <= MULTIBULK_MAX => n,
+                _ => return Err(ProtocolError::new("invalid multibulk length")),
+            };
+            if count <= 0 {
+                let _ = buf.split_to(eol + 2);
+                return Ok(Some(Vec::new()));
+            }
+            // Ranges of each argument inside the buffer; nothing is allocated per declared length.
+            self.pending = Some(Pending {
+                count: count as usize,
+                ranges: Vec::with_capacity((count as usize).min(1024)),
+                pos: eol + 2,
+            });
+            return self.resume(buf, limits);
         }
-        ranges.push((start, end));
-        pos = end + 2;
     }
-    let frame = buf.split_to(pos).freeze();
-    Ok(Some(
-        ranges.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
-    ))
+
+    fn resume(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let Some(p) = self.pending.as_mut() else {
+            return Ok(None);
+        };
+        while p.ranges.len() < p.count {
+            let pos = p.pos;
+            if pos >= buf.len() {
+                return Ok(None);
+            }
+            if buf[pos] != b'$' {
+                self.pending = None;
+                return Err(ProtocolError(format!(
+                    "ERR Protocol error: expected '$', got '{}'",
+                    buf[pos] as char
+                )));
+            }
+            let Some(eol) = find_line(buf, pos + 1) else {
+                if buf.len() - pos > INLINE_MAX {
+                    self.pending = None;
+                    return Err(ProtocolError::new("too big bulk count string"));
+                }
+                return Ok(None);
+            };
+            let len = match parse_len(&buf[pos + 1..eol]) {
+                Some(n) if n > 16384 && !limits.authenticated => {
+                    self.pending = None;
+                    return Err(ProtocolError::new("unauthenticated bulk length"));
+                }
+                Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len => n as usize,
+                _ => {
+                    self.pending = None;
+                    return Err(ProtocolError::new("invalid bulk length"));
+                }
+            };
+            let start = eol + 2;
+            let end = start + len;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            p.ranges.push((start, end));
+            p.pos = end + 2;
+        }
+        let Some(p) = self.pending.take() else {
+            return Ok(None);
+        };
+        let frame = buf.split_to(p.pos).freeze();
+        Ok(Some(
+            p.ranges
+                .into_iter()
+                .map(|(s, e)| frame.slice(s..e))
+                .collect(),
+        ))
+    }
 }
 
 enum Inline {
@@ -148,6 +205,10 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Inline, ProtocolError> {
     }
     let line = buf.split_to(nl + 1);
     let mut text = &line[..nl];
+    // Redis splits the line as a C string: nothing after a NUL byte counts.
+    if let Some(nul) = text.iter().position(|&c| c == 0) {
+        text = &text[..nul];
+    }
     if text.last() == Some(&b'\r') {
         text = &text[..text.len() - 1];
     }
@@ -159,6 +220,11 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Inline, ProtocolError> {
     Ok(Inline::Args(args.into_iter().map(Bytes::from).collect()))
 }
 
+/// C's isspace: space, \t, \n, \v, \f, \r.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits an inline command like Redis's sdssplitargs: spaces separate words, double quotes
 /// allow `\n \r \t \b \a \\ \" \xHH` escapes, single quotes allow `\'`; a closing quote must be
 /// followed by a space or the end. None for unbalanced quotes.
@@ -167,7 +233,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -202,7 +268,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -219,7 +285,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -232,7 +298,8 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    // Inside a word only these end it (a vertical tab or form feed does not).
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -250,6 +317,7 @@ mod tests {
 
     const L: Limits = Limits {
         max_bulk_len: 512 * 1024 * 1024,
+        authenticated: true,
     };
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
@@ -305,7 +373,7 @@ mod tests {
     #[test]
     fn hostile_lengths_are_refused_before_allocating() {
         assert_eq!(
-            parse_all(b"*99999999999\r\n").unwrap_err().0,
+            parse_all(b"*99999999999999\r\n").unwrap_err().0,
             "ERR Protocol error: invalid multibulk length"
         );
         assert_eq!(

@@ -222,7 +222,8 @@ fn read_log(dir: &std::path::Path) -> String {
     }
 }
 
-/// True when a PING on a new connection gets `+PONG` within half a second.
+/// True when a PING on a new connection gets `+PONG` within half a second,
+/// or `-NOAUTH` from a server started with `--requirepass`.
 fn answers_ping(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
@@ -240,7 +241,8 @@ fn answers_ping(port: u16) -> bool {
     }
     let mut line = Vec::new();
     let mut reader = BufReader::new(&stream).take(64);
-    reader.read_until(b'\n', &mut line).is_ok() && line == b"+PONG\r\n"
+    reader.read_until(b'\n', &mut line).is_ok()
+        && (line == b"+PONG\r\n" || line.starts_with(b"-NOAUTH "))
 }
 
 // ------------------------------------------------------------------ client
