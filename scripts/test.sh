@@ -9,6 +9,7 @@ SHARED="${STRATA_SHARED:-../shared}"
 # The differential tests need redis-server: fail rather than skip when it is missing.
 export STRATA_REQUIRE_REDIS="${STRATA_REQUIRE_REDIS:-1}"
 mkdir -p target
+cargo clippy --release --all-targets -- -D warnings
 cargo test --release --workspace 2>&1 | tee target/cargo-test.log
 cargo build --release -p strata-server
 
