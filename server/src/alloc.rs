@@ -1,19 +1,68 @@
 //! The global allocator: jemalloc (as Redis uses), wrapped to count bytes in use so
 //! `used_memory` reports real allocation like Redis's zmalloc counter, cheaply enough to read
-//! before every write when `maxmemory` is set.
+//! before every write when `maxmemory` is set. Like Redis, it counts jemalloc's usable size
+//! (the size class an allocation really occupies), not the size requested.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use tikv_jemallocator::Jemalloc;
 
 pub struct Counting;
 
-static USED: AtomicUsize = AtomicUsize::new(0);
+/// Bytes in use, counted per thread stripe so allocating threads never contend on one cache
+/// line; `used_memory` sums the stripes (as Redis 7 sums its per-thread counters).
+#[repr(align(64))]
+struct Stripe(AtomicIsize);
 
-/// Bytes currently allocated through Rust's allocator (requested sizes).
+const STRIPES: usize = 16;
+static USED: [Stripe; STRIPES] = [const { Stripe(AtomicIsize::new(0)) }; STRIPES];
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static MY_STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn stripe() -> &'static AtomicIsize {
+    let i = MY_STRIPE.with(|s| {
+        let mut i = s.get();
+        if i == usize::MAX {
+            i = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            s.set(i);
+        }
+        i
+    });
+    &USED[i].0
+}
+
+fn count(delta: isize) {
+    stripe().fetch_add(delta, Ordering::Relaxed);
+}
+
+/// The size class jemalloc uses for a request (`nallocx`), which is what the allocation
+/// really occupies.
+fn usable(layout: Layout) -> usize {
+    let flags = if layout.align() > 16 {
+        layout.align().trailing_zeros() as i32
+    } else {
+        0
+    };
+    // SAFETY: nallocx only computes a size class from its arguments; it touches no memory.
+    let n = unsafe { tikv_jemalloc_sys::nallocx(layout.size().max(1), flags) };
+    if n == 0 {
+        layout.size()
+    } else {
+        n
+    }
+}
+
+/// Bytes currently allocated through Rust's allocator (usable sizes).
 pub fn used_memory() -> usize {
-    USED.load(Ordering::Relaxed)
+    USED.iter()
+        .map(|s| s.0.load(Ordering::Relaxed))
+        .sum::<isize>()
+        .max(0) as usize
 }
 
 // SAFETY: every method forwards to jemalloc with the caller's arguments unchanged, so the
@@ -23,7 +72,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: same contract as our caller's.
         let p = unsafe { Jemalloc.alloc(layout) };
         if !p.is_null() {
-            USED.fetch_add(layout.size(), Ordering::Relaxed);
+            count(usable(layout) as isize);
         }
         p
     }
@@ -32,13 +81,13 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: same contract as our caller's.
         let p = unsafe { Jemalloc.alloc_zeroed(layout) };
         if !p.is_null() {
-            USED.fetch_add(layout.size(), Ordering::Relaxed);
+            count(usable(layout) as isize);
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        USED.fetch_sub(layout.size(), Ordering::Relaxed);
+        count(-(usable(layout) as isize));
         // SAFETY: `ptr` was allocated by jemalloc with `layout`, per our caller's contract.
         unsafe { Jemalloc.dealloc(ptr, layout) }
     }
@@ -47,8 +96,9 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: same contract as our caller's.
         let p = unsafe { Jemalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            USED.fetch_add(new_size, Ordering::Relaxed);
-            USED.fetch_sub(layout.size(), Ordering::Relaxed);
+            let new_layout = Layout::from_size_align(new_size, layout.align()).unwrap_or(layout);
+            count(usable(new_layout) as isize);
+            count(-(usable(layout) as isize));
         }
         p
     }
