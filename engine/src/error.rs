@@ -95,6 +95,75 @@ fn printable_trunc(b: &[u8], max: usize) -> String {
     s
 }
 
+/// Text of a client-supplied word inside an error, as Redis prints it.
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+impl CmdError {
+    pub fn hello_syntax(opt: &[u8]) -> CmdError {
+        CmdError::owned(format!("ERR Syntax error in HELLO option '{}'", lossy(opt)))
+    }
+
+    pub fn unknown_client_type(t: &[u8]) -> CmdError {
+        CmdError::owned(format!("ERR Unknown client type '{}'", lossy(t)))
+    }
+
+    pub fn no_such_user(u: &[u8]) -> CmdError {
+        CmdError::owned(format!("ERR No such user '{}'", lossy(u)))
+    }
+
+    pub fn setinfo_bad_chars(attr: &str) -> CmdError {
+        CmdError::owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            attr.to_ascii_lowercase()
+        ))
+    }
+
+    pub fn unrecognized_option(o: &[u8]) -> CmdError {
+        CmdError::owned(format!("ERR Unrecognized option '{}'", lossy(o)))
+    }
+
+    pub fn unsupported_option(o: &[u8]) -> CmdError {
+        CmdError::owned(format!("ERR Unsupported option {}", lossy(o)))
+    }
+
+    pub fn wrong_subcommand_arity(cmd: &str, sub: &str) -> CmdError {
+        CmdError::owned(format!(
+            "ERR wrong number of arguments for '{}|{}' command",
+            cmd,
+            sub.to_ascii_lowercase()
+        ))
+    }
+
+    /// A refused EXEC: the transaction is discarded, and the reason follows (without `ERR`).
+    pub fn execabort_because(e: &CmdError) -> CmdError {
+        let msg = e.as_str().strip_prefix("ERR ").unwrap_or(e.as_str());
+        CmdError::owned(format!("EXECABORT Transaction discarded because of: {msg}"))
+    }
+
+    pub fn config_unknown_option(name: &str) -> CmdError {
+        CmdError::owned(format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+        ))
+    }
+
+    pub fn config_set_failed(name: &str, why: &str) -> CmdError {
+        CmdError::owned(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        ))
+    }
+
+    pub fn config_rewrite_failed(why: &str) -> CmdError {
+        CmdError::owned(format!("ERR Rewriting config file: {why}"))
+    }
+
+    /// An error whose whole text is `ERR <msg>`.
+    pub fn err(msg: &str) -> CmdError {
+        CmdError::owned(format!("ERR {msg}"))
+    }
+}
+
 impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -152,3 +221,35 @@ pub const LCS_OVER_BULK_LEN: CmdError =
     CmdError::new("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
 pub const LCS_ALLOC_FAILED: CmdError =
     CmdError::new("ERR Insufficient memory, failed allocating transient memory for LCS");
+pub const INVALID_FIRST_DB: CmdError = CmdError::new("ERR invalid first DB index");
+pub const INVALID_SECOND_DB: CmdError = CmdError::new("ERR invalid second DB index");
+pub const NO_SHUTDOWN: CmdError = CmdError::new("ERR No shutdown in progress.");
+pub const DEBUG_NOT_ALLOWED: CmdError = CmdError::new("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+pub const INVALID_COMMAND: CmdError = CmdError::new("ERR Invalid command specified");
+pub const NO_KEY_ARGUMENTS: CmdError = CmdError::new("ERR The command has no key arguments");
+pub const DECR_OVERFLOW: CmdError = CmdError::new("ERR decrement would overflow");
+pub const INVALID_CURSOR: CmdError = CmdError::new("ERR invalid cursor");
+pub const AUTH_WITHOUT_PASSWORD: CmdError = CmdError::new("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+pub const BAD_CLIENT_NAME: CmdError =
+    CmdError::new("ERR Client names cannot contain spaces, newlines or special characters.");
+pub const NOPROTO: CmdError = CmdError::new("NOPROTO unsupported protocol version");
+pub const HELLO_NOAUTH: CmdError = CmdError::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+pub const INVALID_CLIENT_ID: CmdError = CmdError::new("ERR Invalid client ID");
+pub const NO_SUCH_CLIENT: CmdError = CmdError::new("ERR No such client");
+pub const CLIENT_ID_POSITIVE: CmdError = CmdError::new("ERR client-id should be greater than 0");
+pub const NOT_INT32: CmdError =
+    CmdError::new("ERR value is out of range, value must between -2147483648 and 2147483647");
+pub const OFFSET_OUT_OF_RANGE: CmdError = CmdError::new("ERR offset is out of range");
+pub const IDLETIME_UNDER_LFU: CmdError = CmdError::new("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+pub const FREQ_WITHOUT_LFU: CmdError = CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+pub const GETKEYS_ARITY: CmdError =
+    CmdError::new("ERR Invalid number of arguments specified for command");
+pub const CLUSTER_DISABLED: CmdError =
+    CmdError::new("ERR This instance has cluster support disabled");
+pub const EXPIRE_NX_AND_OTHERS: CmdError =
+    CmdError::new("ERR NX and XX, GT or LT options at the same time are not compatible");
+pub const EXPIRE_GT_AND_LT: CmdError =
+    CmdError::new("ERR GT and LT options at the same time are not compatible");
+pub const PROTO_NOT_INTEGER: CmdError =
+    CmdError::new("ERR Protocol version is not an integer or out of range");
+pub const NOT_IN_MULTI: CmdError = CmdError::new("ERR Command not allowed inside a transaction");

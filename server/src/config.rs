@@ -418,15 +418,9 @@ impl Config {
         let mut staged = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
             let Some(d) = directive(name) else {
-                return Err(CmdError::owned(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                )));
+                return Err(CmdError::config_unknown_option(name));
             };
-            let fail = |why: &str| {
-                CmdError::owned(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
-                ))
-            };
+            let fail = |why: &str| CmdError::config_set_failed(name, why);
             if !d.mutable {
                 return Err(fail("can't set immutable config"));
             }

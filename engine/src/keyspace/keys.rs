@@ -285,13 +285,13 @@ pub fn object(cx: &mut Ctx, key: &[u8], field: ObjectField) -> Result<Reply, Cmd
         ObjectField::RefCount => Reply::Int(1),
         ObjectField::IdleTime => {
             if clock.lfu {
-                return Err(CmdError::new("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+                return Err(error::IDLETIME_UNDER_LFU);
             }
             Reply::Int(clock.idle_secs(e.access) as i64)
         }
         ObjectField::Freq => {
             if !clock.lfu {
-                return Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+                return Err(error::FREQ_WITHOUT_LFU);
             }
             Reply::Int(clock.lfu_decayed(e.access) as i64)
         }

@@ -335,7 +335,7 @@ pub fn setrange(cx: &mut Ctx, key: &[u8], offset: i64, data: &[u8]) -> Result<Re
         .load(std::sync::atomic::Ordering::Relaxed);
     let mut g = cx.lock(&[key]);
     if offset < 0 {
-        return Err(CmdError::new("ERR offset is out of range"));
+        return Err(error::OFFSET_OUT_OF_RANGE);
     }
     let cur = peek_string(&mut g, key)?.map(|v| v.string_bytes().map_or(0, |b| b.len()));
     if data.is_empty() {
@@ -670,9 +670,7 @@ pub fn lcs(cx: &mut Ctx, a: &[u8], b: &[u8], opts: &LcsOpts) -> Result<Reply, Cm
             None => Ok(Vec::new()),
             Some(e) => match e.value.string_bytes() {
                 Some(s) => Ok(s.into_owned()),
-                None => Err(CmdError::new(
-                    "ERR The specified keys must contain string values",
-                )),
+                None => Err(error::LCS_NOT_STRING),
             },
         }
     };

@@ -69,7 +69,7 @@ pub fn auth(call: &mut Call) -> Reply {
         _ => return Reply::Error(error::SYNTAX),
     };
     if call.args.len() == 2 && call.srv.config.get("requirepass").is_empty() {
-        return Reply::Error(CmdError::new("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        return Reply::Error(error::AUTH_WITHOUT_PASSWORD);
     }
     if check_auth(call, user, pass) {
         call.client.authenticated = true;
@@ -83,8 +83,7 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
-const BAD_NAME: CmdError =
-    CmdError::new("ERR Client names cannot contain spaces, newlines or special characters.");
+const BAD_NAME: CmdError = error::BAD_CLIENT_NAME;
 
 pub fn hello(call: &mut Call) -> Reply {
     let mut proto = None;
@@ -92,12 +91,8 @@ pub fn hello(call: &mut Call) -> Reply {
     if call.args.len() >= 2 {
         match call.int(1) {
             Ok(v) if v == 2 || v == 3 => proto = Some(v),
-            Ok(_) => return Reply::Error(CmdError::new("NOPROTO unsupported protocol version")),
-            Err(_) => {
-                return Reply::Error(CmdError::new(
-                    "ERR Protocol version is not an integer or out of range",
-                ))
-            }
+            Ok(_) => return Reply::Error(error::NOPROTO),
+            Err(_) => return Reply::Error(error::PROTO_NOT_INTEGER),
         }
         i = 2;
     }
@@ -113,10 +108,7 @@ pub fn hello(call: &mut Call) -> Reply {
             name = Some(call.arg(i + 1).clone());
             i += 2;
         } else {
-            return Reply::Error(CmdError::owned(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(call.arg(i))
-            )));
+            return Reply::Error(CmdError::hello_syntax(call.arg(i)));
         }
     }
     if let Some((u, p)) = &auth {
@@ -126,7 +118,7 @@ pub fn hello(call: &mut Call) -> Reply {
         call.client.authenticated = true;
     }
     if !call.client.authenticated {
-        return Reply::Error(CmdError::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Reply::Error(error::HELLO_NOAUTH);
     }
     if let Some(n) = &name {
         if !valid_name(n) {
@@ -211,10 +203,7 @@ fn client_list(call: &mut Call) -> Reply {
             "TYPE" if i + 1 < call.args.len() => {
                 let t = call.upper(i + 1);
                 if !["NORMAL", "MASTER", "REPLICA", "SLAVE", "PUBSUB"].contains(&t.as_str()) {
-                    return Reply::Error(CmdError::owned(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(call.arg(i + 1))
-                    )));
+                    return Reply::Error(CmdError::unknown_client_type(call.arg(i + 1)));
                 }
                 if t != "NORMAL" {
                     return Reply::Verbatim("txt", Bytes::new());
@@ -226,7 +215,7 @@ fn client_list(call: &mut Call) -> Reply {
                 for a in &call.args[i + 1..] {
                     match strata_engine::number::parse_i64(a) {
                         Some(n) if n > 0 => v.push(n as u64),
-                        _ => return Reply::Error(CmdError::new("ERR Invalid client ID")),
+                        _ => return Reply::Error(error::INVALID_CLIENT_ID),
                     }
                 }
                 ids = Some(v);
@@ -265,7 +254,7 @@ fn client_kill(call: &mut Call) -> Reply {
                 }
                 Reply::Ok
             }
-            None => Reply::Error(CmdError::new("ERR No such client")),
+            None => Reply::Error(error::NO_SUCH_CLIENT),
         };
     }
     let mut id = None;
@@ -280,16 +269,13 @@ fn client_kill(call: &mut Call) -> Reply {
         match call.upper(i).as_str() {
             "ID" => match strata_engine::number::parse_i64(&val) {
                 Some(n) if n > 0 => id = Some(n as u64),
-                _ => return Reply::Error(CmdError::new("ERR client-id should be greater than 0")),
+                _ => return Reply::Error(error::CLIENT_ID_POSITIVE),
             },
             "ADDR" => addr = Some(String::from_utf8_lossy(&val).into_owned()),
             "LADDR" => laddr = Some(String::from_utf8_lossy(&val).into_owned()),
             "USER" => {
                 if &val[..] != b"default" {
-                    return Reply::Error(CmdError::owned(format!(
-                        "ERR No such user '{}'",
-                        String::from_utf8_lossy(&val)
-                    )));
+                    return Reply::Error(CmdError::no_such_user(&val));
                 }
             }
             "SKIPME" => match String::from_utf8_lossy(&val).to_ascii_lowercase().as_str() {
@@ -307,9 +293,7 @@ fn client_kill(call: &mut Call) -> Reply {
                     "normal" => ty_normal = true,
                     "master" | "replica" | "slave" | "pubsub" => ty_normal = false,
                     _ => {
-                        return Reply::Error(CmdError::owned(format!(
-                            "ERR Unknown client type '{t}'"
-                        )));
+                        return Reply::Error(CmdError::unknown_client_type(t.as_bytes()));
                     }
                 }
             }
@@ -344,21 +328,13 @@ fn client_setinfo(call: &mut Call) -> Reply {
     let attr = call.upper(2);
     let val = call.arg(3).clone();
     if !val.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
-        return Reply::Error(CmdError::owned(format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            attr.to_ascii_lowercase()
-        )));
+        return Reply::Error(CmdError::setinfo_bad_chars(&attr));
     }
     let v = String::from_utf8_lossy(&val).into_owned();
     match attr.as_str() {
         "LIB-NAME" => *call.client.info.lib_name.lock() = v,
         "LIB-VER" => *call.client.info.lib_ver.lock() = v,
-        _ => {
-            return Reply::Error(CmdError::owned(format!(
-                "ERR Unrecognized option '{}'",
-                String::from_utf8_lossy(call.arg(2))
-            )))
-        }
+        _ => return Reply::Error(CmdError::unrecognized_option(call.arg(2))),
     }
     Reply::Ok
 }

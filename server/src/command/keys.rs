@@ -92,23 +92,14 @@ fn expire_generic(call: &mut Call, unit_ms: i64, absolute: bool) -> Reply {
             "XX" => cond.xx = true,
             "GT" => cond.gt = true,
             "LT" => cond.lt = true,
-            _ => {
-                return Reply::Error(CmdError::owned(format!(
-                    "ERR Unsupported option {}",
-                    String::from_utf8_lossy(call.arg(i))
-                )))
-            }
+            _ => return Reply::Error(CmdError::unsupported_option(call.arg(i))),
         }
     }
     if cond.nx && (cond.xx || cond.gt || cond.lt) {
-        return Reply::Error(CmdError::new(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
+        return Reply::Error(error::EXPIRE_NX_AND_OTHERS);
     }
     if cond.gt && cond.lt {
-        return Reply::Error(CmdError::new(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
+        return Reply::Error(error::EXPIRE_GT_AND_LT);
     }
     // The options are checked before the number, as Redis does.
     let Ok(mut when) = call.int(2) else {
@@ -178,7 +169,7 @@ pub fn scan(call: &mut Call) -> Reply {
     let cursor =
         number::parse_u64(call.arg(1)).or_else(|| number::parse_i64(call.arg(1)).map(|v| v as u64));
     let Some(cursor) = cursor else {
-        return Reply::Error(CmdError::new("ERR invalid cursor"));
+        return Reply::Error(error::INVALID_CURSOR);
     };
     let mut count = 10usize;
     let mut pat: Option<Bytes> = None;

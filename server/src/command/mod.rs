@@ -152,9 +152,7 @@ impl<'a> Call<'a> {
 /// Redis's getIntFromObjectOrReply: an integer that must also fit in a C int.
 pub fn parse_int32(b: &[u8]) -> Result<i32, CmdError> {
     let v = number::parse_i64(b).ok_or(error::NOT_INTEGER)?;
-    i32::try_from(v).map_err(|_| {
-        CmdError::new("ERR value is out of range, value must between -2147483648 and 2147483647")
-    })
+    i32::try_from(v).map_err(|_| error::NOT_INT32)
 }
 
 pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
@@ -181,11 +179,7 @@ pub fn subcommand(call: &mut Call, subs: &[(&'static str, i32, Handler)]) -> Rep
                 argc >= -*arity
             };
             if !ok {
-                return Reply::Error(CmdError::owned(format!(
-                    "ERR wrong number of arguments for '{}|{}' command",
-                    cmd,
-                    sub.to_ascii_lowercase()
-                )));
+                return Reply::Error(CmdError::wrong_subcommand_arity(&cmd, &sub));
             }
             return h(call);
         }
@@ -214,9 +208,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     }
     if client.multi.is_some() && cmd.has(flag::NO_MULTI) {
         flag_multi_abort(client);
-        return Reply::Error(CmdError::new(
-            "ERR Command not allowed inside a transaction",
-        ));
+        return Reply::Error(error::NOT_IN_MULTI);
     }
     // The gate is taken before eviction, so eviction never interleaves with a transaction.
     let _gate_x: Vec<_>;
@@ -298,11 +290,7 @@ fn reject(srv: &Server, client: &mut Client, cmd: &Cmd, e: CmdError) -> Reply {
         client.multi = None;
         client.info.multi.store(-1, Ordering::Relaxed);
         transactions::unwatch_all(srv, client);
-        let msg = e.as_str();
-        let msg = msg.strip_prefix("ERR ").unwrap_or(msg);
-        return Reply::Error(CmdError::owned(format!(
-            "EXECABORT Transaction discarded because of: {msg}"
-        )));
+        return Reply::Error(CmdError::execabort_because(&e));
     }
     flag_multi_abort(client);
     Reply::Error(e)

@@ -63,10 +63,10 @@ pub fn flushall(call: &mut Call) -> Reply {
 pub fn swapdb(call: &mut Call) -> Reply {
     let n = call.srv.engine.databases() as i64;
     let Some(a) = number::parse_i64(call.arg(1)).filter(|v| i32::try_from(*v).is_ok()) else {
-        return Reply::Error(CmdError::new("ERR invalid first DB index"));
+        return Reply::Error(error::INVALID_FIRST_DB);
     };
     let Some(b) = number::parse_i64(call.arg(2)).filter(|v| i32::try_from(*v).is_ok()) else {
-        return Reply::Error(CmdError::new("ERR invalid second DB index"));
+        return Reply::Error(error::INVALID_SECOND_DB);
     };
     if a < 0 || a >= n || b < 0 || b >= n {
         return Reply::Error(error::DB_INDEX_OUT_OF_RANGE);
@@ -95,7 +95,7 @@ pub fn shutdown(call: &mut Call) -> Reply {
         }
     }
     if abort {
-        return Reply::Error(CmdError::new("ERR No shutdown in progress."));
+        return Reply::Error(error::NO_SHUTDOWN);
     }
     tracing::warn!("User requested shutdown... Strata is now ready to exit, bye bye...");
     std::process::exit(0);
@@ -113,7 +113,7 @@ fn debug_allowed(call: &Call) -> bool {
 
 pub fn debug(call: &mut Call) -> Reply {
     if !debug_allowed(call) {
-        return Reply::Error(CmdError::new("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
+        return Reply::Error(error::DEBUG_NOT_ALLOWED);
     }
     subcommand(
         call,
@@ -209,10 +209,8 @@ fn config_resetstat(call: &mut Call) -> Reply {
 fn config_rewrite(call: &mut Call) -> Reply {
     match call.srv.config.rewrite() {
         Ok(()) => Reply::Ok,
-        Err(e) if call.srv.config.file.is_none() => {
-            Reply::Error(CmdError::owned(format!("ERR {e}")))
-        }
-        Err(e) => Reply::Error(CmdError::owned(format!("ERR Rewriting config file: {e}"))),
+        Err(e) if call.srv.config.file.is_none() => Reply::Error(CmdError::err(&e)),
+        Err(e) => Reply::Error(CmdError::config_rewrite_failed(&e)),
     }
 }
 
@@ -331,17 +329,15 @@ fn command_list(call: &mut Call) -> Reply {
 
 fn command_getkeys(call: &mut Call) -> Reply {
     let Some(cmd) = lookup(call.arg(2)) else {
-        return Reply::Error(CmdError::new("ERR Invalid command specified"));
+        return Reply::Error(error::INVALID_COMMAND);
     };
     let args = &call.args[2..];
     if !cmd.arity_ok(args.len()) {
-        return Reply::Error(CmdError::new(
-            "ERR Invalid number of arguments specified for command",
-        ));
+        return Reply::Error(error::GETKEYS_ARITY);
     }
     let pos = cmd.key_positions(args.len());
     if pos.is_empty() {
-        return Reply::Error(CmdError::new("ERR The command has no key arguments"));
+        return Reply::Error(error::NO_KEY_ARGUMENTS);
     }
     Reply::Array(
         pos.into_iter()
@@ -422,7 +418,5 @@ fn memory_usage(call: &mut Call) -> Reply {
 }
 
 pub fn cluster(_call: &mut Call) -> Reply {
-    Reply::Error(CmdError::new(
-        "ERR This instance has cluster support disabled",
-    ))
+    Reply::Error(error::CLUSTER_DISABLED)
 }

@@ -237,7 +237,7 @@ pub fn incrby(call: &mut Call) -> Reply {
 
 pub fn decrby(call: &mut Call) -> Reply {
     match call.int(2) {
-        Ok(i64::MIN) => Reply::Error(CmdError::new("ERR decrement would overflow")),
+        Ok(i64::MIN) => Reply::Error(error::DECR_OVERFLOW),
         Ok(by) => incr_generic(call, -by),
         Err(e) => Reply::Error(e),
     }
