@@ -184,9 +184,10 @@ fn main() {
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     };
-    // Thread per core: each worker runs its own single-threaded runtime and accepts from every
-    // listener, so a connection lives on one thread and no task is ever stolen or woken across
-    // cores (the shards' locks are what the threads share).
+    // Thread per core: each worker runs its own single-threaded runtime, and a connection lives
+    // on one worker, so no task is ever stolen or woken across cores (the shard locks are what
+    // the threads share). One acceptor deals connections out to the workers in turn, so they
+    // are spread evenly however fast they arrive.
     let std_listeners = bind_listeners(&bind, port);
     tracing::info!(
         version = STRATA_VERSION,
@@ -194,12 +195,12 @@ fn main() {
         threads,
         "Strata is ready to accept connections"
     );
+    let mut workers = Vec::with_capacity(threads);
     for t in 0..threads {
         let srv = srv.clone();
-        let mine: Vec<std::net::TcpListener> = std_listeners
-            .iter()
-            .map(|l| l.try_clone().expect("clone a listening socket"))
-            .collect();
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, std::net::SocketAddr)>();
+        workers.push(tx);
         std::thread::Builder::new()
             .name(format!("strata-io-{t}"))
             .spawn(move || {
@@ -209,30 +210,13 @@ fn main() {
                     .expect("build a worker runtime");
                 let local = tokio::task::LocalSet::new();
                 local.block_on(&rt, async move {
-                    let mut accepts = Vec::new();
-                    for l in mine {
-                        let l = TcpListener::from_std(l).expect("register a listening socket");
-                        let srv = srv.clone();
-                        accepts.push(tokio::task::spawn_local(async move {
-                            loop {
-                                match l.accept().await {
-                                    Ok((stream, peer)) => {
-                                        tokio::task::spawn_local(conn::serve(
-                                            srv.clone(),
-                                            stream,
-                                            peer,
-                                        ));
-                                    }
-                                    Err(e) => {
-                                        tracing::warn!("accept failed: {e}");
-                                        tokio::time::sleep(Duration::from_millis(10)).await;
-                                    }
-                                }
+                    while let Some((stream, peer)) = rx.recv().await {
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => {
+                                tokio::task::spawn_local(conn::serve(srv.clone(), stream, peer));
                             }
-                        }));
-                    }
-                    for a in accepts {
-                        let _ = a.await;
+                            Err(e) => tracing::warn!("could not register a connection: {e}"),
+                        }
                     }
                 });
             })
@@ -243,6 +227,32 @@ fn main() {
         .build()
         .expect("build the signal runtime");
     rt.block_on(async move {
+        let workers = std::sync::Arc::new(workers);
+        let turn = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for l in std_listeners {
+            let l = TcpListener::from_std(l).expect("register a listening socket");
+            let workers = workers.clone();
+            let turn = turn.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((stream, peer)) => {
+                            let n = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % workers.len();
+                            match stream.into_std() {
+                                Ok(s) => {
+                                    let _ = workers[n].send((s, peer));
+                                }
+                                Err(e) => tracing::warn!("could not hand a connection over: {e}"),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            });
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
