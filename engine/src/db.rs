@@ -321,7 +321,7 @@ impl Engine {
                         let v = e
                             .value
                             .string_bytes()
-                            .map(|b| b.into_owned())
+                            .map(|b| b.to_vec())
                             .unwrap_or_default();
                         out.push((i, k.to_vec(), v, e.expire_at));
                     }

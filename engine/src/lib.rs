@@ -124,6 +124,8 @@ pub struct Engine {
     pub watch: WatchRegistry,
     sink: Option<Box<dyn EffectSink>>,
     pub(crate) expire_rotor: AtomicUsize,
+    /// Eviction candidates kept between evictions (see `keyspace::evict`).
+    pub(crate) evict_pool: parking_lot::Mutex<Vec<keyspace::evict::Candidate>>,
 }
 
 impl Engine {
@@ -141,6 +143,7 @@ impl Engine {
             watch: WatchRegistry::default(),
             sink,
             expire_rotor: AtomicUsize::new(0),
+            evict_pool: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -166,7 +169,7 @@ impl Engine {
     pub fn access_clock_at(&self, now: u64) -> AccessClock {
         AccessClock {
             lfu: self.policy().is_lfu(),
-            secs: (now / 1000) as u32,
+            secs: ((now / 1000) & 0xff_ffff) as u32,
             mins: (now / 60_000) as u16,
             log_factor: self.config.lfu_log_factor.load(Ordering::Relaxed) as u32,
             decay_time: self.config.lfu_decay_time.load(Ordering::Relaxed) as u32,

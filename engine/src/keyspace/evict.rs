@@ -86,7 +86,7 @@ pub const LFU_INIT_VAL: u32 = 5;
 #[derive(Debug, Clone, Copy)]
 pub struct AccessClock {
     pub lfu: bool,
-    /// Seconds, wrapping (the LRU clock).
+    /// Seconds, wrapping at 24 bits like Redis's LRU clock (the LRU clock).
     pub secs: u32,
     /// Minutes, wrapping at 16 bits (the LFU decrement time).
     pub mins: u16,
@@ -133,13 +133,29 @@ impl AccessClock {
 
     /// Seconds since the last access (LRU policies).
     pub fn idle_secs(&self, access: u32) -> u64 {
-        self.secs.wrapping_sub(access) as u64
+        (self.secs.wrapping_sub(access) & 0xff_ffff) as u64
     }
 }
+
+/// One eviction candidate: higher `score` = better victim.
+pub struct Candidate {
+    score: u64,
+    db: usize,
+    shard: usize,
+    key: Box<[u8]>,
+}
+
+/// How many candidates the eviction pool keeps between evictions (Redis's EVPOOL_SIZE).
+const POOL_SIZE: usize = 16;
 
 impl Engine {
     /// Evicts one key according to the policy. Returns false when no key can be evicted (the
     /// policy is noeviction, or a volatile policy finds no key with a TTL).
+    ///
+    /// Like Redis, candidates sampled from a few shards are merged into a small pool kept across
+    /// evictions, and the best of the pool is evicted. Among candidates that score the same (LRU
+    /// has one-second resolution), the one that has waited in the pool longest goes first, so a
+    /// key written a moment ago is not evicted before older ones.
     pub fn evict_one(&self) -> bool {
         let policy = self.policy();
         if policy == Policy::NoEviction {
@@ -148,14 +164,14 @@ impl Engine {
         let clock = self.access_clock();
         let samples = self.config.maxmemory_samples.load(Ordering::Relaxed).max(1);
         let mut rng = rand::thread_rng();
-        let mut best: Option<(u64, usize, usize, Box<[u8]>)> = None;
+        let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
+        let mut fresh: Vec<Candidate> = Vec::new();
         let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
         let total = self.dbs.len() * nshards;
         if total == 0 {
             return false;
         }
-        // Walk shards from a random start and sample from the first few that hold candidates,
-        // like Redis fills its eviction pool from every database.
+        // Walk shards from a random start and sample from the first few that hold candidates.
         let start = rng.gen_range(0..total);
         let mut sampled_shards = 0;
         for step in 0..total {
@@ -170,37 +186,61 @@ impl Engine {
                 if policy.volatile_only() && e.expire_at == 0 {
                     return;
                 }
-                // Higher score = better victim.
                 let score = match policy {
-                    Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.access),
+                    Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.value.access()),
                     Policy::AllKeysLfu | Policy::VolatileLfu => {
-                        255 - clock.lfu_decayed(e.access) as u64
+                        255 - clock.lfu_decayed(e.value.access()) as u64
                     }
                     Policy::VolatileTtl => u64::MAX - e.expire_at,
                     _ => 0,
                 };
-                if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, db, si, k.into()));
-                }
+                fresh.push(Candidate {
+                    score,
+                    db,
+                    shard: si,
+                    key: k.into(),
+                });
             });
             sampled_shards += 1;
-            let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
-            if best.is_some() && (random || sampled_shards >= 4) {
+            if !fresh.is_empty() && (random || sampled_shards >= 4) {
                 break;
             }
         }
-        let Some((_, db, si, key)) = best else {
+        if random {
+            return fresh
+                .into_iter()
+                .next()
+                .is_some_and(|c| self.evict_candidate(c));
+        }
+        let mut pool = self.evict_pool.lock();
+        for c in fresh {
+            if !pool.iter().any(|p| p.db == c.db && p.key == c.key) {
+                pool.push(c);
+            }
+        }
+        // Stable sort: among equal scores, earlier (older) pool entries stay in front.
+        pool.sort_by_key(|c| std::cmp::Reverse(c.score));
+        pool.truncate(POOL_SIZE);
+        while !pool.is_empty() {
+            let c = pool.remove(0);
+            if self.evict_candidate(c) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Deletes a candidate if it still exists; false when it was already gone.
+    fn evict_candidate(&self, c: Candidate) -> bool {
+        let mut shard = self.dbs[c.db].shards[c.shard].lock();
+        if shard.remove(&c.key).is_none() {
             return false;
-        };
-        let mut shard = self.dbs[db].shards[si].lock();
-        if shard.remove(&key).is_none() {
-            return true; // someone else removed it meanwhile: memory was freed all the same
         }
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
-        self.watch.touch(db, &key);
+        self.watch.touch(c.db, &c.key);
         let mut effects = vec![Effect::Del {
-            db: db as u32,
-            key: key.into_vec(),
+            db: c.db as u32,
+            key: c.key.into_vec(),
         }];
         self.commit(&mut effects);
         drop(shard);

@@ -287,13 +287,13 @@ pub fn object(cx: &mut Ctx, key: &[u8], field: ObjectField) -> Result<Reply, Cmd
             if clock.lfu {
                 return Err(error::IDLETIME_UNDER_LFU);
             }
-            Reply::Int(clock.idle_secs(e.access) as i64)
+            Reply::Int(clock.idle_secs(e.value.access()) as i64)
         }
         ObjectField::Freq => {
             if !clock.lfu {
                 return Err(error::FREQ_WITHOUT_LFU);
             }
-            Reply::Int(clock.lfu_decayed(e.access) as i64)
+            Reply::Int(clock.lfu_decayed(e.value.access()) as i64)
         }
     })
 }

@@ -7,9 +7,9 @@ use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
 use crate::keyspace::{Guard, Ttl};
-use crate::number::{self, LongDouble};
+use crate::number::LongDouble;
 use crate::reply::Reply;
-use crate::types::Value;
+use crate::types::{Str, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cond {
@@ -45,21 +45,8 @@ fn peek_string<'g>(g: &'g mut Guard<'_>, key: &[u8]) -> Result<Option<&'g Value>
     }
 }
 
-/// Marks a string edited in place: spare capacity is what makes OBJECT ENCODING say `raw`
-/// (see `Value::encoding`).
-fn mark_edited(raw: &mut Vec<u8>) {
-    if raw.capacity() == raw.len() {
-        raw.reserve(1);
-    }
-}
-
 pub fn value_reply(v: &Value) -> Reply {
-    match v {
-        Value::Raw(b) => Reply::Bulk(Bytes::copy_from_slice(b)),
-        Value::Int(i) => Reply::Bulk(Bytes::copy_from_slice(
-            itoa::Buffer::new().format(*i).as_bytes(),
-        )),
-    }
+    Reply::Bulk(Bytes::copy_from_slice(v.string_bytes().unwrap_or_default()))
 }
 
 fn ttl_effect(ttl: Ttl) -> (u64, bool) {
@@ -210,12 +197,11 @@ pub fn incr_by(cx: &mut Ctx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let cur = match peek_string(&mut g, key)? {
         None => 0,
-        Some(Value::Int(i)) => *i,
-        Some(Value::Raw(b)) => number::parse_i64(b).ok_or(error::NOT_INTEGER)?,
+        Some(v) => v.as_i64().ok_or(error::NOT_INTEGER)?,
     };
     let new = cur.checked_add(by).ok_or(error::OVERFLOW)?;
-    if g.modify(key, |v| *v = Value::Int(new)).is_none() {
-        g.set(key, Value::Int(new), Ttl::Clear);
+    if g.modify(key, |v| *v = Value::from_int(new)).is_none() {
+        g.set(key, Value::from_int(new), Ttl::Clear);
     }
     let db = g.db as u32;
     g.log(|| Effect::IncrBy {
@@ -231,8 +217,9 @@ pub fn incr_by_float(cx: &mut Ctx, key: &[u8], by: LongDouble) -> Result<Reply, 
     let mut g = cx.lock(&[key]);
     let cur = match peek_string(&mut g, key)? {
         None => LongDouble::from_i64(0),
-        Some(Value::Int(i)) => LongDouble::from_i64(*i),
-        Some(Value::Raw(b)) => LongDouble::parse(b).ok_or(error::NOT_FLOAT)?,
+        Some(v) => {
+            LongDouble::parse(v.string_bytes().unwrap_or_default()).ok_or(error::NOT_FLOAT)?
+        }
     };
     let new = cur + by;
     if !new.is_finite() {
@@ -243,7 +230,7 @@ pub fn incr_by_float(cx: &mut Ctx, key: &[u8], by: LongDouble) -> Result<Reply, 
     // value stays a string even when it looks like an integer, as Redis keeps it (a replayed
     // SET may encode it as an integer, as Redis's own AOF replay does).
     let db = g.db as u32;
-    g.set(key, Value::Raw(text.as_bytes().to_vec()), Ttl::Keep);
+    g.set(key, Value::plain_string(text.as_bytes()), Ttl::Keep);
     g.log(|| Effect::Set {
         db,
         key: key.to_vec(),
@@ -277,13 +264,8 @@ pub fn append(cx: &mut Ctx, key: &[u8], data: &[u8]) -> Result<Reply, CmdError> 
         Some(v) => {
             let cur = v.string_bytes().map_or(0, |b| b.len());
             max_len(limit, (cur + data.len()) as u64)?;
-            g.modify(key, |v| {
-                let raw = v.make_raw().expect("checked to be a string");
-                raw.extend_from_slice(data);
-                mark_edited(raw);
-                raw.len()
-            })
-            .unwrap_or(0)
+            g.modify(key, |v| v.as_str_mut().map_or(0, |s| s.append(data)))
+                .unwrap_or(0)
         }
     };
     let db = g.db as u32;
@@ -299,29 +281,27 @@ pub fn strlen(cx: &mut Ctx, key: &[u8]) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     Ok(Reply::Int(match read_string(&mut g, key)? {
         None => 0,
-        Some(Value::Raw(b)) => b.len() as i64,
-        Some(Value::Int(i)) => itoa::Buffer::new().format(*i).len() as i64,
+        Some(v) => v.string_bytes().map_or(0, |b| b.len()) as i64,
     }))
 }
 
 /// Writes `data` at `offset`, zero-padding, creating the key if needed. The caller has checked
 /// the size limit. Returns the new length.
 fn write_at(g: &mut Guard<'_>, key: &[u8], offset: usize, data: &[u8]) -> usize {
-    let apply = |raw: &mut Vec<u8>| {
-        let end = offset + data.len();
-        if raw.len() < end {
-            raw.resize(end, 0);
+    let end = offset + data.len();
+    let apply = |s: &mut Str| {
+        if s.content().len() < end {
+            s.resize(end);
         }
-        raw[offset..end].copy_from_slice(data);
-        mark_edited(raw);
-        raw.len()
+        s.content_mut()[offset..end].copy_from_slice(data);
+        s.content().len()
     };
-    match g.modify(key, |v| v.make_raw().map(apply)) {
+    match g.modify(key, |v| v.as_str_mut().map(apply)) {
         Some(Some(n)) => n,
         _ => {
-            let mut raw = Vec::new();
-            let n = apply(&mut raw);
-            g.set(key, Value::raw_string(raw), Ttl::Clear);
+            let mut v = Value::raw_string(&[]);
+            let n = v.as_str_mut().map_or(0, apply);
+            g.set(key, v, Ttl::Clear);
             n
         }
     }
@@ -406,20 +386,30 @@ pub fn setbit(cx: &mut Ctx, key: &[u8], offset: u64, on: bool) -> Result<Reply, 
     let mut g = cx.lock(&[key]);
     peek_string(&mut g, key)?;
     let byte = (offset / 8) as usize;
-    let mut prev = 0;
-    let mut new_byte = 0;
-    let changed = g.modify(key, |v| {
-        let raw = v.make_raw().expect("checked to be a string");
-        prev = bitmap::setbit(raw, offset, on);
-        new_byte = raw[byte];
-        mark_edited(raw);
-    });
-    if changed.is_none() {
-        let mut raw = Vec::new();
-        prev = bitmap::setbit(&mut raw, offset, on);
-        new_byte = raw[byte];
-        g.set(key, Value::raw_string(raw), Ttl::Clear);
-    }
+    let mask = 0x80u8 >> (offset % 8);
+    // Sets the bit in place (growing the string with zero bytes); returns (previous bit, new byte).
+    let apply = |s: &mut Str| {
+        if s.content().len() <= byte {
+            s.resize(byte + 1);
+        }
+        let b = &mut s.content_mut()[byte];
+        let prev = (*b & mask != 0) as u8;
+        if on {
+            *b |= mask;
+        } else {
+            *b &= !mask;
+        }
+        (prev, *b)
+    };
+    let (prev, new_byte) = match g.modify(key, |v| v.as_str_mut().map(apply)) {
+        Some(Some(r)) => r,
+        _ => {
+            let mut v = Value::raw_string(&[]);
+            let r = v.as_str_mut().map_or((0, 0), apply);
+            g.set(key, v, Ttl::Clear);
+            r
+        }
+    };
     let db = g.db as u32;
     g.log(|| Effect::SetRange {
         db,
@@ -436,7 +426,7 @@ pub fn getbit(cx: &mut Ctx, key: &[u8], offset: u64) -> Result<Reply, CmdError> 
     }
     let mut g = cx.lock(&[key]);
     let bit = read_string(&mut g, key)?.map_or(0, |v| {
-        bitmap::getbit(&v.string_bytes().unwrap_or_default(), offset)
+        bitmap::getbit(v.string_bytes().unwrap_or_default(), offset)
     });
     Ok(Reply::Int(bit as i64))
 }
@@ -452,7 +442,7 @@ pub fn bitcount(
     let Some(v) = read_string(&mut g, key)? else {
         return Ok(Reply::Int(0));
     };
-    let n = bitmap::bitcount(&v.string_bytes().unwrap_or_default(), range?);
+    let n = bitmap::bitcount(v.string_bytes().unwrap_or_default(), range?);
     Ok(Reply::Int(n))
 }
 
@@ -467,7 +457,7 @@ pub fn bitpos(
         None => bitmap::bitpos_missing_key(bit),
         Some(v) => {
             let (start, end, unit) = range?;
-            bitmap::bitpos(&v.string_bytes().unwrap_or_default(), bit, start, end, unit)
+            bitmap::bitpos(v.string_bytes().unwrap_or_default(), bit, start, end, unit)
         }
     };
     Ok(Reply::Int(pos))
@@ -486,7 +476,7 @@ pub fn bitop(
     for k in srcs {
         values.push(match peek_string(&mut g, k)? {
             None => Vec::new(),
-            Some(v) => v.string_bytes().unwrap_or_default().into_owned(),
+            Some(v) => v.string_bytes().unwrap_or_default().to_vec(),
         });
     }
     let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
@@ -508,7 +498,7 @@ pub fn bitop(
             expire_at: 0,
             keep_ttl: false,
         });
-        g.set(dest, Value::raw_string(out), Ttl::Clear);
+        g.set(dest, Value::raw_string(&out), Ttl::Clear);
     }
     Ok(Reply::Int(n as i64))
 }
@@ -522,7 +512,7 @@ pub fn bitfield(cx: &mut Ctx, key: &[u8], ops: &[bitmap::BitfieldOp]) -> Result<
         read_string(&mut g, key)?
     };
     let mut raw = cur
-        .map(|v| v.string_bytes().unwrap_or_default().into_owned())
+        .map(|v| v.string_bytes().unwrap_or_default().to_vec())
         .unwrap_or_default();
     let before = raw.clone();
     let results = bitmap::bitfield_apply(&mut raw, ops);
@@ -536,10 +526,8 @@ pub fn bitfield(cx: &mut Ctx, key: &[u8], ops: &[bitmap::BitfieldOp]) -> Result<
         let last = raw.len();
         let data = raw[first..last].to_vec();
         let db = g.db as u32;
-        if g.modify(key, |v| *v = Value::raw_string(raw.clone()))
-            .is_none()
-        {
-            g.set(key, Value::raw_string(raw), Ttl::Clear);
+        if g.modify(key, |v| *v = Value::raw_string(&raw)).is_none() {
+            g.set(key, Value::raw_string(&raw), Ttl::Clear);
         }
         g.log(|| Effect::SetRange {
             db,
@@ -564,7 +552,7 @@ fn hll_bytes(g: &mut Guard<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError>
     match peek_string(g, key)? {
         None => Ok(None),
         Some(v) => {
-            let b = v.string_bytes().unwrap_or_default().into_owned();
+            let b = v.string_bytes().unwrap_or_default().to_vec();
             hll::validate(&b)?;
             Ok(Some(b))
         }
@@ -580,10 +568,8 @@ fn hll_store(g: &mut Guard<'_>, key: &[u8], bytes: Vec<u8>) {
         expire_at: 0,
         keep_ttl: true,
     });
-    if g.modify(key, |v| *v = Value::raw_string(bytes.clone()))
-        .is_none()
-    {
-        g.set(key, Value::raw_string(bytes), Ttl::Clear);
+    if g.modify(key, |v| *v = Value::raw_string(&bytes)).is_none() {
+        g.set(key, Value::raw_string(&bytes), Ttl::Clear);
     }
 }
 
@@ -669,7 +655,7 @@ pub fn lcs(cx: &mut Ctx, a: &[u8], b: &[u8], opts: &LcsOpts) -> Result<Reply, Cm
         match g.get(k) {
             None => Ok(Vec::new()),
             Some(e) => match e.value.string_bytes() {
-                Some(s) => Ok(s.into_owned()),
+                Some(s) => Ok(s.to_vec()),
                 None => Err(error::LCS_NOT_STRING),
             },
         }
