@@ -557,3 +557,28 @@ fn replay_refuses_unknown_databases() {
         .is_ok());
     assert_eq!(eng.dump().len(), 1);
 }
+
+/// Writes that replace a value in place (INCR, BITFIELD, PFADD) keep the key's access clock
+/// current, so LRU eviction does not mistake a busy counter for an idle key.
+#[test]
+fn in_place_writes_keep_the_access_clock() {
+    let eng = engine(None);
+    let mut effects = Effects::default();
+    string::incr_by(&mut Ctx::new(&eng, 0, &mut effects), b"counter", 1).unwrap();
+    string::incr_by(&mut Ctx::new(&eng, 0, &mut effects), b"counter", 1).unwrap();
+    string::append(&mut Ctx::new(&eng, 0, &mut effects), b"counter", b"0").unwrap();
+    let idle = keys::object(
+        &mut Ctx::new(&eng, 0, &mut effects),
+        b"counter",
+        keys::ObjectField::IdleTime,
+    )
+    .unwrap();
+    assert!(matches!(idle, Reply::Int(0..=1)), "{idle:?}");
+    let enc = keys::object(
+        &mut Ctx::new(&eng, 0, &mut effects),
+        b"counter",
+        keys::ObjectField::Encoding,
+    )
+    .unwrap();
+    assert_eq!(enc, Reply::Bulk(Bytes::from_static(b"raw")));
+}

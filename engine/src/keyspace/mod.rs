@@ -329,7 +329,17 @@ impl<'a> Guard<'a> {
         if self.expire_if_needed(key) {
             return None;
         }
-        let r = self.shard(key).update(key, |e| f(&mut e.value));
+        // A write is an access, as Redis's lookupKeyWrite counts it; and a closure that replaces
+        // the value must not reset the key's access clock.
+        let clock = self.eng.access_clock_at(self.now);
+        let touch = self.touch;
+        let r = self.shard(key).update(key, |e| {
+            let access = e.value.access();
+            let r = f(&mut e.value);
+            e.value
+                .set_access(if touch { clock.touched(access) } else { access });
+            r
+        });
         if r.is_some() {
             self.eng.watch.touch(self.db, key);
         }
