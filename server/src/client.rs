@@ -24,9 +24,8 @@ pub struct ClientInfo {
     pub resp: AtomicU8,
     /// Queued commands while in MULTI, -1 otherwise.
     pub multi: AtomicI64,
-    pub last_cmd: Mutex<&'static str>,
-    /// The subcommand of the last command, when it had one (CLIENT LIST shows `client|list`).
-    pub last_sub: Mutex<Option<&'static str>>,
+    /// The last command, and its subcommand when it had one (CLIENT LIST shows `client|list`).
+    pub last_cmd: Mutex<(&'static str, Option<&'static str>)>,
     /// Milliseconds since `created` of the last command.
     pub last_interaction: AtomicU64,
     pub watching: AtomicUsize,
@@ -49,8 +48,7 @@ impl ClientInfo {
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             multi: AtomicI64::new(-1),
-            last_cmd: Mutex::new("NULL"),
-            last_sub: Mutex::new(None),
+            last_cmd: Mutex::new(("NULL", None)),
             last_interaction: AtomicU64::new(0),
             watching: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
@@ -96,9 +94,9 @@ impl ClientInfo {
             flags,
             self.db.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
-            match *self.last_sub.lock() {
-                Some(sub) => format!("{}|{}", self.last_cmd.lock(), sub.to_ascii_lowercase()),
-                None => self.last_cmd.lock().to_string(),
+            match *self.last_cmd.lock() {
+                (cmd, Some(sub)) => format!("{cmd}|{}", sub.to_ascii_lowercase()),
+                (cmd, None) => cmd.to_string(),
             },
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),

@@ -61,6 +61,10 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = Parser::default();
+    // Created once: CLIENT KILL wakes it, and re-registering a waiter on every read would cost
+    // a lock per request.
+    let info = client.info.clone();
+    let mut killed = std::pin::pin!(info.kill_signal.notified());
     loop {
         loop {
             let limits = Limits {
@@ -131,7 +135,7 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         };
         let n = tokio::select! {
             r = read => r?,
-            _ = client.info.kill_signal.notified() => 0,
+            _ = &mut killed => 0,
         };
         if n == 0 || client.info.killed.load(Ordering::Relaxed) {
             return Ok(());

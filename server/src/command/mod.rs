@@ -171,7 +171,7 @@ pub fn subcommand(call: &mut Call, subs: &[(&'static str, i32, Handler)]) -> Rep
     let sub = call.upper(1);
     for (name, arity, h) in subs {
         if name.eq_ignore_ascii_case(&sub) {
-            call.client.info.last_sub.lock().replace(name);
+            call.client.info.last_cmd.lock().1 = Some(name);
             let argc = call.args.len() as i32;
             let ok = if *arity >= 0 {
                 argc == *arity
@@ -198,8 +198,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         flag_multi_abort(client);
         return Reply::Error(CmdError::unknown_command(&args[0], &args[1..]));
     };
-    *client.info.last_cmd.lock() = cmd.name;
-    *client.info.last_sub.lock() = None;
+    *client.info.last_cmd.lock() = (cmd.name, None);
     if !cmd.arity_ok(args.len()) {
         return reject(srv, client, cmd, CmdError::wrong_arity(cmd.name));
     }
