@@ -164,15 +164,19 @@ fn main() {
         let srv = srv.clone();
         std::thread::Builder::new()
             .name("strata-cron".into())
-            .spawn(move || loop {
-                let hz = srv
-                    .hot
-                    .hz
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .clamp(1, 500);
-                let period = Duration::from_millis(1000 / hz);
-                std::thread::sleep(period);
-                srv.engine.active_expire_cycle(period / 4);
+            .spawn(move || {
+                let mut ops = server::OpsSampler::default();
+                loop {
+                    let hz = srv
+                        .hot
+                        .hz
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .clamp(1, 500);
+                    let period = Duration::from_millis(1000 / hz);
+                    std::thread::sleep(period);
+                    srv.engine.active_expire_cycle(period / 4);
+                    ops.sample(&srv);
+                }
             })
             .expect("spawn the cron thread");
     }

@@ -19,6 +19,35 @@ pub struct ServerStats {
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
     pub peak_memory: AtomicUsize,
+    /// INFO's instantaneous_ops_per_sec, kept by the cron's [`OpsSampler`].
+    pub ops_per_sec: AtomicU64,
+}
+
+/// Commands per second over the last ~1.6 s, from samples of `total_commands` taken by the
+/// cron (Redis keeps 16 samples, one per 100 ms, the same way).
+#[derive(Default)]
+pub struct OpsSampler {
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl OpsSampler {
+    pub fn sample(&mut self, srv: &Server) {
+        let now = Instant::now();
+        self.samples
+            .push_back((now, srv.stats.total_commands.get()));
+        while self.samples.len() > 16 {
+            self.samples.pop_front();
+        }
+        if let (Some(&(t0, c0)), Some(&(t1, c1))) = (self.samples.front(), self.samples.back()) {
+            let secs = t1.duration_since(t0).as_secs_f64();
+            let rate = if secs > 0.0 {
+                c1.saturating_sub(c0) as f64 / secs
+            } else {
+                0.0
+            };
+            srv.stats.ops_per_sec.store(rate as u64, Ordering::Relaxed);
+        }
+    }
 }
 
 impl ServerStats {
