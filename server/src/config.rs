@@ -125,8 +125,12 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "loglevel",
         kind: Kind::Enum(LOGLEVELS),
         default: "notice",
-        mutable: false,
-        apply: None,
+        mutable: true,
+        apply: Some(|_, v| {
+            if let Some(reload) = LOG_RELOAD.get() {
+                reload(v);
+            }
+        }),
     },
     Directive {
         name: "logfile",
@@ -259,6 +263,25 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: None,
     },
 ];
+
+/// Swaps the log filter; installed by `main` once logging is set up.
+type LogReload = Box<dyn Fn(&str) + Send + Sync>;
+static LOG_RELOAD: std::sync::OnceLock<LogReload> = std::sync::OnceLock::new();
+
+pub fn set_log_reload(f: LogReload) {
+    let _ = LOG_RELOAD.set(f);
+}
+
+/// Redis's log levels as a tracing filter (`verbose` and `notice` both show info).
+pub fn log_filter(level: &str) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match level {
+        "debug" => LevelFilter::DEBUG,
+        "warning" => LevelFilter::WARN,
+        "nothing" => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    }
+}
 
 pub fn directive(name: &str) -> Option<&'static Directive> {
     DIRECTIVES

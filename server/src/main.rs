@@ -55,26 +55,30 @@ fn split_args(args: &[String]) -> Result<Invocation, String> {
 }
 
 fn init_logging(level: &str, file: &str) {
-    let level = match level {
-        "debug" => tracing::Level::DEBUG,
-        "verbose" => tracing::Level::INFO,
-        "warning" | "nothing" => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
+    use tracing_subscriber::prelude::*;
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(config::log_filter(level));
+    // CONFIG SET loglevel swaps the filter at run time.
+    config::set_log_reload(Box::new(move |level: &str| {
+        let _ = handle.reload(config::log_filter(level));
+    }));
+    let registry = tracing_subscriber::registry().with(filter);
     if file.is_empty() {
-        builder.init();
+        registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .init();
     } else {
         match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(file)
         {
-            Ok(f) => builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
+            Ok(f) => registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_target(false)
+                        .with_ansi(false)
+                        .with_writer(std::sync::Mutex::new(f)),
+                )
                 .init(),
             Err(e) => {
                 eprintln!("Can't open the log file {file}: {e}");
