@@ -6,6 +6,7 @@ use rand::Rng;
 
 use crate::ctx::Ctx;
 use crate::effect::{Effect, Effects};
+use crate::keyspace::watch::DbKeyState;
 use crate::keyspace::{pattern, Ttl};
 use crate::types::Value;
 use crate::Engine;
@@ -82,18 +83,38 @@ impl Engine {
         }
     }
 
-    /// Flags WATCHers of keys of `db` that exist in it (or in `other`, for SWAPDB).
+    /// Flags WATCHers of keys of `db` that exist in it (or in `other`, which replaces it, for
+    /// SWAPDB). Key states are read under the shard locks first, and the registry is updated
+    /// after, so no shard lock is held while the registry lock is (active expiry takes a shard
+    /// lock and then the registry).
     fn touch_watched_db(&self, db: usize, other: Option<usize>) {
         let watched = self.watch.keys_in_db(db);
         if watched.is_empty() {
             return;
         }
-        let exists = |d: usize, k: &[u8]| {
+        let now = self.now_ms();
+        let state = |d: usize, k: &[u8]| -> (bool, bool) {
             let s = self.dbs[d].shards[self.dbs[d].shard_of(k)].lock();
-            s.get(k).is_some()
+            s.get(k)
+                .map_or((false, false), |e| (true, e.is_expired(now)))
         };
-        self.watch
-            .touch_db(db, |k| exists(db, k) || other.is_some_and(|o| exists(o, k)));
+        let states: Vec<(Box<[u8]>, DbKeyState)> = watched
+            .into_iter()
+            .map(|k| {
+                let (in_emptied, _) = state(db, &k);
+                let (in_replacement, replacement_expired) =
+                    other.map_or((false, false), |o| state(o, &k));
+                (
+                    k,
+                    DbKeyState {
+                        in_emptied,
+                        in_replacement,
+                        replacement_expired,
+                    },
+                )
+            })
+            .collect();
+        self.watch.touch_db(db, &states);
     }
 
     /// KEYS: every live key matching the pattern.
@@ -215,6 +236,7 @@ impl Engine {
         let mut scratch = Effects {
             list: Vec::new(),
             deferred: true,
+            now: None,
         };
         let n = self.dbs.len();
         let check = |d: &u32| (*d as usize) < n;

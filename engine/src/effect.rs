@@ -92,6 +92,9 @@ pub enum Effect {
 pub struct Effects {
     pub list: Vec<Effect>,
     pub deferred: bool,
+    /// The clock a transaction runs at: Redis freezes time for a whole MULTI/EXEC, so a key
+    /// cannot expire between two of its commands. None = read the clock per command.
+    pub now: Option<u64>,
 }
 
 /// Frozen record tags. Never renumber; add new ones at the end.

@@ -1623,3 +1623,55 @@ fn hostile_arguments_are_refused_without_harm() {
     assert_reply!(run(&mut c, "PING"), pong());
     assert_reply!(run(&mut c, "DBSIZE"), Resp::Int(1005));
 }
+
+// ------------------------------------------------------------------ regressions
+
+/// Time stands still inside MULTI/EXEC, as in Redis: a key that is live when the transaction
+/// starts stays live for all of it, even if its deadline passes while it runs.
+#[test]
+fn time_is_frozen_inside_exec() {
+    let server = Server::strata(&["--enable-debug-command", "yes"]);
+    let mut c = server.client();
+    assert_reply!(run(&mut c, "SET k v PX 300"), ok());
+    assert_reply!(run(&mut c, "MULTI"), ok());
+    run(&mut c, "GET k");
+    run(&mut c, "DEBUG SLEEP 0.5");
+    run(&mut c, "GET k");
+    assert_reply!(run(&mut c, "EXEC"), array(vec![bulk("v"), ok(), bulk("v")]));
+    assert_reply!(run(&mut c, "GET k"), nil());
+}
+
+/// FLUSHDB while clients WATCH keys and keys expire in the background must not deadlock
+/// (the flush once held the WATCH registry while locking shards; the expiry cycle takes them
+/// in the other order).
+#[test]
+fn flushdb_with_watchers_and_expiring_keys_does_not_hang() {
+    let server = Server::strata(&["--hz", "500"]);
+    let mut watcher = server.client();
+    let mut watch: Vec<Vec<u8>> = vec![b"WATCH".to_vec()];
+    watch.extend((0..5_000).map(|i| format!("w:{i}").into_bytes()));
+    let refs: Vec<&[u8]> = watch.iter().map(|v| v.as_slice()).collect();
+    assert_reply!(watcher.cmd(&refs), ok());
+    let mut c = server.client();
+    for round in 0..15 {
+        let mut pipeline = Vec::new();
+        for i in 0..20_000 {
+            let key = format!("v:{i}");
+            pipeline.extend_from_slice(
+                format!(
+                    "*5\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$1\r\nx\r\n$2\r\nPX\r\n$2\r\n20\r\n",
+                    key.len()
+                )
+                .as_bytes(),
+            );
+        }
+        c.send_raw(&pipeline);
+        for _ in 0..20_000 {
+            c.read_reply();
+        }
+        thread::sleep(Duration::from_millis(25));
+        // RawClient reads with a 10 s timeout: a deadlock fails here instead of hanging.
+        assert_reply!(run(&mut c, "FLUSHDB"), ok(), "FLUSHDB in round {round}");
+    }
+    assert_reply!(run(&mut c, "PING"), pong());
+}

@@ -34,6 +34,9 @@ impl Engine {
     }
 
     fn expire_shard(&self, db: usize, si: usize, start: Instant, budget: Duration) -> usize {
+        // Under the shared gate, so nothing expires while a transaction (which holds the gate
+        // exclusively and runs at a frozen clock) is in progress.
+        let _gate = self.gate_shared();
         let mut shard = self.dbs[db].shards[si].lock();
         let mut deleted = 0;
         loop {

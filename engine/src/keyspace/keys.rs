@@ -219,6 +219,7 @@ pub fn copy_to_db(
     }
     let eng = cx.eng;
     let src_db = cx.db;
+    let now = cx.effects.now;
     let mut g = cx.lock(&[src]);
     let Some(e) = g.peek(src) else { return Ok(0) };
     let e = Entry {
@@ -228,6 +229,7 @@ pub fn copy_to_db(
     let mut scratch = Effects {
         list: Vec::new(),
         deferred: true,
+        now,
     };
     let mut d = eng.lock(dst_db, &[dst], &mut scratch);
     if d.exists(dst) {

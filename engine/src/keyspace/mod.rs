@@ -203,10 +203,11 @@ impl<'a> Guard<'a> {
         idx.sort_unstable();
         idx.dedup();
         let locks = idx.into_iter().map(|i| (i, d.shards[i].lock())).collect();
+        let now = effects.now.unwrap_or_else(|| eng.now_ms());
         Guard {
             eng,
             db,
-            now: eng.now_ms(),
+            now,
             touch: true,
             effects,
             locks,

@@ -15,6 +15,17 @@ struct Watcher {
     expired_at_watch: bool,
 }
 
+/// What a FLUSHDB/SWAPDB does to one watched key (see [`WatchRegistry::touch_db`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DbKeyState {
+    /// The key was in the database's old contents (even if logically expired).
+    pub in_emptied: bool,
+    /// SWAPDB: the key is in the contents that replace them.
+    pub in_replacement: bool,
+    /// ... and is logically expired there.
+    pub replacement_expired: bool,
+}
+
 /// A watched key: its database and name.
 type WatchedKey = (usize, Box<[u8]>);
 
@@ -99,18 +110,39 @@ impl WatchRegistry {
         }
     }
 
-    /// A whole database changed (FLUSHDB, FLUSHALL, SWAPDB): `affected(key)` says whether a
-    /// watched key of that database existed in the old or the new contents.
-    pub fn touch_db(&self, db: usize, mut affected: impl FnMut(&[u8]) -> bool) {
-        if self.watchers.load(Ordering::Relaxed) == 0 {
+    /// A whole database changed (FLUSHDB, FLUSHALL, SWAPDB). For each watched key of `db`,
+    /// `states` says whether it was in the emptied contents and what replaces it; the caller
+    /// computes that under the shard locks *before* calling, so this never holds the registry
+    /// lock and a shard lock at once in that order (the expiry path takes them the other way).
+    /// The rules are Redis's touchAllWatchedKeysInDb.
+    pub fn touch_db(&self, db: usize, states: &[(Box<[u8]>, DbKeyState)]) {
+        if self.watchers.load(Ordering::Relaxed) == 0 || states.is_empty() {
             return;
         }
-        let keys = self.keys.lock();
-        for ((d, key), list) in keys.iter() {
-            if *d == db && affected(key) {
-                for w in list {
-                    w.dirty.store(true, Ordering::Relaxed);
+        let mut keys = self.keys.lock();
+        for (key, st) in states {
+            if !st.in_emptied && !st.in_replacement {
+                continue;
+            }
+            let Some(list) = keys.get_mut(&(db, key.clone())) else {
+                continue;
+            };
+            for w in list.iter_mut() {
+                if w.expired_at_watch {
+                    if !st.in_replacement {
+                        // The already expired key is now gone: no logical change.
+                        w.expired_at_watch = false;
+                        continue;
+                    }
+                    if st.replacement_expired {
+                        continue;
+                    }
+                } else if !st.in_emptied && st.replacement_expired {
+                    // A missing key replaced by an expired one: still logically missing.
+                    w.expired_at_watch = true;
+                    continue;
                 }
+                w.dirty.store(true, Ordering::Relaxed);
             }
         }
     }

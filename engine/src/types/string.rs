@@ -376,7 +376,7 @@ fn max_bit(cx: &Ctx) -> u64 {
         .config
         .proto_max_bulk_len
         .load(std::sync::atomic::Ordering::Relaxed)
-        * 8
+        .saturating_mul(8)
 }
 
 pub fn setbit(cx: &mut Ctx, key: &[u8], offset: u64, on: bool) -> Result<Reply, CmdError> {
@@ -384,9 +384,17 @@ pub fn setbit(cx: &mut Ctx, key: &[u8], offset: u64, on: bool) -> Result<Reply, 
         return Err(error::BIT_OFFSET);
     }
     let mut g = cx.lock(&[key]);
-    peek_string(&mut g, key)?;
     let byte = (offset / 8) as usize;
     let mask = 0x80u8 >> (offset % 8);
+    let current = peek_string(&mut g, key)?
+        .and_then(|v| v.string_bytes().unwrap_or_default().get(byte).copied());
+    if let Some(b) = current {
+        if (b & mask != 0) == on {
+            // The bit already has that value: like Redis, no write, no WATCH touch, no change
+            // counted.
+            return Ok(Reply::Int(on as i64));
+        }
+    }
     // Sets the bit in place (growing the string with zero bytes); returns (previous bit, new byte).
     let apply = |s: &mut Str| {
         if s.content().len() <= byte {

@@ -41,6 +41,7 @@ fn watch_broken(srv: &Server, client: &Client) -> bool {
     let mut scratch = Effects {
         list: Vec::new(),
         deferred: true,
+        now: None,
     };
     client.watched.iter().any(|(db, key)| {
         let mut cx = Ctx::new(&srv.engine, *db, &mut scratch);
@@ -67,6 +68,7 @@ pub fn exec(call: &mut Call) -> Reply {
     let mut effects = Effects {
         list: Vec::new(),
         deferred: true,
+        now: Some(call.srv.engine.now_ms()),
     };
     let mut replies = Vec::with_capacity(m.queued.len());
     for args in &m.queued {
@@ -93,6 +95,7 @@ pub fn watch(call: &mut Call) -> Reply {
         let mut scratch = Effects {
             list: Vec::new(),
             deferred: true,
+            now: None,
         };
         let expired = {
             let mut cx = Ctx::new(&call.srv.engine, db, &mut scratch);

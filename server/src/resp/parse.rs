@@ -1,7 +1,7 @@
 //! The request parser: complete commands out of a connection's read buffer, or "need more".
 //!
 //! It never blocks and never trusts a length before bounding it: a multibulk count is limited
-//! to 1024*1024 (as Redis), a bulk length to `proto-max-bulk-len`, a line without CRLF to 64 KiB;
+//! to INT_MAX (as Redis 7; 10 before authentication), a bulk length to `proto-max-bulk-len`, a line without CRLF to 64 KiB;
 //! an inline command to 64 KiB. Errors carry Redis's exact protocol error text, and the caller
 //! closes the connection after replying with it.
 

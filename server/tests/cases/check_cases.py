@@ -419,6 +419,10 @@ def run_file(path, ports, verbose, skew):
                             raise ValueError("%s:%d a second modifier before a command" % (path, lineno))
                         mode = word
                         continue
+                    if word == "needs":
+                        # Both sides are redis-server here: a line Strata cannot run yet
+                        # still has to be deterministic on Redis.
+                        continue
                     if word == "client":
                         n = int(arg)
                         assert 0 <= n <= 3, "%s:%d client out of range" % (path, lineno)
