@@ -1649,13 +1649,13 @@ fn flushdb_with_watchers_and_expiring_keys_does_not_hang() {
     let server = Server::strata(&["--hz", "500"]);
     let mut watcher = server.client();
     let mut watch: Vec<Vec<u8>> = vec![b"WATCH".to_vec()];
-    watch.extend((0..5_000).map(|i| format!("w:{i}").into_bytes()));
+    watch.extend((0..20_000).map(|i| format!("w:{i}").into_bytes()));
     let refs: Vec<&[u8]> = watch.iter().map(|v| v.as_slice()).collect();
     assert_reply!(watcher.cmd(&refs), ok());
     let mut c = server.client();
-    for round in 0..15 {
+    for round in 0..20 {
         let mut pipeline = Vec::new();
-        for i in 0..20_000 {
+        for i in 0..100_000 {
             let key = format!("v:{i}");
             pipeline.extend_from_slice(
                 format!(
@@ -1666,7 +1666,7 @@ fn flushdb_with_watchers_and_expiring_keys_does_not_hang() {
             );
         }
         c.send_raw(&pipeline);
-        for _ in 0..20_000 {
+        for _ in 0..100_000 {
             c.read_reply();
         }
         thread::sleep(Duration::from_millis(25));
