@@ -152,124 +152,6 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
 }
 
-/// What INCRBYFLOAT accepts as the stored value / increment (string2ld semantics: long double
-/// parsing rules, rejects spaces and nan). Return f64 (we compute in f64).
-///
-/// Acceptance is exact: the same grammar as [`parse_f64`], input shorter than 5120 bytes, and
-/// the overflow/underflow limits of the 80-bit long double (`1e400` is accepted, `1e5000` and
-/// `1e-5000` are not, `0x1p-16445` is). The value is then rounded to the nearest f64, so
-/// magnitudes beyond f64's range come back as infinity or zero. Use [`LongDouble`] to get
-/// Redis's results exactly.
-pub fn parse_long_double(s: &[u8]) -> Option<f64> {
-    if s.len() >= MAX_LONG_DOUBLE_CHARS {
-        return None;
-    }
-    match lex_strtod(s)? {
-        Lexeme::Inf { negative } => Some(signed_inf(negative)),
-        Lexeme::Decimal {
-            negative,
-            int,
-            frac,
-            exp,
-        } => {
-            match decimal_magnitude(int, frac, exp) {
-                None => return Some(signed_zero(negative)),
-                // Comfortably inside both long double limits: no need for the exact check.
-                Some(mag) if (-4900..4900).contains(&mag) => {}
-                Some(_) => match decimal_to_binary(int, frac, exp, LD) {
-                    Some(Rounded::Finite { .. }) => {}
-                    _ => return None,
-                },
-            }
-            let v = rust_parse_decimal(s)?;
-            Some(if negative { -v.abs() } else { v })
-        }
-        Lexeme::Hex {
-            negative,
-            int,
-            frac,
-            exp,
-        } => {
-            let (q, e2, sticky) = hex_to_binary(int, frac, exp);
-            if q == 0 {
-                return Some(signed_zero(negative));
-            }
-            match round_binary_glibc_hex(q, e2, sticky, LD) {
-                Rounded::Finite { .. } => {}
-                Rounded::Zero | Rounded::Overflow => return None,
-            }
-            Some(match round_binary_glibc_hex(q, e2, sticky, F64) {
-                Rounded::Finite { mant, lsb } => f64_from_parts(negative, mant, lsb),
-                Rounded::Zero => signed_zero(negative),
-                Rounded::Overflow => signed_inf(negative),
-            })
-        }
-    }
-}
-
-/// Formats an INCRBYFLOAT result as closely to Redis's ld2string(LD_STR_HUMAN) as f64 allows: no
-/// exponent, trailing zeros trimmed, "-0" -> "0"; prefer the shortest decimal that round-trips
-/// when Redis's 17-digit long-double output would differ only by f64 noise (e.g. 10.5+0.1 must
-/// print "10.6", 3.0e3 prints "3000").
-///
-/// How: pick a short decimal for `v` (below), convert it to an 80-bit long double exactly as
-/// `strtold` would, and print that with `%.17Lf` rules. So whenever Redis's long-double result
-/// is the long double nearest to that decimal, the output is Redis's, including Redis's own
-/// long-double noise (`12345.6` prints `12345.59999999999999964`, as redis-server does). The
-/// decimal is the shortest one that round-trips to `v`, except that f64 noise is dropped: when
-/// `v` rounded to 15 significant digits has at most 13 of them (ends in "00") and is within one
-/// ulp of `v`, that shorter decimal is used (`0.1 + 0.2` prints `0.3`, `0.25 + -1.1` prints
-/// `-0.85`). Measured against redis-server on 6000 random `SET k a; INCRBYFLOAT k b` pairs
-/// (short decimals and integers), this matches about three quarters of the replies.
-///
-/// Cases that still differ from Redis, because Redis computes in 80-bit long double:
-/// - Sums whose long-double result is not the long double nearest to a short decimal:
-///   `-796.0512 + -183.7` is `-979.75120000000000003` in Redis and `-979.75119999999999998`
-///   here (the long double nearest to `-979.7512`).
-/// - f64 noise bigger than one ulp, as after cancellation: `1 + -1.1` is
-///   `-0.10000000000000009` here (6 ulps from `-0.1`), `-0.1` in Redis.
-/// - Values needing more than 53 bits: `9007199254740993 + 0` prints `9007199254740992` here
-///   and `9007199254740993` in Redis (the long double has a 64-bit mantissa); large sums such
-///   as `297949110000000000 + -61.86` lose their fraction digits.
-/// - A genuine 16-17 digit value one ulp from a short decimal is snapped to the short decimal.
-/// - Magnitudes beyond f64: Redis accepts results up to about `1.19e4932`; in f64 they are
-///   infinite, so the caller reports "increment would produce NaN or Infinity" instead.
-///
-/// [`LongDouble`] has none of these differences (it matched all 6000 replies above);
-/// INCRBYFLOAT and HINCRBYFLOAT should use it. Infinity and NaN, which INCRBYFLOAT never
-/// prints, come back as `inf`, `-inf` and `nan`.
-pub fn format_incrbyfloat(v: f64) -> String {
-    if v.is_nan() {
-        return "nan".to_string();
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let decimal = noise_free_decimal(v);
-    match LongDouble::parse(decimal.as_bytes()) {
-        Some(ld) => ld.format_human(),
-        None => LongDouble::from_f64(v).format_human(),
-    }
-}
-
-/// The decimal [`format_incrbyfloat`] reads `v` as: 15 significant digits when those end in
-/// "00" and lie within one ulp of `v` (so a short decimal plus f64 noise), else the shortest
-/// round-trip representation.
-fn noise_free_decimal(v: f64) -> String {
-    let fifteen = format!("{v:.14e}");
-    if let (Some((mantissa, _)), Ok(back)) = (fifteen.split_once('e'), fifteen.parse::<f64>()) {
-        let digits = mantissa.trim_start_matches('-').replace('.', "");
-        let significant = digits.trim_end_matches('0').len();
-        let ulps = (back.to_bits() as i64)
-            .wrapping_sub(v.to_bits() as i64)
-            .unsigned_abs();
-        if significant <= 13 && ulps <= 1 && back.is_sign_negative() == v.is_sign_negative() {
-            return fifteen;
-        }
-    }
-    format!("{v:e}")
-}
-
 /// Redis's d2string/%.17g for doubles in replies (ZSCORE etc.): "inf", "-inf", "nan" handling as
 /// Redis, integers without ".0" where Redis prints them so, and 17 significant digits ("%.17g")
 /// otherwise.
@@ -535,10 +417,6 @@ impl<'a> SigDigits<'a> {
     fn magnitude(&self) -> i64 {
         self.exp10.saturating_add(self.count() as i64)
     }
-}
-
-fn decimal_magnitude(int: &[u8], frac: &[u8], exp: i64) -> Option<i64> {
-    SigDigits::new(int, frac, exp).map(|d| d.magnitude())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1496,12 +1374,6 @@ mod tests {
         for &(s, want) in STRING2LD_GOLDEN {
             let got = LongDouble::parse(s).map(|ld| ld.format_human());
             assert_eq!(got.as_deref(), want, "{:?}", String::from_utf8_lossy(s));
-            assert_eq!(
-                parse_long_double(s).is_some(),
-                want.is_some(),
-                "{:?}",
-                String::from_utf8_lossy(s)
-            );
         }
         // Huge values print every integer digit, as `%.17Lf` does.
         let e400 = "10000000000000000000281880683947586514586453433629052038625910693539685534008629862039\
@@ -1521,7 +1393,6 @@ mod tests {
         // Length limit: 5120 bytes or more are refused even when they are a number.
         let long = vec![b'1'; 5120];
         assert!(LongDouble::parse(&long).is_none());
-        assert!(parse_long_double(&long).is_none());
         let mut almost = vec![b'0'; 5118];
         almost.push(b'7');
         assert_eq!(
@@ -1593,54 +1464,6 @@ mod tests {
     }
 
     #[test]
-    fn format_incrbyfloat_matches_redis_where_f64_can() {
-        for &(a, b, want) in INCRBYFLOAT_GOLDEN {
-            let (Some(x), Some(y)) = (parse_long_double(a), parse_long_double(b)) else {
-                panic!("operands must parse");
-            };
-            let sum = x + y;
-            let known_difference = matches!(
-                (a, b),
-                (b"-796.0512", b"-183.7")
-                    | (b"594.35", b"-846.7")
-                    | (b"1", b"-1.1")
-                    | (b"9007199254740993", b"0")
-                    | (b"297949110000000000", b"-61.86")
-            );
-            if !sum.is_finite() || known_difference {
-                continue;
-            }
-            assert_eq!(
-                Some(format_incrbyfloat(sum).as_str()),
-                want,
-                "{:?} + {:?}",
-                a,
-                b
-            );
-        }
-        // The documented differences, with Redis's reply in the comment.
-        assert_eq!(
-            format_incrbyfloat(-796.0512 + -183.7),
-            "-979.75119999999999998"
-        ); // -979.75120000000000003
-        assert_eq!(
-            format_incrbyfloat(594.35 + -846.7),
-            "-252.35000000000000001"
-        ); // -252.35000000000000003
-        assert_eq!(format_incrbyfloat(1.0 - 1.1), "-0.10000000000000009"); // -0.1
-        assert_eq!(format_incrbyfloat(0.25 - 1.1), "-0.85"); // -0.85, thanks to the 1-ulp snap
-        assert_eq!(format_incrbyfloat(9007199254740993.0), "9007199254740992"); // 9007199254740993
-        assert_eq!(
-            format_incrbyfloat(297949110000000000.0 - 61.86),
-            "297949110000000000"
-        ); // ...938.125
-        assert_eq!(format_incrbyfloat(-0.0), "0");
-        assert_eq!(format_incrbyfloat(1e300).len(), 301);
-        assert_eq!(format_incrbyfloat(5e-324), "0");
-        assert_eq!(format_incrbyfloat(f64::INFINITY), "inf");
-    }
-
-    #[test]
     fn push_i64_appends() {
         let mut buf = b"x".to_vec();
         for i in [0, 7, -7, 10, -10, i64::MAX, i64::MIN] {
@@ -1670,7 +1493,6 @@ mod tests {
                 let _ = parse_u64(&s);
                 let _ = parse_u64_lenient(&s);
                 let _ = parse_f64(&s);
-                let _ = parse_long_double(&s);
                 if let Some(ld) = LongDouble::parse(&s) {
                     let _ = (ld + ld).format_human();
                 }
@@ -1686,7 +1508,6 @@ mod tests {
             b"0.0000000000000000000000000000000000000000000000000000000000000000000001e-4900",
         ] {
             let _ = parse_f64(s);
-            let _ = parse_long_double(s);
             let _ = LongDouble::parse(s).map(|ld| ld.format_human());
         }
         let mut digits = vec![b'9'; 5000];
