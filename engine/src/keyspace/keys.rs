@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::ctx::Ctx;
 use crate::effect::{Effect, Effects};
 use crate::error::{self, CmdError};
-use crate::keyspace::{Entry, Ttl};
+use crate::keyspace::Ttl;
 use crate::reply::Reply;
 
 fn refs(keys: &[Bytes]) -> Vec<&[u8]> {
@@ -175,10 +175,8 @@ pub fn copy(cx: &mut Ctx, src: &[u8], dst: &[u8], replace: bool) -> Result<i64, 
     }
     let mut g = cx.lock(&[src, dst]);
     let Some(e) = g.peek(src) else { return Ok(0) };
-    let e = Entry {
-        value: e.value.duplicate(),
-        ..*e
-    };
+    // A clone keeps the encoding flags, so a raw string is copied as raw, as in Redis.
+    let e = e.clone();
     if g.exists(dst) {
         if !replace {
             return Ok(0);
@@ -222,10 +220,8 @@ pub fn copy_to_db(
     let now = cx.effects.now;
     let mut g = cx.lock(&[src]);
     let Some(e) = g.peek(src) else { return Ok(0) };
-    let e = Entry {
-        value: e.value.duplicate(),
-        ..*e
-    };
+    // A clone keeps the encoding flags, so a raw string is copied as raw, as in Redis.
+    let e = e.clone();
     let mut scratch = Effects {
         list: Vec::new(),
         deferred: true,

@@ -164,11 +164,6 @@ impl Value {
         crate::number::parse_i64(b)
     }
 
-    /// A copy reporting the same encoding (COPY duplicates raw strings as raw, as Redis does).
-    pub fn duplicate(&self) -> Value {
-        self.clone()
-    }
-
     /// The access clock (LRU seconds, or the LFU counter and its decrement time).
     pub fn access(&self) -> u32 {
         match self {

@@ -671,7 +671,12 @@ pub fn lcs(cx: &mut Ctx, a: &[u8], b: &[u8], opts: &LcsOpts) -> Result<Reply, Cm
     let sa = fetch(a)?;
     let sb = fetch(b)?;
     drop(g);
-    let r = crate::types::lcs::lcs(&sa, &sb, opts.idx, opts.min_match_len)?;
+    let limit = cx
+        .eng
+        .config
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let r = crate::types::lcs::lcs_with_limit(&sa, &sb, opts.idx, opts.min_match_len, limit)?;
     if opts.idx {
         let matches = r
             .matches

@@ -327,7 +327,7 @@ fn client_kill(call: &mut Call) -> Reply {
 fn client_setinfo(call: &mut Call) -> Reply {
     let attr = call.upper(2);
     let val = call.arg(3).clone();
-    if !val.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+    if !valid_name(&val) {
         return Reply::Error(CmdError::setinfo_bad_chars(&attr));
     }
     let v = String::from_utf8_lossy(&val).into_owned();
