@@ -245,15 +245,7 @@ impl Engine {
             Effect::Move { db, dst_db, .. } => check(db) && check(dst_db),
             Effect::SwapDb { a, b } => check(a) && check(b),
             Effect::FlushAll => true,
-            Effect::Set { db, .. }
-            | Effect::Del { db, .. }
-            | Effect::Expire { db, .. }
-            | Effect::Persist { db, .. }
-            | Effect::Rename { db, .. }
-            | Effect::FlushDb { db }
-            | Effect::IncrBy { db, .. }
-            | Effect::Append { db, .. }
-            | Effect::SetRange { db, .. } => check(db),
+            _ => e.db().is_some_and(|d| check(&d)),
         };
         if !dbs_ok {
             return Err(crate::effect::DecodeError::BadDb);
@@ -328,6 +320,59 @@ impl Engine {
                 let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
                 let _ = string::setrange(&mut cx, key, *offset as i64, data);
             }
+            Effect::HSet { db, key, pairs } => {
+                let lim = self.limits();
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                let mut g = cx.lock(&[key]);
+                if g.peek(key).is_none_or(|e| e.value.kind() == crate::types::Kind::Hash) {
+                    crate::types::hash::apply_set(&mut g, key, pairs, &lim);
+                }
+            }
+            Effect::HDel { db, key, fields } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::hash::apply_del(&mut cx.lock(&[key]), key, fields);
+            }
+            Effect::HExpire { db, key, fields } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::hash::apply_expire(&mut cx.lock(&[key]), key, fields);
+            }
+            Effect::ListPush { db, .. }
+            | Effect::ListPop { db, .. }
+            | Effect::ListSet { db, .. }
+            | Effect::ListTrim { db, .. }
+            | Effect::ListRem { db, .. }
+            | Effect::ListInsert { db, .. } => {
+                let lim = self.limits();
+                let key = match e {
+                    Effect::ListPush { key, .. }
+                    | Effect::ListPop { key, .. }
+                    | Effect::ListSet { key, .. }
+                    | Effect::ListTrim { key, .. }
+                    | Effect::ListRem { key, .. }
+                    | Effect::ListInsert { key, .. } => key,
+                    _ => unreachable!(),
+                };
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::list::apply(&mut cx.lock(&[key]), e, &lim);
+            }
+            Effect::SAdd { db, key, members } => {
+                let lim = self.limits();
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::set::apply_add(&mut cx.lock(&[key]), key, members, &lim);
+            }
+            Effect::SRem { db, key, members } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::set::apply_rem(&mut cx.lock(&[key]), key, members);
+            }
+            Effect::ZAdd { db, key, pairs } => {
+                let lim = self.limits();
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::zset::apply_add(&mut cx.lock(&[key]), key, pairs, &lim);
+            }
+            Effect::ZRem { db, key, members } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::zset::apply_rem(&mut cx.lock(&[key]), key, members);
+            }
         }
         Ok(())
     }
@@ -340,11 +385,7 @@ impl Engine {
             for s in d.shards.iter() {
                 for (k, e) in s.lock().dict.iter() {
                     if !e.is_expired(now) {
-                        let v = e
-                            .value
-                            .string_bytes()
-                            .map(|b| b.to_vec())
-                            .unwrap_or_default();
+                        let v = e.value.canonical();
                         out.push((i, k.to_vec(), v, e.expire_at));
                     }
                 }

@@ -13,7 +13,7 @@ use crate::error::CmdError;
 /// An absolute expiry in unix milliseconds; 0 means "no expiry".
 pub type ExpireAt = u64;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Replace the key with a string value. `keep_ttl` keeps the key's current expiry (and then
     /// `expire_at` is ignored); otherwise the expiry becomes `expire_at`.
@@ -84,6 +84,124 @@ pub enum Effect {
         offset: u64,
         data: Vec<u8>,
     },
+    /// Set hash fields (creating the hash); a replaced value loses its field expiry.
+    HSet {
+        db: u32,
+        key: Vec<u8>,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// Delete hash fields; the key goes with its last field.
+    HDel {
+        db: u32,
+        key: Vec<u8>,
+        fields: Vec<Vec<u8>>,
+    },
+    /// Set (absolute unix ms) or clear (0) the expiry of hash fields.
+    HExpire {
+        db: u32,
+        key: Vec<u8>,
+        fields: Vec<(Vec<u8>, u64)>,
+    },
+    /// Push onto a list's head (`left`) or tail, creating it.
+    ListPush {
+        db: u32,
+        key: Vec<u8>,
+        left: bool,
+        elems: Vec<Vec<u8>>,
+    },
+    /// Pop `count` elements from a list's head or tail (the popped values are implied by the
+    /// state, so they are not logged); the key goes when the list is empty.
+    ListPop {
+        db: u32,
+        key: Vec<u8>,
+        left: bool,
+        count: u64,
+    },
+    /// LSET with a normalized (non-negative) index.
+    ListSet {
+        db: u32,
+        key: Vec<u8>,
+        index: u64,
+        elem: Vec<u8>,
+    },
+    /// LTRIM with its arguments (deterministic given the state).
+    ListTrim {
+        db: u32,
+        key: Vec<u8>,
+        start: i64,
+        end: i64,
+    },
+    ListRem {
+        db: u32,
+        key: Vec<u8>,
+        count: i64,
+        elem: Vec<u8>,
+    },
+    ListInsert {
+        db: u32,
+        key: Vec<u8>,
+        before: bool,
+        pivot: Vec<u8>,
+        elem: Vec<u8>,
+    },
+    /// Add set members (creating the set). SPOP and friends log the members they removed.
+    SAdd {
+        db: u32,
+        key: Vec<u8>,
+        members: Vec<Vec<u8>>,
+    },
+    SRem {
+        db: u32,
+        key: Vec<u8>,
+        members: Vec<Vec<u8>>,
+    },
+    /// Set members' absolute scores (creating the sorted set); ZINCRBY logs the result.
+    ZAdd {
+        db: u32,
+        key: Vec<u8>,
+        pairs: Vec<(Vec<u8>, f64)>,
+    },
+    ZRem {
+        db: u32,
+        key: Vec<u8>,
+        members: Vec<Vec<u8>>,
+    },
+}
+
+impl Effect {
+    /// The database an effect touches first (its only one, for all but COPY, MOVE and
+    /// SWAPDB), None for FLUSHALL.
+    pub fn db(&self) -> Option<u32> {
+        use Effect::*;
+        match self {
+            FlushAll => None,
+            SwapDb { a, .. } => Some(*a),
+            Copy { src_db, .. } => Some(*src_db),
+            Set { db, .. }
+            | Del { db, .. }
+            | Expire { db, .. }
+            | Persist { db, .. }
+            | Rename { db, .. }
+            | Move { db, .. }
+            | FlushDb { db }
+            | IncrBy { db, .. }
+            | Append { db, .. }
+            | SetRange { db, .. }
+            | HSet { db, .. }
+            | HDel { db, .. }
+            | HExpire { db, .. }
+            | ListPush { db, .. }
+            | ListPop { db, .. }
+            | ListSet { db, .. }
+            | ListTrim { db, .. }
+            | ListRem { db, .. }
+            | ListInsert { db, .. }
+            | SAdd { db, .. }
+            | SRem { db, .. }
+            | ZAdd { db, .. }
+            | ZRem { db, .. } => Some(*db),
+        }
+    }
 }
 
 /// The effects of the command (or transaction) being executed. `deferred` is set while a
@@ -112,6 +230,19 @@ pub mod tag {
     pub const INCRBY: u8 = 11;
     pub const APPEND: u8 = 12;
     pub const SETRANGE: u8 = 13;
+    pub const HSET: u8 = 14;
+    pub const HDEL: u8 = 15;
+    pub const HEXPIRE: u8 = 16;
+    pub const LIST_PUSH: u8 = 17;
+    pub const LIST_POP: u8 = 18;
+    pub const LIST_SET: u8 = 19;
+    pub const LIST_TRIM: u8 = 20;
+    pub const LIST_REM: u8 = 21;
+    pub const LIST_INSERT: u8 = 22;
+    pub const SADD: u8 = 23;
+    pub const SREM: u8 = 24;
+    pub const ZADD: u8 = 25;
+    pub const ZREM: u8 = 26;
 }
 
 /// Appends the encoding of `e` to `out`.
@@ -208,6 +339,121 @@ pub fn encode(e: &Effect, out: &mut Vec<u8>) {
             put_varint(out, *offset);
             put_bytes(out, data);
         }
+        HSet { db, key, pairs } => {
+            head(out, tag::HSET, *db, key);
+            put_varint(out, pairs.len() as u64);
+            for (f, v) in pairs {
+                put_bytes(out, f);
+                put_bytes(out, v);
+            }
+        }
+        HDel { db, key, fields } => {
+            head(out, tag::HDEL, *db, key);
+            put_list(out, fields);
+        }
+        HExpire { db, key, fields } => {
+            head(out, tag::HEXPIRE, *db, key);
+            put_varint(out, fields.len() as u64);
+            for (f, at) in fields {
+                put_bytes(out, f);
+                put_varint(out, *at);
+            }
+        }
+        ListPush {
+            db,
+            key,
+            left,
+            elems,
+        } => {
+            head(out, tag::LIST_PUSH, *db, key);
+            out.push(*left as u8);
+            put_list(out, elems);
+        }
+        ListPop {
+            db,
+            key,
+            left,
+            count,
+        } => {
+            head(out, tag::LIST_POP, *db, key);
+            out.push(*left as u8);
+            put_varint(out, *count);
+        }
+        ListSet {
+            db,
+            key,
+            index,
+            elem,
+        } => {
+            head(out, tag::LIST_SET, *db, key);
+            put_varint(out, *index);
+            put_bytes(out, elem);
+        }
+        ListTrim {
+            db,
+            key,
+            start,
+            end,
+        } => {
+            head(out, tag::LIST_TRIM, *db, key);
+            put_varint(out, zigzag(*start));
+            put_varint(out, zigzag(*end));
+        }
+        ListRem {
+            db,
+            key,
+            count,
+            elem,
+        } => {
+            head(out, tag::LIST_REM, *db, key);
+            put_varint(out, zigzag(*count));
+            put_bytes(out, elem);
+        }
+        ListInsert {
+            db,
+            key,
+            before,
+            pivot,
+            elem,
+        } => {
+            head(out, tag::LIST_INSERT, *db, key);
+            out.push(*before as u8);
+            put_bytes(out, pivot);
+            put_bytes(out, elem);
+        }
+        SAdd { db, key, members } => {
+            head(out, tag::SADD, *db, key);
+            put_list(out, members);
+        }
+        SRem { db, key, members } => {
+            head(out, tag::SREM, *db, key);
+            put_list(out, members);
+        }
+        ZAdd { db, key, pairs } => {
+            head(out, tag::ZADD, *db, key);
+            put_varint(out, pairs.len() as u64);
+            for (m, sc) in pairs {
+                put_bytes(out, m);
+                out.extend_from_slice(&sc.to_bits().to_le_bytes());
+            }
+        }
+        ZRem { db, key, members } => {
+            head(out, tag::ZREM, *db, key);
+            put_list(out, members);
+        }
+    }
+}
+
+fn head(out: &mut Vec<u8>, tag: u8, db: u32, key: &[u8]) {
+    out.push(tag);
+    put_varint(out, db as u64);
+    put_bytes(out, key);
+}
+
+fn put_list(out: &mut Vec<u8>, items: &[Vec<u8>]) {
+    put_varint(out, items.len() as u64);
+    for i in items {
+        put_bytes(out, i);
     }
 }
 
@@ -276,6 +522,95 @@ pub fn decode(buf: &[u8]) -> Result<(Effect, usize), DecodeError> {
             offset: r.varint()?,
             data: r.bytes()?,
         },
+        tag::HSET => {
+            let (db, key) = (r.db()?, r.bytes()?);
+            let n = r.count()?;
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                pairs.push((r.bytes()?, r.bytes()?));
+            }
+            Effect::HSet { db, key, pairs }
+        }
+        tag::HDEL => Effect::HDel {
+            db: r.db()?,
+            key: r.bytes()?,
+            fields: r.list()?,
+        },
+        tag::HEXPIRE => {
+            let (db, key) = (r.db()?, r.bytes()?);
+            let n = r.count()?;
+            let mut fields = Vec::with_capacity(n);
+            for _ in 0..n {
+                fields.push((r.bytes()?, r.varint()?));
+            }
+            Effect::HExpire { db, key, fields }
+        }
+        tag::LIST_PUSH => Effect::ListPush {
+            db: r.db()?,
+            key: r.bytes()?,
+            left: r.bool()?,
+            elems: r.list()?,
+        },
+        tag::LIST_POP => Effect::ListPop {
+            db: r.db()?,
+            key: r.bytes()?,
+            left: r.bool()?,
+            count: r.varint()?,
+        },
+        tag::LIST_SET => Effect::ListSet {
+            db: r.db()?,
+            key: r.bytes()?,
+            index: r.varint()?,
+            elem: r.bytes()?,
+        },
+        tag::LIST_TRIM => Effect::ListTrim {
+            db: r.db()?,
+            key: r.bytes()?,
+            start: unzigzag(r.varint()?),
+            end: unzigzag(r.varint()?),
+        },
+        tag::LIST_REM => Effect::ListRem {
+            db: r.db()?,
+            key: r.bytes()?,
+            count: unzigzag(r.varint()?),
+            elem: r.bytes()?,
+        },
+        tag::LIST_INSERT => Effect::ListInsert {
+            db: r.db()?,
+            key: r.bytes()?,
+            before: r.bool()?,
+            pivot: r.bytes()?,
+            elem: r.bytes()?,
+        },
+        tag::SADD => Effect::SAdd {
+            db: r.db()?,
+            key: r.bytes()?,
+            members: r.list()?,
+        },
+        tag::SREM => Effect::SRem {
+            db: r.db()?,
+            key: r.bytes()?,
+            members: r.list()?,
+        },
+        tag::ZADD => {
+            let (db, key) = (r.db()?, r.bytes()?);
+            let n = r.count()?;
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                let m = r.bytes()?;
+                let s = f64::from_bits(r.u64_le()?);
+                if s.is_nan() {
+                    return Err(DecodeError::BadScore);
+                }
+                pairs.push((m, s));
+            }
+            Effect::ZAdd { db, key, pairs }
+        }
+        tag::ZREM => Effect::ZRem {
+            db: r.db()?,
+            key: r.bytes()?,
+            members: r.list()?,
+        },
         t => return Err(DecodeError::UnknownTag(t)),
     };
     Ok((e, r.pos))
@@ -288,6 +623,7 @@ pub enum DecodeError {
     BadVarint,
     BadBool,
     BadDb,
+    BadScore,
 }
 
 impl std::fmt::Display for DecodeError {
@@ -298,6 +634,7 @@ impl std::fmt::Display for DecodeError {
             DecodeError::BadVarint => f.write_str("malformed varint"),
             DecodeError::BadBool => f.write_str("malformed boolean"),
             DecodeError::BadDb => f.write_str("database index out of range"),
+            DecodeError::BadScore => f.write_str("score is NaN"),
         }
     }
 }
@@ -367,6 +704,34 @@ impl Reader<'_> {
             1 => Ok(true),
             _ => Err(DecodeError::BadBool),
         }
+    }
+
+    /// An element count, refused when the rest of the buffer could not hold that many
+    /// (every element takes at least one byte), so a hostile count allocates nothing.
+    fn count(&mut self) -> Result<usize, DecodeError> {
+        let n = self.varint()?;
+        if n > (self.buf.len() - self.pos) as u64 {
+            return Err(DecodeError::Truncated);
+        }
+        Ok(n as usize)
+    }
+
+    fn list(&mut self) -> Result<Vec<Vec<u8>>, DecodeError> {
+        let n = self.count()?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.bytes()?);
+        }
+        Ok(v)
+    }
+
+    fn u64_le(&mut self) -> Result<u64, DecodeError> {
+        let b = self
+            .buf
+            .get(self.pos..self.pos + 8)
+            .ok_or(DecodeError::Truncated)?;
+        self.pos += 8;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
     }
 
     fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
@@ -445,6 +810,78 @@ mod tests {
                 offset: 1 << 40,
                 data: vec![0, 255],
             },
+            Effect::HSet {
+                db: 0,
+                key: b"h".to_vec(),
+                pairs: vec![(b"f".to_vec(), b"v".to_vec()), (vec![], vec![1])],
+            },
+            Effect::HDel {
+                db: 1,
+                key: b"h".to_vec(),
+                fields: vec![b"f".to_vec()],
+            },
+            Effect::HExpire {
+                db: 0,
+                key: b"h".to_vec(),
+                fields: vec![(b"f".to_vec(), 1_700_000_000_000), (b"g".to_vec(), 0)],
+            },
+            Effect::ListPush {
+                db: 0,
+                key: b"l".to_vec(),
+                left: true,
+                elems: vec![b"a".to_vec(), b"b".to_vec()],
+            },
+            Effect::ListPop {
+                db: 0,
+                key: b"l".to_vec(),
+                left: false,
+                count: 3,
+            },
+            Effect::ListSet {
+                db: 0,
+                key: b"l".to_vec(),
+                index: 7,
+                elem: b"x".to_vec(),
+            },
+            Effect::ListTrim {
+                db: 0,
+                key: b"l".to_vec(),
+                start: -5,
+                end: i64::MAX,
+            },
+            Effect::ListRem {
+                db: 0,
+                key: b"l".to_vec(),
+                count: -2,
+                elem: b"x".to_vec(),
+            },
+            Effect::ListInsert {
+                db: 0,
+                key: b"l".to_vec(),
+                before: true,
+                pivot: b"p".to_vec(),
+                elem: b"e".to_vec(),
+            },
+            Effect::SAdd {
+                db: 0,
+                key: b"s".to_vec(),
+                members: vec![b"1".to_vec(), b"m".to_vec()],
+            },
+            Effect::SRem {
+                db: 0,
+                key: b"s".to_vec(),
+                members: vec![b"m".to_vec()],
+            },
+            Effect::ZAdd {
+                db: 0,
+                key: b"z".to_vec(),
+                pairs: vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), f64::NEG_INFINITY), (b"c".to_vec(), -0.0)],
+            },
+            Effect::ZRem {
+                db: 0,
+                key: b"z".to_vec(),
+                members: vec![b"a".to_vec()],
+            },
         ]
     }
 
@@ -482,7 +919,7 @@ mod tests {
                 b[0]
             })
             .collect();
-        assert_eq!(tags, (1..=13).collect::<Vec<u8>>());
+        assert_eq!(tags, (1..=26).collect::<Vec<u8>>());
         buf.clear();
         encode(
             &Effect::IncrBy {
@@ -493,6 +930,40 @@ mod tests {
             &mut buf,
         );
         assert_eq!(buf, [11, 0, 0, 1]);
+        buf.clear();
+        encode(
+            &Effect::ZAdd {
+                db: 2,
+                key: b"z".to_vec(),
+                pairs: vec![(b"m".to_vec(), 1.0)],
+            },
+            &mut buf,
+        );
+        assert_eq!(buf, [25, 2, 1, b'z', 1, 1, b'm', 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]);
+        buf.clear();
+        encode(
+            &Effect::ListPush {
+                db: 0,
+                key: b"l".to_vec(),
+                left: false,
+                elems: vec![b"ab".to_vec()],
+            },
+            &mut buf,
+        );
+        assert_eq!(buf, [17, 0, 1, b'l', 0, 1, 2, b'a', b'b']);
+    }
+
+    #[test]
+    fn hostile_counts_allocate_nothing() {
+        // SADD with a declared member count of 2^40 and nothing behind it.
+        assert_eq!(
+            decode(&[23, 0, 1, b's', 0x80, 0x80, 0x80, 0x80, 0x80, 0x20]),
+            Err(DecodeError::Truncated)
+        );
+        // ZADD with a NaN score.
+        let mut buf = vec![25, 0, 1, b'z', 1, 1, b'm'];
+        buf.extend_from_slice(&f64::NAN.to_bits().to_le_bytes());
+        assert_eq!(decode(&buf), Err(DecodeError::BadScore));
     }
 
     #[test]

@@ -252,4 +252,42 @@ pub const EXPIRE_GT_AND_LT: CmdError =
     CmdError::new("ERR GT and LT options at the same time are not compatible");
 pub const PROTO_NOT_INTEGER: CmdError =
     CmdError::new("ERR Protocol version is not an integer or out of range");
+pub const HASH_NOT_INTEGER: CmdError = CmdError::new("ERR hash value is not an integer");
+pub const HASH_NOT_FLOAT: CmdError = CmdError::new("ERR hash value is not a float");
+pub const MIN_MAX_NOT_FLOAT: CmdError = CmdError::new("ERR min or max is not a float");
+pub const MIN_MAX_NOT_LEX: CmdError = CmdError::new("ERR min or max not valid string range item");
+pub const SCORE_NAN: CmdError = CmdError::new("ERR resulting score is not a number (NaN)");
+pub const SORT_NOT_DOUBLE: CmdError =
+    CmdError::new("ERR One or more scores can't be converted into double");
+pub const NUMKEYS_POSITIVE: CmdError = CmdError::new("ERR numkeys should be greater than 0");
+pub const NUMKEYS_TOO_MANY: CmdError =
+    CmdError::new("ERR Number of keys can't be greater than number of args");
+pub const LIMIT_NEGATIVE: CmdError = CmdError::new("ERR LIMIT can't be negative");
+pub const COUNT_POSITIVE: CmdError = CmdError::new("ERR count should be greater than 0");
+pub const FIELDS_MISSING: CmdError =
+    CmdError::new("ERR Mandatory argument FIELDS is missing or not at the right position");
+pub const NUMFIELDS_POSITIVE: CmdError =
+    CmdError::new("ERR Number of fields must be a positive integer");
+pub const NUMFIELDS_MISMATCH: CmdError =
+    CmdError::new("ERR The `numfields` parameter must match the number of arguments");
+pub const HFE_NEGATIVE: CmdError = CmdError::new("ERR invalid expire time, must be >= 0");
+pub const RANGE_LONG: CmdError = CmdError::new(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+pub const VALUE_OUT_OF_RANGE: CmdError = CmdError::new("ERR value is out of range");
+pub const WEIGHT_NOT_FLOAT: CmdError = CmdError::new("ERR weight value is not a float");
+pub const RANK_ZERO: CmdError = CmdError::new("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+pub const COUNT_NEGATIVE: CmdError = CmdError::new("ERR COUNT can't be negative");
+pub const MAXLEN_NEGATIVE: CmdError = CmdError::new("ERR MAXLEN can't be negative");
+pub const ZADD_XX_NX: CmdError =
+    CmdError::new("ERR XX and NX options at the same time are not compatible");
+pub const ZADD_GT_LT_NX: CmdError =
+    CmdError::new("ERR GT, LT, and/or NX options at the same time are not compatible");
+pub const ZADD_INCR_PAIR: CmdError =
+    CmdError::new("ERR INCR option supports a single increment-element pair");
+pub const ZRANGE_LIMIT: CmdError = CmdError::new(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+);
+pub const ZRANGE_WITHSCORES_BYLEX: CmdError =
+    CmdError::new("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
 pub const NOT_IN_MULTI: CmdError = CmdError::new("ERR Command not allowed inside a transaction");

@@ -16,7 +16,7 @@ pub mod number;
 pub mod reply;
 pub mod types;
 
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -44,6 +44,14 @@ pub struct EngineConfig {
     pub lfu_decay_time: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub hll_sparse_max_bytes: AtomicUsize,
+    pub hash_max_listpack_entries: AtomicUsize,
+    pub hash_max_listpack_value: AtomicUsize,
+    pub set_max_intset_entries: AtomicUsize,
+    pub set_max_listpack_entries: AtomicUsize,
+    pub set_max_listpack_value: AtomicUsize,
+    pub zset_max_listpack_entries: AtomicUsize,
+    pub zset_max_listpack_value: AtomicUsize,
+    pub list_max_listpack_size: AtomicI64,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +66,14 @@ impl Default for EngineConfig {
             lfu_decay_time: AtomicU64::new(1),
             proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
             hll_sparse_max_bytes: AtomicUsize::new(types::hll::HLL_SPARSE_MAX_BYTES_DEFAULT),
+            hash_max_listpack_entries: AtomicUsize::new(128),
+            hash_max_listpack_value: AtomicUsize::new(64),
+            set_max_intset_entries: AtomicUsize::new(512),
+            set_max_listpack_entries: AtomicUsize::new(128),
+            set_max_listpack_value: AtomicUsize::new(64),
+            zset_max_listpack_entries: AtomicUsize::new(128),
+            zset_max_listpack_value: AtomicUsize::new(64),
+            list_max_listpack_size: AtomicI64::new(-2),
         }
     }
 }
@@ -155,6 +171,22 @@ impl Engine {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// The collection encoding thresholds, as configured now.
+    pub fn limits(&self) -> types::Limits {
+        let c = &self.config;
+        let u = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        types::Limits {
+            hash_entries: u(&c.hash_max_listpack_entries),
+            hash_value: u(&c.hash_max_listpack_value),
+            set_intset_entries: u(&c.set_max_intset_entries),
+            set_entries: u(&c.set_max_listpack_entries),
+            set_value: u(&c.set_max_listpack_value),
+            zset_entries: u(&c.zset_max_listpack_entries),
+            zset_value: u(&c.zset_max_listpack_value),
+            list_size: c.list_max_listpack_size.load(Ordering::Relaxed),
+        }
     }
 
     pub fn policy(&self) -> Policy {

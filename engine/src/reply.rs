@@ -22,6 +22,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A map in RESP3; a flat array of alternating keys and values in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// Pairs such as member and score: an array of two-element arrays in RESP3, a flat array
+    /// in RESP2 (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// A set in RESP3; an array in RESP2.
     Set(Vec<Reply>),
     /// A double in RESP3; a bulk string formatted as Redis formats doubles in RESP2.

@@ -231,6 +231,69 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: None,
     },
     Directive {
+        name: "hash-max-listpack-entries",
+        kind: Kind::Int { min: 0, max: i64::MAX },
+        default: "128",
+        mutable: true,
+        apply: Some(|e, v| e.config.hash_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "hash-max-listpack-value",
+        kind: Kind::Memory { min: 0 },
+        default: "64",
+        mutable: true,
+        apply: Some(|e, v| e.config.hash_max_listpack_value.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "set-max-intset-entries",
+        kind: Kind::Int { min: 0, max: i64::MAX },
+        default: "512",
+        mutable: true,
+        apply: Some(|e, v| e.config.set_max_intset_entries.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "set-max-listpack-entries",
+        kind: Kind::Int { min: 0, max: i64::MAX },
+        default: "128",
+        mutable: true,
+        apply: Some(|e, v| e.config.set_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "set-max-listpack-value",
+        kind: Kind::Memory { min: 0 },
+        default: "64",
+        mutable: true,
+        apply: Some(|e, v| e.config.set_max_listpack_value.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "zset-max-listpack-entries",
+        kind: Kind::Int { min: 0, max: i64::MAX },
+        default: "128",
+        mutable: true,
+        apply: Some(|e, v| e.config.zset_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "zset-max-listpack-value",
+        kind: Kind::Memory { min: 0 },
+        default: "64",
+        mutable: true,
+        apply: Some(|e, v| e.config.zset_max_listpack_value.store(num(v) as usize, Ordering::Relaxed)),
+    },
+    Directive {
+        name: "list-max-listpack-size",
+        kind: Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        default: "-2",
+        mutable: true,
+        apply: Some(|e, v| {
+            e.config
+                .list_max_listpack_size
+                .store(v.parse().unwrap_or(-2), Ordering::Relaxed)
+        }),
+    },
+    Directive {
         name: "hll-sparse-max-bytes",
         kind: Kind::Memory { min: 0 },
         default: "3000",

@@ -1,25 +1,61 @@
 //! Redis's value types, one module per type. A `Value` is what a key holds; its memory use is
 //! reported per entry so `used_memory_dataset` and `MEMORY USAGE` stay honest.
+//!
+//! Strings and small collections are *flat*: one exactly sized allocation holding a four-byte
+//! header (kind and encoding flags, then the 24-bit access clock) and the content. A small
+//! collection's content is a packed entry list, Redis's listpack in spirit (see [`pack`]).
+//! Collections that outgrow Redis's listpack thresholds move to a boxed [`Big`] structure with
+//! Redis's complexity guarantees. Either way `Value` is sixteen bytes, so a table node stays in
+//! jemalloc's 48-byte class.
 
 pub mod bitmap;
+pub mod hash;
 pub mod hll;
 pub mod lcs;
+pub mod list;
+pub mod pack;
+pub mod set;
+pub mod skiplist;
+pub mod sort;
 pub mod string;
+pub mod zset;
 
-/// What a key holds. Sixteen bytes, so a table node (key, value, expiry, chain link) fits
-/// jemalloc's 48-byte class; later types add boxed variants, which keep that size.
+/// What a key holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Str(Str),
+    Flat(Flat),
+    Big(Box<Big>),
+}
+
+/// Redis's five classic types (streams come with the messaging issue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Hash,
+    List,
+    Set,
+    ZSet,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+        }
+    }
 }
 
 /// Strings up to this length are reported as `embstr` by OBJECT ENCODING, as Redis does.
 pub const EMBSTR_MAX: usize = 44;
 
-/// Bytes in front of a string's content: one byte of encoding flags, then the 24-bit access
-/// clock (Redis's LRU clock or LFU counter and decrement time). Keeping them in the value's
-/// own allocation is what keeps the table node small.
-const HEADER: usize = 4;
+/// Bytes in front of a flat value's content: one byte of kind and encoding flags, then the
+/// 24-bit access clock (Redis's LRU clock or LFU counter and decrement time). Keeping them in
+/// the value's own allocation is what keeps the table node small.
+pub const HEADER: usize = 4;
 /// The content is a canonical decimal integer (OBJECT ENCODING `int`, like Redis's
 /// OBJ_ENCODING_INT).
 const FLAG_INT: u8 = 1;
@@ -27,28 +63,87 @@ const FLAG_INT: u8 = 1;
 /// string (APPEND, SETRANGE, SETBIT, BITOP, PFADD): OBJECT ENCODING `raw` whatever its length.
 const FLAG_RAW: u8 = 2;
 
-/// A string value: header, then content, in one exactly sized allocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Str(Box<[u8]>);
+/// What a flat value's content is: the high nibble of the first header byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlatKind {
+    String = 0,
+    /// Field, value, field, value... (`listpack`).
+    HashPack = 1,
+    /// Elements in order (`listpack`).
+    ListPack = 2,
+    /// Sorted 8-byte little-endian integers (`intset`).
+    IntSet = 3,
+    /// Members in insertion order (`listpack`).
+    SetPack = 4,
+    /// Member, score (8-byte f64), ordered by score then member (`listpack`).
+    ZSetPack = 5,
+}
 
-impl Str {
-    fn with_flags(content: &[u8], flags: u8) -> Str {
+impl FlatKind {
+    fn from_bits(b: u8) -> FlatKind {
+        match b >> 4 {
+            1 => FlatKind::HashPack,
+            2 => FlatKind::ListPack,
+            3 => FlatKind::IntSet,
+            4 => FlatKind::SetPack,
+            5 => FlatKind::ZSetPack,
+            _ => FlatKind::String,
+        }
+    }
+}
+
+/// A flat value: header, then content, in one exactly sized allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flat(Box<[u8]>);
+
+/// The name the string commands use for a flat value.
+pub type Str = Flat;
+
+impl Flat {
+    fn with_flags(content: &[u8], flags: u8) -> Flat {
         let mut v = Vec::with_capacity(HEADER + content.len());
         v.extend_from_slice(&[flags, 0, 0, 0]);
         v.extend_from_slice(content);
-        Str(v.into_boxed_slice())
+        Flat(v.into_boxed_slice())
+    }
+
+    /// An empty collection of the given flat kind (packs start with a zero entry count).
+    pub fn new_collection(kind: FlatKind) -> Flat {
+        let content: &[u8] = if kind == FlatKind::IntSet {
+            &[]
+        } else {
+            &[0, 0, 0, 0]
+        };
+        Flat::with_flags(content, (kind as u8) << 4)
+    }
+
+    pub fn kind(&self) -> FlatKind {
+        FlatKind::from_bits(self.0[0])
     }
 
     fn flags(&self) -> u8 {
-        self.0[0]
+        self.0[0] & 0x0f
     }
 
     fn set_flags(&mut self, f: u8) {
-        self.0[0] = f;
+        self.0[0] = (self.0[0] & 0xf0) | f;
     }
 
     pub fn content(&self) -> &[u8] {
         &self.0[HEADER..]
+    }
+
+    /// The whole buffer, header included (pack offsets count from its start).
+    pub fn buf(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Edits the whole buffer (header included) as a vector; it is stored back exactly sized.
+    pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        let r = f(&mut v);
+        self.0 = v.into_boxed_slice();
+        r
     }
 
     /// The content for an in-place edit; the string becomes `raw`.
@@ -88,22 +183,67 @@ impl Str {
     }
 }
 
+/// A collection too large for a flat encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Big {
+    /// The access clock (as in a flat value's header).
+    pub access: u32,
+    pub data: BigData,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BigData {
+    Hash(hash::HashTable),
+    List(list::QuickList),
+    Set(set::SetTable),
+    ZSet(zset::SkipZSet),
+}
+
 impl Value {
+    pub fn big(data: BigData) -> Value {
+        Value::Big(Box::new(Big { access: 0, data }))
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Flat(f) => match f.kind() {
+                FlatKind::String => Kind::String,
+                FlatKind::HashPack => Kind::Hash,
+                FlatKind::ListPack => Kind::List,
+                FlatKind::IntSet | FlatKind::SetPack => Kind::Set,
+                FlatKind::ZSetPack => Kind::ZSet,
+            },
+            Value::Big(b) => match b.data {
+                BigData::Hash(_) => Kind::Hash,
+                BigData::List(_) => Kind::List,
+                BigData::Set(_) => Kind::Set,
+                BigData::ZSet(_) => Kind::ZSet,
+            },
+        }
+    }
+
     /// Redis's TYPE name.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "string",
-        }
+        self.kind().name()
     }
 
     /// Redis's OBJECT ENCODING name.
     pub fn encoding(&self) -> &'static str {
         match self {
-            Value::Str(s) if s.flags() & FLAG_INT != 0 => "int",
-            Value::Str(s) if s.flags() & FLAG_RAW == 0 && s.content().len() <= EMBSTR_MAX => {
-                "embstr"
-            }
-            Value::Str(_) => "raw",
+            Value::Flat(s) => match s.kind() {
+                FlatKind::String if s.flags() & FLAG_INT != 0 => "int",
+                FlatKind::String if s.flags() & FLAG_RAW == 0 && s.content().len() <= EMBSTR_MAX => {
+                    "embstr"
+                }
+                FlatKind::String => "raw",
+                FlatKind::IntSet => "intset",
+                _ => "listpack",
+            },
+            Value::Big(b) => match &b.data {
+                BigData::Hash(_) | BigData::Set(_) => "hashtable",
+                BigData::List(_) => "quicklist",
+                BigData::ZSet(_) => "skiplist",
+            },
         }
     }
 
@@ -111,47 +251,70 @@ impl Value {
     /// (so `GET` returns exactly the bytes that were set).
     pub fn from_bytes(b: &[u8]) -> Value {
         let int = b.len() <= 20 && crate::number::parse_i64(b).is_some();
-        Value::Str(Str::with_flags(b, if int { FLAG_INT } else { 0 }))
+        Value::Flat(Flat::with_flags(b, if int { FLAG_INT } else { 0 }))
     }
 
     /// A string stored whole but reported `raw`, as Redis creates BITOP and HyperLogLog results.
     pub fn raw_string(bytes: &[u8]) -> Value {
-        Value::Str(Str::with_flags(bytes, FLAG_RAW))
+        Value::Flat(Flat::with_flags(bytes, FLAG_RAW))
     }
 
     /// A string that holds no integer encoding even when it looks like one (INCRBYFLOAT's result).
     pub fn plain_string(bytes: &[u8]) -> Value {
-        Value::Str(Str::with_flags(bytes, 0))
+        Value::Flat(Flat::with_flags(bytes, 0))
     }
 
     pub fn from_int(i: i64) -> Value {
-        Value::Str(Str::with_flags(
+        Value::Flat(Flat::with_flags(
             itoa::Buffer::new().format(i).as_bytes(),
             FLAG_INT,
         ))
     }
 
-    /// Heap bytes owned by the value (not counting the entry itself).
+    /// Heap bytes owned by the value (not counting the entry itself). Constant time: big
+    /// collections keep a running count.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Value::Str(s) => s.0.len(),
+            Value::Flat(s) => s.0.len(),
+            Value::Big(b) => {
+                std::mem::size_of::<Big>()
+                    + match &b.data {
+                        BigData::Hash(h) => h.heap_bytes(),
+                        BigData::List(l) => l.heap_bytes(),
+                        BigData::Set(s) => s.heap_bytes(),
+                        BigData::ZSet(z) => z.heap_bytes(),
+                    }
+            }
+        }
+    }
+
+    /// Elements in a collection (1 for a string): what lazy freeing and SCAN's effort go by.
+    pub fn elements(&self) -> usize {
+        match self.kind() {
+            Kind::String => 1,
+            Kind::Hash => hash::len(self),
+            Kind::List => list::len(self),
+            Kind::Set => set::len(self),
+            Kind::ZSet => zset::len(self),
         }
     }
 
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Str(_))
+        matches!(self, Value::Flat(f) if f.kind() == FlatKind::String)
     }
 
-    /// The string's bytes; None for non-string types.
+    /// The string's bytes; None for other types.
     pub fn string_bytes(&self) -> Option<&[u8]> {
         match self {
-            Value::Str(s) => Some(s.content()),
+            Value::Flat(s) if s.kind() == FlatKind::String => Some(s.content()),
+            _ => None,
         }
     }
 
     pub fn as_str_mut(&mut self) -> Option<&mut Str> {
         match self {
-            Value::Str(s) => Some(s),
+            Value::Flat(s) if s.kind() == FlatKind::String => Some(s),
+            _ => None,
         }
     }
 
@@ -167,16 +330,172 @@ impl Value {
     /// The access clock (LRU seconds, or the LFU counter and its decrement time).
     pub fn access(&self) -> u32 {
         match self {
-            Value::Str(s) => s.access(),
+            Value::Flat(s) => s.access(),
+            Value::Big(b) => b.access,
         }
     }
 
     pub fn set_access(&mut self, a: u32) {
         match self {
-            Value::Str(s) => s.set_access(a & 0xff_ffff),
+            Value::Flat(s) => s.set_access(a & 0xff_ffff),
+            Value::Big(b) => b.access = a & 0xff_ffff,
+        }
+    }
+
+    /// A canonical byte form of the content (type, then elements in a fixed order), for tests
+    /// that compare two engines' states.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut out = vec![self.kind() as u8];
+        let mut put = |b: &[u8]| {
+            out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            out.extend_from_slice(b);
+        };
+        match self.kind() {
+            Kind::String => put(self.string_bytes().unwrap_or_default()),
+            Kind::Hash => {
+                let mut pairs = hash::pairs(self);
+                pairs.sort();
+                for (f, v) in pairs {
+                    put(&f);
+                    put(&v);
+                }
+            }
+            Kind::List => {
+                for e in list::elements(self) {
+                    put(&e);
+                }
+            }
+            Kind::Set => {
+                let mut m = set::members(self);
+                m.sort();
+                for e in m {
+                    put(&e);
+                }
+            }
+            Kind::ZSet => {
+                for (m, s) in zset::entries(self) {
+                    put(&m);
+                    put(&s.to_bits().to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Redis's listpack and intset thresholds (`hash-max-listpack-entries` and friends), read
+/// once per command.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset_entries: usize,
+    pub set_entries: usize,
+    pub set_value: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+    /// `list-max-listpack-size`: positive = entries per node, negative = -1..-5 for 4..64 KiB.
+    pub list_size: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hash_entries: 128,
+            hash_value: 64,
+            set_intset_entries: 512,
+            set_entries: 128,
+            set_value: 64,
+            zset_entries: 128,
+            zset_value: 64,
+            list_size: -2,
         }
     }
 }
+
+/// The value at `key` for a read: None if missing, WRONGTYPE if it is another type.
+pub(crate) fn read<'g>(
+    g: &'g mut Guard<'_>,
+    key: &[u8],
+    kind: Kind,
+) -> Result<Option<&'g Value>, CmdError> {
+    match g.get(key) {
+        None => Ok(None),
+        Some(e) if e.value.kind() == kind => Ok(Some(&e.value)),
+        Some(_) => Err(error::WRONGTYPE),
+    }
+}
+
+/// The same check for a write: whether the key exists (no hit/miss accounting).
+pub(crate) fn check_write(g: &mut Guard<'_>, key: &[u8], kind: Kind) -> Result<bool, CmdError> {
+    match g.peek(key) {
+        None => Ok(false),
+        Some(e) if e.value.kind() == kind => Ok(true),
+        Some(_) => Err(error::WRONGTYPE),
+    }
+}
+
+/// HSCAN, SSCAN and ZSCAN options.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOpts<'a> {
+    pub cursor: u64,
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+    /// HSCAN NOVALUES: fields only.
+    pub novalues: bool,
+}
+
+impl ScanOpts<'_> {
+    pub(crate) fn matches(&self, b: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::keyspace::pattern::glob_match(p, b, false))
+    }
+}
+
+/// Scans a big collection's table Redis's way: stop after `count` elements or `10 * count`
+/// buckets; `emit` filters and collects.
+pub(crate) fn scan_dict<V, S: std::hash::BuildHasher>(
+    d: &crate::keyspace::dict::Dict<V, S>,
+    o: &ScanOpts,
+    mut emit: impl FnMut(&[u8], &V) -> usize,
+) -> u64 {
+    let mut c = o.cursor;
+    let mut got = 0;
+    let mut budget = o.count.saturating_mul(10).max(1);
+    loop {
+        c = d.scan(c, |k, v| got += emit(k, v));
+        budget -= 1;
+        if c == 0 || got >= o.count || budget == 0 {
+            return c;
+        }
+    }
+}
+
+/// The reply to a collection SCAN.
+pub(crate) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(bytes::Bytes::from(cursor.to_string())),
+        Reply::Array(items),
+    ])
+}
+
+pub(crate) fn bulk(b: &[u8]) -> Reply {
+    Reply::Bulk(bytes::Bytes::copy_from_slice(b))
+}
+
+/// A random generator for SPOP, SRANDMEMBER and friends.
+pub(crate) fn rng() -> rand::rngs::ThreadRng {
+    rand::thread_rng()
+}
+
+/// Bytes a boxed byte string costs on the heap, for accounting.
+pub(crate) fn boxed_bytes(len: usize) -> usize {
+    len.div_ceil(8) * 8 + 16
+}
+
+use crate::error::{self, CmdError};
+use crate::keyspace::Guard;
+use crate::reply::Reply;
 
 #[cfg(test)]
 mod tests {
@@ -196,13 +515,11 @@ mod tests {
         assert_eq!(Value::from_bytes(b"012").encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'x'; 45]).encoding(), "raw");
         v.set_access(0x00ab_cdef);
-        let Value::Str(s) = &mut v;
-        assert_eq!(s.append(b"6"), 6);
+        assert_eq!(v.as_str_mut().unwrap().append(b"6"), 6);
         assert_eq!(v.string_bytes(), Some(&b"123456"[..]));
         assert_eq!(v.encoding(), "raw");
         assert_eq!(v.access(), 0x00ab_cdef);
-        let Value::Str(s) = &mut v;
-        s.resize(8);
+        v.as_str_mut().unwrap().resize(8);
         assert_eq!(v.string_bytes(), Some(&b"123456\0\0"[..]));
         assert_eq!(Value::raw_string(b"ab").encoding(), "raw");
         assert_eq!(Value::plain_string(b"3").encoding(), "embstr");

@@ -4,10 +4,15 @@
 
 pub mod bitmaps;
 pub mod connection;
+pub mod hashes;
 pub mod hll;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
+pub mod sort;
 pub mod strings;
+pub mod zsets;
 pub mod table;
 pub mod transactions;
 

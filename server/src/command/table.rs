@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::flag::*;
-use super::{bitmaps, connection, hll, keys, server, strings, transactions, Cmd, Handler};
+use super::{
+    bitmaps, connection, hashes, hll, keys, lists, server, sets, sort, strings, transactions, zsets, Cmd,
+    Handler,
+};
 
 #[allow(clippy::too_many_arguments)]
 const fn c(
@@ -61,6 +64,22 @@ const CONN_S: &[&str] = &["@slow", "@connection"];
 const TX: &[&str] = &["@fast", "@transaction"];
 const TX_S: &[&str] = &["@slow", "@transaction"];
 const ADM: &[&str] = &["@admin", "@slow", "@dangerous"];
+const H_W: &[&str] = &["@write", "@hash", "@fast"];
+const H_R: &[&str] = &["@read", "@hash", "@fast"];
+const H_RS: &[&str] = &["@read", "@hash", "@slow"];
+const L_W: &[&str] = &["@write", "@list", "@fast"];
+const L_WS: &[&str] = &["@write", "@list", "@slow"];
+const L_R: &[&str] = &["@read", "@list", "@fast"];
+const L_RS: &[&str] = &["@read", "@list", "@slow"];
+const S_W: &[&str] = &["@write", "@set", "@fast"];
+const S_WS: &[&str] = &["@write", "@set", "@slow"];
+const S_R: &[&str] = &["@read", "@set", "@fast"];
+const S_RS: &[&str] = &["@read", "@set", "@slow"];
+const Z_W: &[&str] = &["@write", "@sortedset", "@fast"];
+const Z_WS: &[&str] = &["@write", "@sortedset", "@slow"];
+const Z_R: &[&str] = &["@read", "@sortedset", "@fast"];
+const Z_RS: &[&str] = &["@read", "@sortedset", "@slow"];
+const MK: u32 = MOVABLE_KEYS;
 
 pub static COMMANDS: &[Cmd] = &[
     // connection
@@ -143,6 +162,104 @@ pub static COMMANDS: &[Cmd] = &[
     c("pfadd", -2, WF, K1, HLL_F, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hll::pfadd),
     c("pfcount", -2, R | MAY_REPLICATE, KALL, &["@read", "@hyperloglog", "@slow"], "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
     c("pfmerge", -2, W, KALL, HLL_W, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
+    // hashes
+    c("hset", -4, WF, K1, H_W, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hashes::hset),
+    c("hmset", -4, WF, K1, H_W, "hash", "2.0.0", "Sets the values of multiple fields.", hashes::hmset),
+    c("hsetnx", 4, WF, K1, H_W, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hashes::hsetnx),
+    c("hget", 3, RF, K1, H_R, "hash", "2.0.0", "Returns the value of a field in a hash.", hashes::hget),
+    c("hmget", -3, RF, K1, H_R, "hash", "2.0.0", "Returns the values of all fields in a hash.", hashes::hmget),
+    c("hgetall", 2, R, K1, H_RS, "hash", "2.0.0", "Returns all fields and values in a hash.", hashes::hgetall),
+    c("hkeys", 2, R, K1, H_RS, "hash", "2.0.0", "Returns all fields in a hash.", hashes::hkeys),
+    c("hvals", 2, R, K1, H_RS, "hash", "2.0.0", "Returns all values in a hash.", hashes::hvals),
+    c("hdel", -3, WRITE | FAST, K1, H_W, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hashes::hdel),
+    c("hlen", 2, RF, K1, H_R, "hash", "2.0.0", "Returns the number of fields in a hash.", hashes::hlen),
+    c("hexists", 3, RF, K1, H_R, "hash", "2.0.0", "Determines whether a field exists in a hash.", hashes::hexists),
+    c("hstrlen", 3, RF, K1, H_R, "hash", "3.2.0", "Returns the length of the value of a field.", hashes::hstrlen),
+    c("hincrby", 4, WF, K1, H_W, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hashes::hincrby),
+    c("hincrbyfloat", 4, WF, K1, H_W, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hashes::hincrbyfloat),
+    c("hrandfield", -2, R, K1, H_RS, "hash", "6.2.0", "Returns one or more random fields from a hash.", hashes::hrandfield),
+    c("hscan", -3, R, K1, H_RS, "hash", "2.8.0", "Iterates over fields and values of a hash.", hashes::hscan),
+    c("hexpire", -6, WF, K1, H_W, "hash", "7.4.0", "Set expiry for hash field using relative time to expire (seconds)", hashes::hexpire),
+    c("hpexpire", -6, WF, K1, H_W, "hash", "7.4.0", "Set expiry for hash field using relative time to expire (milliseconds)", hashes::hpexpire),
+    c("hexpireat", -6, WF, K1, H_W, "hash", "7.4.0", "Set expiry for hash field using an absolute Unix timestamp (seconds)", hashes::hexpireat),
+    c("hpexpireat", -6, WF, K1, H_W, "hash", "7.4.0", "Set expiry for hash field using an absolute Unix timestamp (milliseconds)", hashes::hpexpireat),
+    c("httl", -5, RF, K1, H_R, "hash", "7.4.0", "Returns the TTL in seconds of a hash field.", hashes::httl),
+    c("hpttl", -5, RF, K1, H_R, "hash", "7.4.0", "Returns the TTL in milliseconds of a hash field.", hashes::hpttl),
+    c("hexpiretime", -5, RF, K1, H_R, "hash", "7.4.0", "Returns the expiration time of a hash field as a Unix timestamp, in seconds.", hashes::hexpiretime),
+    c("hpexpiretime", -5, RF, K1, H_R, "hash", "7.4.0", "Returns the expiration time of a hash field as a Unix timestamp, in msec.", hashes::hpexpiretime),
+    c("hpersist", -5, WRITE | FAST, K1, H_W, "hash", "7.4.0", "Removes the expiration time for each specified field", hashes::hpersist),
+    // lists
+    c("lpush", -3, WF, K1, L_W, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
+    c("rpush", -3, WF, K1, L_W, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
+    c("lpushx", -3, WF, K1, L_W, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", lists::lpushx),
+    c("rpushx", -3, WF, K1, L_W, "list", "2.2.0", "Appends an element to a list only when the list exists.", lists::rpushx),
+    c("lpop", -2, WRITE | FAST, K1, L_W, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", lists::lpop),
+    c("rpop", -2, WRITE | FAST, K1, L_W, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", lists::rpop),
+    c("llen", 2, RF, K1, L_R, "list", "1.0.0", "Returns the length of a list.", lists::llen),
+    c("lindex", 3, R, K1, L_RS, "list", "1.0.0", "Returns an element from a list by its index.", lists::lindex),
+    c("lset", 4, W, K1, L_WS, "list", "1.0.0", "Sets the value of an element in a list by its index.", lists::lset),
+    c("lrange", 4, R, K1, L_RS, "list", "1.0.0", "Returns a range of elements from a list.", lists::lrange),
+    c("ltrim", 4, WRITE, K1, L_WS, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", lists::ltrim),
+    c("lrem", 4, WRITE, K1, L_WS, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", lists::lrem),
+    c("linsert", 5, W, K1, L_WS, "list", "2.2.0", "Inserts an element before or after another element in a list.", lists::linsert),
+    c("lpos", -3, R, K1, L_RS, "list", "6.0.6", "Returns the index of matching elements in a list.", lists::lpos),
+    c("lmove", 5, W, K12, L_WS, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", lists::lmove),
+    c("rpoplpush", 3, W, K12, L_WS, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", lists::rpoplpush),
+    c("lmpop", -4, WRITE | MK, NOKEY, L_WS, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
+    // sets
+    c("sadd", -3, WF, K1, S_W, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", sets::sadd),
+    c("srem", -3, WRITE | FAST, K1, S_W, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", sets::srem),
+    c("smembers", 2, R, K1, S_RS, "set", "1.0.0", "Returns all members of a set.", sets::smembers),
+    c("sismember", 3, RF, K1, S_R, "set", "1.0.0", "Determines whether a member belongs to a set.", sets::sismember),
+    c("smismember", -3, RF, K1, S_R, "set", "6.2.0", "Determines whether multiple members belong to a set.", sets::smismember),
+    c("scard", 2, RF, K1, S_R, "set", "1.0.0", "Returns the number of members in a set.", sets::scard),
+    c("smove", 4, WRITE | FAST, K12, S_W, "set", "1.0.0", "Moves a member from one set to another.", sets::smove),
+    c("spop", -2, WRITE | FAST, K1, S_W, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", sets::spop),
+    c("srandmember", -2, R, K1, S_RS, "set", "1.0.0", "Get one or multiple random members from a set", sets::srandmember),
+    c("sscan", -3, R, K1, S_RS, "set", "2.8.0", "Iterates over members of a set.", sets::sscan),
+    c("sinter", -2, R, KALL, S_RS, "set", "1.0.0", "Returns the intersect of multiple sets.", sets::sinter),
+    c("sunion", -2, R, KALL, S_RS, "set", "1.0.0", "Returns the union of multiple sets.", sets::sunion),
+    c("sdiff", -2, R, KALL, S_RS, "set", "1.0.0", "Returns the difference of multiple sets.", sets::sdiff),
+    c("sinterstore", -3, W, KALL, S_WS, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", sets::sinterstore),
+    c("sunionstore", -3, W, KALL, S_WS, "set", "1.0.0", "Stores the union of multiple sets in a key.", sets::sunionstore),
+    c("sdiffstore", -3, W, KALL, S_WS, "set", "1.0.0", "Stores the difference of multiple sets in a key.", sets::sdiffstore),
+    c("sintercard", -3, R | MK, NOKEY, S_RS, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", sets::sintercard),
+    // sorted sets
+    c("zadd", -4, WF, K1, Z_W, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zsets::zadd),
+    c("zincrby", 4, WF, K1, Z_W, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", zsets::zincrby),
+    c("zrem", -3, WRITE | FAST, K1, Z_W, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zsets::zrem),
+    c("zcard", 2, RF, K1, Z_R, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zsets::zcard),
+    c("zscore", 3, RF, K1, Z_R, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", zsets::zscore),
+    c("zmscore", -3, RF, K1, Z_R, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", zsets::zmscore),
+    c("zrank", -3, RF, K1, Z_R, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zsets::zrank),
+    c("zrevrank", -3, RF, K1, Z_R, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zsets::zrevrank),
+    c("zcount", 4, RF, K1, Z_R, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zsets::zcount),
+    c("zlexcount", 4, RF, K1, Z_R, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zsets::zlexcount),
+    c("zrange", -4, R, K1, Z_RS, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", zsets::zrange),
+    c("zrangestore", -5, W, K12, Z_WS, "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", zsets::zrangestore),
+    c("zrangebyscore", -4, R, K1, Z_RS, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", zsets::zrangebyscore),
+    c("zrevrangebyscore", -4, R, K1, Z_RS, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zsets::zrevrangebyscore),
+    c("zrangebylex", -4, R, K1, Z_RS, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", zsets::zrangebylex),
+    c("zrevrangebylex", -4, R, K1, Z_RS, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zsets::zrevrangebylex),
+    c("zrevrange", -4, R, K1, Z_RS, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zsets::zrevrange),
+    c("zremrangebyrank", 4, WRITE, K1, Z_WS, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zsets::zremrangebyrank),
+    c("zremrangebyscore", 4, WRITE, K1, Z_WS, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zsets::zremrangebyscore),
+    c("zremrangebylex", 4, WRITE, K1, Z_WS, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zsets::zremrangebylex),
+    c("zpopmin", -2, WRITE | FAST, K1, Z_W, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmin),
+    c("zpopmax", -2, WRITE | FAST, K1, Z_W, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
+    c("zmpop", -4, WRITE | MK, NOKEY, Z_WS, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
+    c("zrandmember", -2, R, K1, Z_RS, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zsets::zrandmember),
+    c("zscan", -3, R, K1, Z_RS, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),
+    c("zunion", -3, R | MK, NOKEY, Z_RS, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zsets::zunion),
+    c("zinter", -3, R | MK, NOKEY, Z_RS, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zsets::zinter),
+    c("zdiff", -3, R | MK, NOKEY, Z_RS, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zsets::zdiff),
+    c("zunionstore", -4, W | MK, K1, Z_WS, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsets::zunionstore),
+    c("zinterstore", -4, W | MK, K1, Z_WS, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsets::zinterstore),
+    c("zdiffstore", -4, W | MK, K1, Z_WS, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zsets::zdiffstore),
+    c("zintercard", -3, R | MK, NOKEY, Z_RS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zsets::zintercard),
+    // sort
+    c("sort", -2, W | MK | EXCLUSIVE, K1, &["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
+    c("sort_ro", -2, R | EXCLUSIVE, K1, &["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
     // transactions
     c("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, NOKEY, TX, "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
     c("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | EXCLUSIVE, NOKEY, TX_S, "transactions", "1.2.0", "Executes all commands in a transaction.", transactions::exec),

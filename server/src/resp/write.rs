@@ -74,6 +74,22 @@ pub fn write_reply(out: &mut BytesMut, r: &Reply, proto: Proto) {
                 write_reply(out, v, proto);
             }
         }
+        Reply::Pairs(pairs) => {
+            if v3 {
+                put_int_line(out, b'*', pairs.len() as i64);
+                for (k, v) in pairs {
+                    put_int_line(out, b'*', 2);
+                    write_reply(out, k, proto);
+                    write_reply(out, v, proto);
+                }
+            } else {
+                put_int_line(out, b'*', 2 * pairs.len() as i64);
+                for (k, v) in pairs {
+                    write_reply(out, k, proto);
+                    write_reply(out, v, proto);
+                }
+            }
+        }
         Reply::Double(d) => {
             let s = format_double(*d);
             if v3 {
