@@ -66,7 +66,7 @@ impl Default for EngineConfig {
             lfu_decay_time: AtomicU64::new(1),
             proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
             hll_sparse_max_bytes: AtomicUsize::new(types::hll::HLL_SPARSE_MAX_BYTES_DEFAULT),
-            hash_max_listpack_entries: AtomicUsize::new(128),
+            hash_max_listpack_entries: AtomicUsize::new(512),
             hash_max_listpack_value: AtomicUsize::new(64),
             set_max_intset_entries: AtomicUsize::new(512),
             set_max_listpack_entries: AtomicUsize::new(128),

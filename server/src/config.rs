@@ -233,7 +233,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "hash-max-listpack-entries",
         kind: Kind::Int { min: 0, max: i64::MAX },
-        default: "128",
+        default: "512",
         mutable: true,
         apply: Some(|e, v| e.config.hash_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
     },

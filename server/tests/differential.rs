@@ -215,7 +215,7 @@ fn log_tail(log: &str, n: usize) -> String {
 // ------------------------------------------------------------------ case files
 
 /// Features whose `!needs` lines are skipped for now (see the module comment).
-const PENDING_FEATURES: &[&str] = &["collections"];
+const PENDING_FEATURES: &[&str] = &[];
 
 #[derive(Debug, PartialEq, Eq)]
 struct Step {
@@ -416,7 +416,7 @@ macro_rules! case_files {
     };
 }
 
-case_files!(strings, bitmaps, hll, keys, transactions, connection, resp3);
+case_files!(strings, bitmaps, hll, keys, transactions, connection, resp3, hashes, lists, sets, zsets, sort);
 
 #[test]
 fn every_case_file_has_a_test() {

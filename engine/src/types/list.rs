@@ -256,9 +256,10 @@ fn pop_n(v: &mut Value, lim: &Limits, left: bool, n: usize) -> Vec<Box<[u8]>> {
     if let Value::Big(b) = v {
         if let BigData::List(q) = &mut b.data {
             let out: Vec<_> = (0..n).map_while(|_| q.pop(left)).collect();
-            if !fits_packed_when_shrinking(lim.list_size, q) {
-                return out;
+            if fits_packed_when_shrinking(lim.list_size, q) {
+                with_list(v, lim, (0, 0), |_| ());
             }
+            return out;
         }
     }
     with_list(v, lim, (0, 0), |q| (0..n).map_while(|_| q.pop(left)).collect())

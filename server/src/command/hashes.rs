@@ -157,9 +157,10 @@ mod imp {
     }
 
     pub fn hincrbyfloat(call: &mut Call) -> Result<Reply, CmdError> {
-        let by = LongDouble::parse(call.arg(3))
-            .filter(|v| v.is_finite())
-            .ok_or(error::NOT_FLOAT)?;
+        let by = LongDouble::parse(call.arg(3)).ok_or(error::NOT_FLOAT)?;
+        if !by.is_finite() {
+            return Err(error::NAN_OR_INFINITY);
+        }
         let (k, f) = (call.arg(1).clone(), call.arg(2).clone());
         h::hincrbyfloat(&mut call.cx(), &k, &f, by)
     }

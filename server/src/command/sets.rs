@@ -67,10 +67,9 @@ mod imp {
         let count = match call.args.get(2) {
             None => None,
             Some(a) => {
-                let n = number::parse_i64(a).ok_or(error::NOT_INTEGER)?;
-                if n < 0 {
-                    return Err(error::OUT_OF_RANGE);
-                }
+                let n = number::parse_i64(a)
+                    .filter(|&n| n >= 0)
+                    .ok_or(error::OUT_OF_RANGE)?;
                 Some(n as usize)
             }
         };
