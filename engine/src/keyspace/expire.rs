@@ -40,12 +40,13 @@ impl Engine {
         let mut shard = self.dbs[db].shards[si].lock();
         let mut deleted = 0;
         loop {
-            if shard.volatile == 0 || shard.is_empty() {
+            if (shard.volatile == 0 && shard.hfe == 0) || shard.is_empty() {
                 return deleted;
             }
             let now = self.now_ms();
             let mut checked = 0usize;
             let mut expired: Vec<Box<[u8]>> = Vec::new();
+            let mut with_fields: Vec<Box<[u8]>> = Vec::new();
             let mut cursor = shard.expire_cursor;
             for _ in 0..BUCKETS_PER_STEP {
                 cursor = shard.dict.scan(cursor, |k, e| {
@@ -53,7 +54,11 @@ impl Engine {
                         checked += 1;
                         if e.is_expired(now) {
                             expired.push(k.into());
+                            return;
                         }
+                    }
+                    if e.value.has_field_ttls() {
+                        with_fields.push(k.into());
                     }
                 });
                 if cursor == 0 {
@@ -69,6 +74,14 @@ impl Engine {
                     db: db as u32,
                     key: k.to_vec(),
                 });
+            }
+            for k in with_fields.iter() {
+                deleted += crate::types::hash::expire_fields(&mut shard, db, k, now, &mut effects);
+                if shard.get(k).is_none() {
+                    self.watch.touch_expired(db, k);
+                } else {
+                    self.watch.touch(db, k);
+                }
             }
             deleted += expired.len();
             shard.expired += expired.len() as u64;

@@ -9,19 +9,47 @@ use crate::error::{self, CmdError};
 use crate::keyspace::Ttl;
 use crate::reply::Reply;
 
+/// Values with more elements than this are dropped on the background freeing thread (Redis's
+/// LAZYFREE_THRESHOLD).
+const LAZYFREE_THRESHOLD: usize = 64;
+
+/// Drops a value, on the background freeing thread when it is large.
+pub fn free_value(v: crate::types::Value) {
+    use std::sync::OnceLock;
+    static FREER: OnceLock<crossbeam::channel::Sender<crate::types::Value>> = OnceLock::new();
+    if v.elements() <= LAZYFREE_THRESHOLD {
+        return;
+    }
+    let tx = FREER.get_or_init(|| {
+        let (tx, rx) = crossbeam::channel::unbounded::<crate::types::Value>();
+        std::thread::Builder::new()
+            .name("lazyfree".into())
+            .spawn(move || {
+                for v in rx {
+                    drop(v);
+                }
+            })
+            .expect("spawn the lazy free thread");
+        tx
+    });
+    let _ = tx.send(v);
+}
+
 fn refs(keys: &[Bytes]) -> Vec<&[u8]> {
     keys.iter().map(|k| k.as_ref()).collect()
 }
 
-/// DEL and UNLINK. Values are freed here; UNLINK's background freeing comes with the large
-/// collection types, where it matters.
+/// DEL and UNLINK. A collection of more than 64 elements is freed on a background thread
+/// (as Redis's UNLINK does, and DEL too here), so deleting a key with millions of elements does
+/// not stall the clients whose commands wait on this thread or this shard's lock.
 pub fn del(cx: &mut Ctx, keys: &[Bytes]) -> i64 {
     let keys = refs(keys);
     let mut g = cx.lock(&keys);
     let db = g.db as u32;
     let mut n = 0;
     for k in keys {
-        if g.remove(k).is_some() {
+        if let Some(e) = g.remove(k) {
+            free_value(e.value);
             g.log(|| Effect::Del {
                 db,
                 key: k.to_vec(),

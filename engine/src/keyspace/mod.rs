@@ -49,6 +49,8 @@ pub struct Shard {
     pub(crate) dict: dict::Dict<Entry, Hasher>,
     /// Keys with an expiry (INFO keyspace `expires=`).
     pub(crate) volatile: usize,
+    /// Hashes with field expiries, which the active expiry cycle also visits.
+    pub(crate) hfe: usize,
     /// Sum of `entry_bytes` over the shard.
     pub(crate) used: usize,
     /// Where the active expiry cycle resumes its walk.
@@ -64,6 +66,7 @@ impl Shard {
         Shard {
             dict: dict::Dict::with_hasher(Hasher::default()),
             volatile: 0,
+            hfe: 0,
             used: 0,
             expire_cursor: 0,
             hits: 0,
@@ -93,6 +96,9 @@ impl Shard {
         if entry.expire_at != 0 {
             self.volatile += 1;
         }
+        if entry.value.has_field_ttls() {
+            self.hfe += 1;
+        }
         if let Some(old) = self.dict.get_mut(key) {
             let old = std::mem::replace(old, entry);
             self.forget(key.len(), &old);
@@ -113,6 +119,9 @@ impl Shard {
         if e.expire_at != 0 {
             self.volatile = self.volatile.saturating_sub(1);
         }
+        if e.value.has_field_ttls() {
+            self.hfe = self.hfe.saturating_sub(1);
+        }
     }
 
     /// Applies `f` to the entry, keeping the accounting right whatever `f` changes.
@@ -120,7 +129,13 @@ impl Shard {
         let e = self.dict.get_mut(key)?;
         let before = entry_bytes(key.len(), e);
         let had_ttl = e.expire_at != 0;
+        let had_hfe = e.value.has_field_ttls();
         let r = f(e);
+        match (had_hfe, e.value.has_field_ttls()) {
+            (false, true) => self.hfe += 1,
+            (true, false) => self.hfe = self.hfe.saturating_sub(1),
+            _ => {}
+        }
         let after = entry_bytes(key.len(), e);
         let has_ttl = e.expire_at != 0;
         self.used = (self.used + after).saturating_sub(before);
@@ -138,6 +153,7 @@ impl Shard {
 
     pub(crate) fn clear(&mut self) -> dict::Dict<Entry, Hasher> {
         self.volatile = 0;
+        self.hfe = 0;
         self.used = 0;
         self.expire_cursor = 0;
         std::mem::replace(&mut self.dict, dict::Dict::with_hasher(Hasher::default()))

@@ -330,9 +330,48 @@ fn purge(g: &mut Guard<'_>, key: &[u8]) {
     }
 }
 
-/// Active expiry of fields: what the expire cycle calls for a hash with field TTLs.
-pub fn purge_key(g: &mut Guard<'_>, key: &[u8]) {
-    purge(g, key);
+/// Active expiry of a hash's fields, under the shard lock the expire cycle holds: removes the
+/// expired fields (and the key with its last field), recording their effects. Returns 1 when
+/// the key went away.
+pub(crate) fn expire_fields(
+    shard: &mut crate::keyspace::Shard,
+    db: usize,
+    key: &[u8],
+    now: u64,
+    effects: &mut Vec<Effect>,
+) -> usize {
+    let expired = match shard.get(key).map(|e| &e.value) {
+        Some(Value::Big(b)) => match &b.data {
+            BigData::Hash(h) => h.expired_fields(now),
+            _ => return 0,
+        },
+        _ => return 0,
+    };
+    if expired.is_empty() {
+        return 0;
+    }
+    let empty = shard
+        .update(key, |e| {
+            for f in &expired {
+                remove(&mut e.value, f);
+            }
+            len(&e.value) == 0
+        })
+        .unwrap_or(false);
+    effects.push(Effect::HDel {
+        db: db as u32,
+        key: key.to_vec(),
+        fields: expired.iter().map(|f| f.to_vec()).collect(),
+    });
+    if empty {
+        shard.remove(key);
+        effects.push(Effect::Del {
+            db: db as u32,
+            key: key.to_vec(),
+        });
+        return 1;
+    }
+    0
 }
 
 fn read_hash<'g>(g: &'g mut Guard<'_>, key: &[u8]) -> Result<Option<&'g Value>, CmdError> {

@@ -299,6 +299,14 @@ impl Value {
         }
     }
 
+    /// Whether this is a hash with field expiries (the active expiry cycle visits those).
+    pub fn has_field_ttls(&self) -> bool {
+        match self {
+            Value::Big(b) => matches!(&b.data, BigData::Hash(h) if h.has_field_ttls()),
+            Value::Flat(_) => false,
+        }
+    }
+
     pub fn is_string(&self) -> bool {
         matches!(self, Value::Flat(f) if f.kind() == FlatKind::String)
     }
@@ -342,10 +350,13 @@ impl Value {
         }
     }
 
-    /// A canonical byte form of the content (type, then elements in a fixed order), for tests
-    /// that compare two engines' states.
+    /// A canonical byte form of the content, for tests that compare two engines' states: a
+    /// string's bytes, or for a collection 0xff, its type, then its elements in a fixed order.
     pub fn canonical(&self) -> Vec<u8> {
-        let mut out = vec![self.kind() as u8];
+        if let Some(b) = self.string_bytes() {
+            return b.to_vec();
+        }
+        let mut out = vec![0xff, self.kind() as u8];
         let mut put = |b: &[u8]| {
             out.extend_from_slice(&(b.len() as u32).to_le_bytes());
             out.extend_from_slice(b);

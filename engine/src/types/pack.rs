@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(redis_entry_size(b"5"), 2);
         assert_eq!(redis_entry_size(b"1000"), 3);
         assert_eq!(redis_entry_size(b"hello"), 7);
-        assert_eq!(redis_entry_size(&[b'x'; 100]), 104);
+        assert_eq!(redis_entry_size(&[b'x'; 100]), 103);
         assert_eq!(redis_entry_size(b"-9223372036854775808"), 10);
     }
 }

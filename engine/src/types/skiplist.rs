@@ -857,9 +857,9 @@ mod tests {
         for m in ["c", "a", "", "ab", "b", "\u{7f}"] {
             lex.insert(0.0, b(m));
         }
-        assert_eq!(lex.partition_point(|_, m| m < b"ab"), 2);
-        assert_eq!(lex.partition_point(|_, m| m <= b"ab"), 3);
-        assert_eq!(lex.partition_point(|_, m| m < b""), 0);
+        assert_eq!(lex.partition_point(|_, m| m < &b"ab"[..]), 2);
+        assert_eq!(lex.partition_point(|_, m| m <= &b"ab"[..]), 3);
+        assert_eq!(lex.partition_point(|_, m| m < &b""[..]), 0);
     }
 
     #[test]

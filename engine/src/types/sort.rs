@@ -89,8 +89,8 @@ pub fn sort(cx: &mut Ctx, key: &[u8], o: &SortOpts) -> Result<Reply, CmdError> {
         alpha = true;
         by = None;
     }
-    // A sorted set read without sorting keeps its order, reversed for DESC.
-    if dontsort && kind == Some(Kind::ZSet) && o.desc {
+    // A list or sorted set read without sorting keeps its order, reversed for DESC.
+    if dontsort && matches!(kind, Some(Kind::ZSet | Kind::List)) && o.desc {
         elems.reverse();
     }
     let n = elems.len() as i64;

@@ -260,6 +260,8 @@ fn pack_remove(f: &mut Flat, m: &[u8]) -> bool {
 /// thresholds, as Redis's zsetAdd does.
 pub fn set(v: &mut Value, m: &[u8], score: f64, lim: &Limits) {
     if let Value::Flat(f) = v {
+        // A listpack stores the score as text, and Redis's -0 reads back as 0 there.
+        let score = if score == 0.0 { 0.0 } else { score };
         let existed = pack_remove(f, m);
         if existed || (pack::count(f.buf()) < lim.zset_entries && m.len() <= lim.zset_value) {
             let at = pack::pairs(f.buf())
@@ -362,9 +364,19 @@ pub fn parse_score_bound(b: &[u8]) -> Result<ScoreBound, CmdError> {
         Some(b'(') => (true, &b[1..]),
         _ => (false, b),
     };
-    let v = crate::number::parse_f64(rest)
-        .filter(|v| !v.is_nan())
-        .ok_or(error::MIN_MAX_NOT_FLOAT)?;
+    // Redis reads a bound with plain strtod: leading spaces pass, and nothing at all is 0.
+    let start = rest
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        .unwrap_or(rest.len());
+    let rest = &rest[start..];
+    let v = if rest.is_empty() {
+        0.0
+    } else {
+        crate::number::parse_f64(rest)
+            .filter(|v| !v.is_nan())
+            .ok_or(error::MIN_MAX_NOT_FLOAT)?
+    };
     Ok(ScoreBound { v, ex })
 }
 

@@ -52,8 +52,15 @@ fn range_args(args: &[Bytes], at: usize, mut by: By, mut rev: bool, unified: boo
     let mut limit = None;
     let mut withscores = false;
     let mut i = at + 2;
+    let mut by_given = false;
     while i < args.len() {
         let o = String::from_utf8_lossy(&args[i]).to_ascii_uppercase();
+        if matches!(o.as_str(), "BYSCORE" | "BYLEX") && unified {
+            if by_given {
+                return Err(error::SYNTAX);
+            }
+            by_given = true;
+        }
         match o.as_str() {
             "WITHSCORES" if !store => withscores = true,
             "LIMIT" if i + 2 < args.len() => {
@@ -100,7 +107,8 @@ struct OpArgs<'a> {
     withscores: bool,
 }
 
-fn op_args(args: &[Bytes], at: usize, op: ZOp, store: bool) -> Result<OpArgs<'_>, CmdError> {
+/// The numkeys of ZUNION & co. and ZINTERCARD: the keys and the index after them.
+fn zop_numkeys(args: &[Bytes], at: usize) -> Result<(&[Bytes], usize), CmdError> {
     let n = number::parse_i64(&args[at]).ok_or(error::NOT_INTEGER)?;
     if n < 1 {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
@@ -111,7 +119,13 @@ fn op_args(args: &[Bytes], at: usize, op: ZOp, store: bool) -> Result<OpArgs<'_>
     if n as u64 > (args.len() - at - 1) as u64 {
         return Err(error::SYNTAX);
     }
-    let keys = &args[at + 1..at + 1 + n as usize];
+    let end = at + 1 + n as usize;
+    Ok((&args[at + 1..end], end))
+}
+
+fn op_args(args: &[Bytes], at: usize, op: ZOp, store: bool) -> Result<OpArgs<'_>, CmdError> {
+    let (keys, _) = zop_numkeys(args, at)?;
+    let n = keys.len() as i64;
     let mut o = OpArgs {
         keys,
         weights: Vec::new(),
@@ -314,10 +328,9 @@ mod imp {
         let count = match call.args.get(2) {
             None => None,
             Some(a) => {
-                let n = number::parse_i64(a).ok_or(error::NOT_INTEGER)?;
-                if n < 0 {
-                    return Err(error::OUT_OF_RANGE);
-                }
+                let n = number::parse_i64(a)
+                    .filter(|&n| n >= 0)
+                    .ok_or(error::OUT_OF_RANGE)?;
                 Some(n as usize)
             }
         };
@@ -415,7 +428,7 @@ mod imp {
 
     pub fn zintercard(call: &mut Call) -> Result<Reply, CmdError> {
         let args = call.args;
-        let (keys, i) = numkeys(args, 1)?;
+        let (keys, i) = zop_numkeys(args, 1)?;
         let limit = card_limit(args, i)?;
         z::zintercard(&mut call.cx(), keys, limit).map(Reply::Int)
     }
