@@ -19,13 +19,16 @@ use crate::keyspace::{Guard, Hasher, Ttl};
 use crate::number::{self, LongDouble};
 use crate::reply::Reply;
 
+/// Field -> expiry time (unix ms), for the fields that have one.
+type FieldTtls = HashMap<Box<[u8]>, u64, Hasher>;
+
 /// A hash's table form.
 pub struct HashTable {
     map: Dict<Box<[u8]>, Hasher>,
     /// Bytes of field and value data, for accounting.
     content: usize,
     /// Field expiry times (unix ms) for the fields that have one.
-    ttl: Option<Box<HashMap<Box<[u8]>, u64, Hasher>>>,
+    ttl: Option<Box<FieldTtls>>,
 }
 
 impl HashTable {

@@ -733,9 +733,8 @@ pub fn sintercard(cx: &mut Ctx, keys: &[Bytes], limit: usize) -> Result<i64, Cmd
     }
     let mut sets: Vec<&Value> = Vec::new();
     for k in &refs {
-        match g.peek(k) {
-            None => return Ok(0),
-            Some(_) => {}
+        if g.peek(k).is_none() {
+            return Ok(0);
         }
     }
     let snapshot: Vec<Value> = refs

@@ -896,7 +896,10 @@ pub enum ZOp {
 }
 
 /// An input of ZUNION & co.: a sorted set or a plain set (every score 1).
-fn input(g: &mut Guard<'_>, key: &[u8]) -> Result<Option<Vec<(Vec<u8>, f64)>>, CmdError> {
+/// Members with their scores.
+type Scored = Vec<(Vec<u8>, f64)>;
+
+fn input(g: &mut Guard<'_>, key: &[u8]) -> Result<Option<Scored>, CmdError> {
     match g.get(key) {
         None => Ok(None),
         Some(e) => match e.value.kind() {

@@ -87,7 +87,7 @@ mod imp {
     use super::*;
 
     pub fn hset(call: &mut Call) -> Result<Reply, CmdError> {
-        if call.args.len() % 2 != 0 {
+        if !call.args.len().is_multiple_of(2) {
             return Err(CmdError::wrong_arity(&call.name()));
         }
         let (k, args) = (call.arg(1).clone(), call.args);

@@ -180,13 +180,13 @@ mod imp {
             i += 1;
         }
         let rest = &args[i..];
-        if rest.is_empty() || rest.len() % 2 != 0 {
+        if rest.is_empty() || !rest.len().is_multiple_of(2) {
             return Err(error::SYNTAX);
         }
         if f.nx && f.xx {
             return Err(error::ZADD_XX_NX);
         }
-        if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+        if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
             return Err(error::ZADD_GT_LT_NX);
         }
         if f.incr && rest.len() > 2 {
