@@ -270,6 +270,8 @@ pub const NUMFIELDS_POSITIVE: CmdError =
     CmdError::new("ERR Number of fields must be a positive integer");
 pub const NUMFIELDS_MISMATCH: CmdError =
     CmdError::new("ERR The `numfields` parameter must match the number of arguments");
+pub const NUMFIELDS_GT_ZERO: CmdError =
+    CmdError::new("ERR Parameter `numFields` should be greater than 0");
 pub const HFE_NEGATIVE: CmdError = CmdError::new("ERR invalid expire time, must be >= 0");
 pub const RANGE_LONG: CmdError = CmdError::new(
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",

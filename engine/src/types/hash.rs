@@ -29,6 +29,9 @@ pub struct HashTable {
     content: usize,
     /// Field expiry times (unix ms) for the fields that have one.
     ttl: Option<Box<FieldTtls>>,
+    /// Redis would still keep this hash packed (it moved to the table only to carry field
+    /// expiries): OBJECT ENCODING reports `listpackex`, as Redis 7.4 does.
+    packed_ex: bool,
 }
 
 impl HashTable {
@@ -37,7 +40,13 @@ impl HashTable {
             map: Dict::with_hasher(Hasher::default()),
             content: 0,
             ttl: None,
+            packed_ex: false,
         }
+    }
+
+    /// Whether Redis would report this hash as `listpackex`.
+    pub fn is_packed_ex(&self) -> bool {
+        self.packed_ex
     }
 
     pub fn len(&self) -> usize {
@@ -55,12 +64,19 @@ impl HashTable {
     /// Inserts or replaces; true when the field is new. Replacing a value clears its expiry,
     /// as HSET does in Redis 7.4.
     pub fn insert(&mut self, f: &[u8], v: &[u8]) -> bool {
+        self.insert_keep_ttl(f, v, false)
+    }
+
+    /// Inserts or replaces, keeping a replaced field's expiry when `keep_ttl` (HINCRBY).
+    pub fn insert_keep_ttl(&mut self, f: &[u8], v: &[u8], keep_ttl: bool) -> bool {
         self.content += super::boxed_bytes(v.len());
         match self.map.get_mut(f) {
             Some(old) => {
                 self.content -= super::boxed_bytes(old.len());
                 *old = v.into();
-                self.clear_ttl(f);
+                if !keep_ttl {
+                    self.clear_ttl(f);
+                }
                 false
             }
             None => {
@@ -146,6 +162,7 @@ impl Clone for HashTable {
             h.insert(f, v);
         }
         h.ttl = self.ttl.clone();
+        h.packed_ex = self.packed_ex;
         h
     }
 }
@@ -232,20 +249,38 @@ pub fn convert(v: &mut Value) -> &mut HashTable {
     table_mut(v).expect("a hash")
 }
 
+/// Moves a packed hash to the table form to give a field an expiry; it still reports
+/// `listpackex` until it outgrows the listpack thresholds.
+fn convert_for_ttl(v: &mut Value) -> &mut HashTable {
+    let was_packed = matches!(v, Value::Flat(_));
+    let h = convert(v);
+    if was_packed {
+        h.packed_ex = true;
+    }
+    h
+}
+
 /// Redis's hashTypeTryConversion: a packed hash becomes a table before a write that would
 /// bring in too many fields or too long a string.
 fn try_conversion(v: &mut Value, args: &[&[u8]], lim: &Limits) {
-    if !matches!(v, Value::Flat(_)) {
-        return;
-    }
-    if args.len() / 2 > lim.hash_entries || args.iter().any(|a| a.len() > lim.hash_value) {
-        convert(v);
+    let too_big = args.len() / 2 > lim.hash_entries || args.iter().any(|a| a.len() > lim.hash_value);
+    match v {
+        Value::Flat(_) if too_big => {
+            convert(v);
+        }
+        Value::Big(_) if too_big => convert(v).packed_ex = false,
+        _ => {}
     }
 }
 
 /// Sets a field; true when it is new. Converts after the write when the pack grows past
 /// `hash-max-listpack-entries`.
 pub fn set(v: &mut Value, field: &[u8], val: &[u8], lim: &Limits) -> bool {
+    set_ttl_aware(v, field, val, lim, false)
+}
+
+/// [`set`], keeping a replaced field's expiry when `keep_ttl` (HINCRBY, HINCRBYFLOAT).
+fn set_ttl_aware(v: &mut Value, field: &[u8], val: &[u8], lim: &Limits, keep_ttl: bool) -> bool {
     let new = match v {
         Value::Flat(f) => {
             let found = pack::pairs(f.buf())
@@ -266,7 +301,16 @@ pub fn set(v: &mut Value, field: &[u8], val: &[u8], lim: &Limits) -> bool {
                 }
             })
         }
-        Value::Big(_) => table_mut(v).expect("a hash").insert(field, val),
+        Value::Big(_) => {
+            let h = table_mut(v).expect("a hash");
+            let new = h.insert_keep_ttl(field, val, keep_ttl);
+            if h.packed_ex
+                && (h.len() > lim.hash_entries || field.len() > lim.hash_value || val.len() > lim.hash_value)
+            {
+                h.packed_ex = false;
+            }
+            new
+        }
     };
     if matches!(v, Value::Flat(_)) && len(v) > lim.hash_entries {
         convert(v);
@@ -539,6 +583,30 @@ pub fn hstrlen(cx: &mut Ctx, key: &[u8], field: &[u8]) -> Result<i64, CmdError> 
         .map_or(0, |v| v.len()) as i64)
 }
 
+/// Sets a field to a computed value keeping its expiry (HINCRBY, HINCRBYFLOAT), and logs it:
+/// the HSET, then the kept expiry again, since a logged HSET clears it.
+fn set_keeping_ttl(g: &mut Guard<'_>, key: &[u8], field: &[u8], val: &[u8], lim: &Limits) {
+    let ttl = g
+        .modify(key, |v| {
+            set_ttl_aware(v, field, val, lim, true);
+            table_mut(v).and_then(|h| h.field_ttl(field))
+        })
+        .flatten();
+    let db = g.db as u32;
+    g.log(|| Effect::HSet {
+        db,
+        key: key.to_vec(),
+        pairs: vec![(field.to_vec(), val.to_vec())],
+    });
+    if let Some(at) = ttl {
+        g.log(|| Effect::HExpire {
+            db,
+            key: key.to_vec(),
+            fields: vec![(field.to_vec(), at)],
+        });
+    }
+}
+
 /// HINCRBY: the field's new value.
 pub fn hincrby(cx: &mut Ctx, key: &[u8], field: &[u8], by: i64) -> Result<i64, CmdError> {
     let lim = cx.eng.limits();
@@ -557,13 +625,7 @@ pub fn hincrby(cx: &mut Ctx, key: &[u8], field: &[u8], by: i64) -> Result<i64, C
     let new = cur.checked_add(by).ok_or(error::OVERFLOW)?;
     let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
     write_hash(&mut g, key, true)?;
-    g.modify(key, |v| set(v, field, &text, &lim));
-    let db = g.db as u32;
-    g.log(|| Effect::HSet {
-        db,
-        key: key.to_vec(),
-        pairs: vec![(field.to_vec(), text)],
-    });
+    set_keeping_ttl(&mut g, key, field, &text, &lim);
     Ok(new)
 }
 
@@ -585,14 +647,7 @@ pub fn hincrbyfloat(cx: &mut Ctx, key: &[u8], field: &[u8], by: LongDouble) -> R
     }
     let text = new.format_human().into_bytes();
     write_hash(&mut g, key, true)?;
-    g.modify(key, |v| set(v, field, &text, &lim));
-    let db = g.db as u32;
-    let logged = text.clone();
-    g.log(|| Effect::HSet {
-        db,
-        key: key.to_vec(),
-        pairs: vec![(field.to_vec(), logged)],
-    });
+    set_keeping_ttl(&mut g, key, field, &text, &lim);
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 
@@ -729,7 +784,7 @@ pub fn hexpire(
                     deleted.push(f.to_vec());
                     codes.push(2);
                 } else {
-                    convert(v).set_field_ttl(f, at);
+                    convert_for_ttl(v).set_field_ttl(f, at);
                     set_at.push((f.to_vec(), at));
                     codes.push(1);
                 }
@@ -792,9 +847,9 @@ pub fn httl(cx: &mut Ctx, key: &[u8], kind: FieldTtlKind, fields: &[Bytes]) -> R
                 };
                 Reply::Int(match (at, kind) {
                     (None, _) => -1,
-                    (Some(at), FieldTtlKind::Ttl) => (at.saturating_sub(now) as i64 + 500) / 1000,
+                    (Some(at), FieldTtlKind::Ttl) => (at.saturating_sub(now) as i64 + 999) / 1000,
                     (Some(at), FieldTtlKind::PTtl) => at.saturating_sub(now) as i64,
-                    (Some(at), FieldTtlKind::ExpireTime) => (at / 1000) as i64,
+                    (Some(at), FieldTtlKind::ExpireTime) => at.div_ceil(1000) as i64,
                     (Some(at), FieldTtlKind::PExpireTime) => at as i64,
                 })
             })
@@ -878,7 +933,7 @@ pub(crate) fn apply_expire(g: &mut Guard<'_>, key: &[u8], fields: &[(Vec<u8>, u6
         }
         for (f, at) in fields {
             if get(v, f).is_some() {
-                convert(v).set_field_ttl(f, *at);
+                convert_for_ttl(v).set_field_ttl(f, *at);
             }
         }
     });

@@ -240,6 +240,7 @@ impl Value {
                 _ => "listpack",
             },
             Value::Big(b) => match &b.data {
+                BigData::Hash(h) if h.is_packed_ex() => "listpackex",
                 BigData::Hash(_) | BigData::Set(_) => "hashtable",
                 BigData::List(_) => "quicklist",
                 BigData::ZSet(_) => "skiplist",

@@ -63,8 +63,9 @@ pub fn scan_opts(args: &[Bytes], allow_novalues: bool) -> Result<strata_engine::
     Ok(o)
 }
 
-/// `FIELDS numfields field...` starting at `at`: the fields.
-fn fields_arg(args: &[Bytes], at: usize) -> Result<&[Bytes], CmdError> {
+/// `FIELDS numfields field...` starting at `at`: the fields. `bad_count` is the error for a
+/// numfields that is not a positive integer (the HEXPIRE and HTTL families word it differently).
+fn fields_arg(args: &[Bytes], at: usize, bad_count: CmdError) -> Result<&[Bytes], CmdError> {
     if at >= args.len() || !args[at].eq_ignore_ascii_case(b"FIELDS") {
         return Err(error::FIELDS_MISSING);
     }
@@ -72,7 +73,7 @@ fn fields_arg(args: &[Bytes], at: usize) -> Result<&[Bytes], CmdError> {
         .get(at + 1)
         .and_then(|a| number::parse_i64(a))
         .filter(|&n| n >= 1)
-        .ok_or(error::NUMFIELDS_POSITIVE)?;
+        .ok_or(bad_count)?;
     let rest = args.len() - at - 2;
     if n as u64 != rest as u64 {
         return Err(error::NUMFIELDS_MISMATCH);
@@ -80,8 +81,8 @@ fn fields_arg(args: &[Bytes], at: usize) -> Result<&[Bytes], CmdError> {
     Ok(&args[at + 2..])
 }
 
-/// Largest absolute field expiry Redis 7.4 accepts (2^48 - 1 ms).
-const HFE_MAX_ABS_MS: i64 = (1 << 48) - 1;
+/// Largest absolute field expiry Redis 7.4 accepts (2^46 - 1 ms).
+const HFE_MAX_ABS_MS: i64 = (1 << 46) - 1;
 
 mod imp {
     use super::*;
@@ -210,7 +211,7 @@ mod imp {
         if cond != FieldCond::Always {
             at_fields = 4;
         }
-        let fields = fields_arg(call.args, at_fields)?;
+        let fields = fields_arg(call.args, at_fields, error::NUMFIELDS_GT_ZERO)?;
         let k = call.arg(1).clone();
         h::hexpire(&mut call.cx(), &k, at.max(1), cond, fields)
     }
@@ -232,7 +233,7 @@ mod imp {
     }
 
     fn ttl_generic(call: &mut Call, kind: FieldTtlKind) -> Result<Reply, CmdError> {
-        let fields = fields_arg(call.args, 2)?;
+        let fields = fields_arg(call.args, 2, error::NUMFIELDS_POSITIVE)?;
         let k = call.arg(1).clone();
         h::httl(&mut call.cx(), &k, kind, fields)
     }
@@ -254,7 +255,7 @@ mod imp {
     }
 
     pub fn hpersist(call: &mut Call) -> Result<Reply, CmdError> {
-        let fields = fields_arg(call.args, 2)?;
+        let fields = fields_arg(call.args, 2, error::NUMFIELDS_POSITIVE)?;
         let k = call.arg(1).clone();
         h::hpersist(&mut call.cx(), &k, fields)
     }
