@@ -34,6 +34,9 @@ pub enum Reply {
     /// A verbatim string (`=` with a three-letter format) in RESP3; a bulk string in RESP2.
     Verbatim(&'static str, Bytes),
     Error(CmdError),
+    /// An array of bulk strings already in wire form (identical in RESP2 and RESP3): one
+    /// buffer instead of an allocation per element, for LRANGE and friends.
+    Encoded(Bytes),
 }
 
 impl Reply {
@@ -50,6 +53,23 @@ impl Reply {
             Some(b) => Reply::Bulk(b.into()),
             None => Reply::Nil,
         }
+    }
+
+    /// An array of bulk strings, encoded once.
+    pub fn bulk_array<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
+        let mut out = Vec::with_capacity(16 + items.len() * 16);
+        let mut num = itoa::Buffer::new();
+        out.push(b'*');
+        out.extend_from_slice(num.format(items.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for it in items {
+            out.push(b'$');
+            out.extend_from_slice(num.format(it.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(it);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Encoded(Bytes::from(out))
     }
 
     pub fn is_error(&self) -> bool {

@@ -411,10 +411,13 @@ pub fn lrange(cx: &mut Ctx, key: &[u8], start: i64, end: i64) -> Result<Reply, C
     let Some(v) = read_list(&mut g, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    Ok(Reply::Array(match clamp_range(start, end, len(v)) {
-        None => Vec::new(),
-        Some((s, e)) => iter_from(v, s).take(e - s + 1).map(bulk).collect(),
-    }))
+    Ok(match clamp_range(start, end, len(v)) {
+        None => Reply::Array(Vec::new()),
+        Some((s, e)) => {
+            let items: Vec<&[u8]> = iter_from(v, s).take(e - s + 1).collect();
+            Reply::bulk_array(items.into_iter())
+        }
+    })
 }
 
 pub fn ltrim(cx: &mut Ctx, key: &[u8], start: i64, end: i64) -> Result<Reply, CmdError> {

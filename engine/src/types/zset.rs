@@ -479,7 +479,7 @@ fn with_scores(items: &[(&[u8], f64)], withscores: bool) -> Reply {
     if withscores {
         Reply::Pairs(items.iter().map(|(m, s)| (bulk(m), Reply::Double(*s))).collect())
     } else {
-        Reply::Array(items.iter().map(|(m, _)| bulk(m)).collect())
+        Reply::bulk_array(items.iter().map(|(m, _)| *m))
     }
 }
 

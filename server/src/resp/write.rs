@@ -111,6 +111,7 @@ pub fn write_reply(out: &mut BytesMut, r: &Reply, proto: Proto) {
         }
         Reply::Verbatim(_, text) => put_bulk(out, text),
         Reply::Error(e) => put_error(out, e.as_str()),
+        Reply::Encoded(b) => out.put_slice(b),
     }
 }
 
