@@ -221,10 +221,10 @@ fn model_run(m: &mut Model, op: &Op, engine_reply: &Reply) -> Reply {
         },
         Op::LRange(k, s, e) => {
             let l = peek!(key(*k), List);
-            Reply::Array(match l.and_then(|l| range(*s as i64, *e as i64, l.len()).map(|r| (l, r))) {
-                None => vec![],
-                Some((l, (s, e))) => l.range(s..=e).map(|x| bulk(x)).collect(),
-            })
+            match l.and_then(|l| range(*s as i64, *e as i64, l.len()).map(|r| (l, r))) {
+                None => Reply::Array(vec![]),
+                Some((l, (s, e))) => Reply::bulk_array(l.range(s..=e).map(|x| &x[..])),
+            }
         }
         Op::LSet(k, i, v) => match peek!(key(*k), List) {
             None => Reply::Error(error::NO_SUCH_KEY),

@@ -731,6 +731,13 @@ pub fn hscan(cx: &mut Ctx, key: &[u8], o: &ScanOpts) -> Result<Reply, CmdError> 
     Ok(super::scan_reply(next, items))
 }
 
+/// WRONGTYPE if the key holds another type: the field-expiry commands check the type before
+/// their arguments, as Redis does.
+pub fn check_type(cx: &mut Ctx, key: &[u8]) -> Result<(), CmdError> {
+    let mut g = cx.lock(&[key]);
+    check_write(&mut g, key, Kind::Hash).map(|_| ())
+}
+
 /// HEXPIRE and friends: how the new expiry must compare with the current one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldCond {

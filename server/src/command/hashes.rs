@@ -186,6 +186,8 @@ mod imp {
     }
 
     fn expire_generic(call: &mut Call, unit_ms: i64, absolute: bool) -> Result<Reply, CmdError> {
+        let k = call.arg(1).clone();
+        h::check_type(&mut call.cx(), &k)?;
         let v = number::parse_i64(call.arg(2)).ok_or(error::NOT_INTEGER)?;
         if v < 0 {
             return Err(error::HFE_NEGATIVE);
@@ -233,6 +235,8 @@ mod imp {
     }
 
     fn ttl_generic(call: &mut Call, kind: FieldTtlKind) -> Result<Reply, CmdError> {
+        let k = call.arg(1).clone();
+        h::check_type(&mut call.cx(), &k)?;
         let fields = fields_arg(call.args, 2, error::NUMFIELDS_POSITIVE)?;
         let k = call.arg(1).clone();
         h::httl(&mut call.cx(), &k, kind, fields)
@@ -255,6 +259,8 @@ mod imp {
     }
 
     pub fn hpersist(call: &mut Call) -> Result<Reply, CmdError> {
+        let k = call.arg(1).clone();
+        h::check_type(&mut call.cx(), &k)?;
         let fields = fields_arg(call.args, 2, error::NUMFIELDS_POSITIVE)?;
         let k = call.arg(1).clone();
         h::hpersist(&mut call.cx(), &k, fields)

@@ -232,6 +232,7 @@ mod imp {
 
     fn rank(call: &mut Call, rev: bool) -> Result<Reply, CmdError> {
         let withscore = match call.args.len() {
+            n if n > 4 => return Err(CmdError::wrong_arity(&call.name())),
             3 => false,
             4 if call.arg(3).eq_ignore_ascii_case(b"WITHSCORE") => true,
             _ => return Err(error::SYNTAX),
