@@ -233,10 +233,13 @@ impl Engine {
     pub fn apply(&self, e: &Effect) -> Result<(), crate::effect::DecodeError> {
         use crate::keyspace::keys;
         use crate::types::string;
+        // Replay runs at a frozen clock of 0, so nothing expires while the log is applied: a
+        // key's expiry is replayed from its logged `Del`, never from the wall clock (which would
+        // let a later write recreate an expired key without its TTL).
         let mut scratch = Effects {
             list: Vec::new(),
             deferred: true,
-            now: None,
+            now: Some(0),
         };
         let n = self.dbs.len();
         let check = |d: &u32| (*d as usize) < n;

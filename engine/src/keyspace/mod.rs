@@ -299,6 +299,26 @@ impl<'a> Guard<'a> {
         Some(e)
     }
 
+    /// Looks several keys up together for a command that combines their values (SINTER,
+    /// ZUNION...): each is expired lazily and counted as `get` does, then all are borrowed at
+    /// once, so nothing has to be copied.
+    pub fn get_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Entry>> {
+        for k in keys {
+            let _ = self.get(k);
+        }
+        keys.iter().map(|k| self.shard_ref(k).get(k)).collect()
+    }
+
+    fn shard_ref(&self, key: &[u8]) -> &Shard {
+        let i = self.eng.dbs[self.db].shard_of(key);
+        let pos = self
+            .locks
+            .iter()
+            .position(|(s, _)| *s == i)
+            .expect("command touched a key its key spec did not declare");
+        &self.locks[pos].1
+    }
+
     /// Looks a key up for writing: lazy expiry, no hit/miss accounting.
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         if self.expire_if_needed(key) {

@@ -32,6 +32,9 @@ pub struct HashTable {
     /// Redis would still keep this hash packed (it moved to the table only to carry field
     /// expiries): OBJECT ENCODING reports `listpackex`, as Redis 7.4 does.
     packed_ex: bool,
+    /// No field expires before this (a lower bound; u64::MAX when none has a TTL), so reads
+    /// skip the expiry scan until a field may actually be due.
+    next_expiry: std::cell::Cell<u64>,
 }
 
 impl HashTable {
@@ -41,6 +44,7 @@ impl HashTable {
             content: 0,
             ttl: None,
             packed_ex: false,
+            next_expiry: std::cell::Cell::new(u64::MAX),
         }
     }
 
@@ -134,17 +138,26 @@ impl HashTable {
         }
         let t = self.ttl.get_or_insert_with(Default::default);
         t.insert(f.into(), at);
+        self.next_expiry.set(self.next_expiry.get().min(at));
     }
 
     /// Fields whose expiry is at or before `now`.
     pub fn expired_fields(&self, now: u64) -> Vec<Box<[u8]>> {
         match &self.ttl {
-            None => Vec::new(),
-            Some(t) => t
-                .iter()
-                .filter(|(_, &at)| at <= now)
-                .map(|(f, _)| f.clone())
-                .collect(),
+            Some(t) if self.next_expiry.get() <= now => {
+                let mut next = u64::MAX;
+                let mut out = Vec::new();
+                for (f, &at) in t.iter() {
+                    if at <= now {
+                        out.push(f.clone());
+                    } else {
+                        next = next.min(at);
+                    }
+                }
+                self.next_expiry.set(next);
+                out
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -163,6 +176,7 @@ impl Clone for HashTable {
         }
         h.ttl = self.ttl.clone();
         h.packed_ex = self.packed_ex;
+        h.next_expiry.set(self.next_expiry.get());
         h
     }
 }
@@ -281,6 +295,10 @@ pub fn set(v: &mut Value, field: &[u8], val: &[u8], lim: &Limits) -> bool {
 
 /// [`set`], keeping a replaced field's expiry when `keep_ttl` (HINCRBY, HINCRBYFLOAT).
 fn set_ttl_aware(v: &mut Value, field: &[u8], val: &[u8], lim: &Limits, keep_ttl: bool) -> bool {
+    // Redis's hashTypeSet: a string too long for a listpack moves the hash to a table first.
+    if matches!(v, Value::Flat(_)) && (field.len() > lim.hash_value || val.len() > lim.hash_value) {
+        convert(v);
+    }
     let new = match v {
         Value::Flat(f) => {
             let found = pack::pairs(f.buf())
@@ -664,31 +682,43 @@ pub fn hrandfield(
     let Some(count) = count else {
         return Ok(match v {
             None => Reply::Nil,
-            Some(v) => {
-                let n = len(v);
-                let i = super::rng().gen_range(0..n);
-                let mut out = Reply::Nil;
-                let mut j = 0;
-                for_each(v, |f, _| {
-                    if j == i {
-                        out = bulk(f);
-                    }
-                    j += 1;
-                });
-                out
-            }
+            Some(v) => sample_pairs(v, 1)
+                .first()
+                .map_or(Reply::Nil, |(f, _)| bulk(f)),
         });
     };
     let Some(v) = v else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let all: Vec<(&[u8], &[u8])> = {
-        let mut a = Vec::with_capacity(len(v));
-        for_each(v, |f, val| a.push((f, val)));
-        a
+    let picks = sample_pairs(v, count);
+    Ok(pick_reply(picks.iter().map(|(f, v)| (&f[..], &v[..])), withvalues))
+}
+
+/// Random fields with their values (see [`super::sample`]).
+fn sample_pairs(v: &Value, count: i64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut rng = super::rng();
+    let table = match v {
+        Value::Big(b) => match &b.data {
+            BigData::Hash(h) => Some(h),
+            _ => None,
+        },
+        Value::Flat(_) => None,
     };
-    let picks = super::set::random_picks(all.len(), count);
-    Ok(pick_reply(picks.iter().map(|&i| all[i]), withvalues))
+    let mut one = table.map(|h| {
+        move || {
+            h.map
+                .random_entry(&mut || rng.gen())
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        }
+    });
+    super::sample(
+        len(v),
+        count,
+        one.as_mut()
+            .map(|f| f as &mut dyn FnMut() -> Option<(Vec<u8>, Vec<u8>)>),
+        |p: &(Vec<u8>, Vec<u8>)| &p.0[..],
+        || pairs(v),
+    )
 }
 
 fn pick_reply<'a>(it: impl Iterator<Item = (&'a [u8], &'a [u8])>, withvalues: bool) -> Reply {

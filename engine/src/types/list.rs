@@ -106,12 +106,6 @@ impl QuickList {
         self.items.insert(i, e.into());
     }
 
-    fn remove(&mut self, i: usize) {
-        if let Some(e) = self.items.remove(i) {
-            self.account_sub(&e);
-        }
-    }
-
     /// Keeps only `start..end`.
     fn keep(&mut self, start: usize, end: usize) {
         let tail: Vec<_> = self.items.drain(end.min(self.items.len())..).collect();
@@ -325,10 +319,17 @@ pub fn push(cx: &mut Ctx, key: &[u8], elems: &[Bytes], left: bool, only_existing
 /// Pops from a list the guard already holds: what LPOP, LMPOP and LMOVE share. None when the
 /// key is missing (the caller has checked its type).
 pub(crate) fn pop_locked(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize, lim: &Limits) -> Option<Vec<Box<[u8]>>> {
+    let out = pop_keep(g, key, left, count, lim)?;
+    drop_if_empty(g, key);
+    Some(out)
+}
+
+/// Pops and logs, leaving an emptied list in place (LMOVE onto the same key refills it, and
+/// replay relies on the logged `Del` rather than deleting by itself).
+fn pop_keep(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize, lim: &Limits) -> Option<Vec<Box<[u8]>>> {
     g.peek(key)?;
     let out = g.modify(key, |v| pop_n(v, lim, left, count))?;
     log_pop(g, key, left, out.len());
-    drop_if_empty(g, key);
     Some(out)
 }
 
@@ -467,28 +468,33 @@ pub fn lrem(cx: &mut Ctx, key: &[u8], count: i64, elem: &[u8]) -> Result<i64, Cm
     Ok(removed as i64)
 }
 
+/// LREM in one pass: the first |count| matches from the head (count > 0) or the tail (< 0),
+/// or all of them (0).
 fn rem(q: &mut QuickList, count: i64, elem: &[u8]) -> usize {
     let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
-    let mut removed = 0;
-    if count >= 0 {
-        let mut i = 0;
-        while i < q.len() && removed < limit {
-            if q.get(i) == Some(elem) {
-                q.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
+    // From the tail: skip the matches that come before the last `limit` ones.
+    let mut skip = if count < 0 {
+        q.iter().filter(|e| *e == elem).count().saturating_sub(limit)
     } else {
-        let mut i = q.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if q.get(i) == Some(elem) {
-                q.remove(i);
-                removed += 1;
-            }
+        0
+    };
+    let mut removed = 0;
+    let mut freed = Vec::new();
+    q.items.retain(|e| {
+        if &**e != elem || removed >= limit {
+            return true;
         }
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        removed += 1;
+        freed.push(e.len());
+        false
+    });
+    for len in freed {
+        q.content -= super::boxed_bytes(len);
+        q.lp -= pack::redis_entry_size(elem);
     }
     removed
 }
@@ -566,14 +572,19 @@ pub fn lpos(cx: &mut Ctx, key: &[u8], elem: &[u8], o: LposOpts) -> Result<Reply,
             }
         }
     } else {
-        let all: Vec<&[u8]> = iter_from(v, 0).collect();
-        for (i, e) in all.iter().enumerate().rev().take(maxlen) {
+        let rev: Box<dyn Iterator<Item = &[u8]>> = match v {
+            Value::Big(b) => match &b.data {
+                BigData::List(q) => Box::new(q.iter().rev()),
+                _ => Box::new(std::iter::empty()),
+            },
+            Value::Flat(_) => Box::new(iter_from(v, 0).collect::<Vec<_>>().into_iter().rev()),
+        };
+        for (i, e) in rev.enumerate().map(|(j, e)| (n - 1 - j, e)).take(maxlen) {
             if !visit(i, e) {
                 break;
             }
         }
     }
-    let _ = n;
     Ok(match o.count {
         Some(_) => Reply::Array(found),
         None => found.into_iter().next().unwrap_or(Reply::Nil),
@@ -588,7 +599,13 @@ pub fn lmove(cx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: boo
         return Ok(Reply::Nil);
     }
     check_write(&mut g, dst, Kind::List)?;
-    let Some(e) = pop_locked(&mut g, src, from_left, 1, &lim).and_then(|mut v| v.pop()) else {
+    // Onto the same key it is a rotation: the key, and its TTL, stay.
+    let popped = if src == dst {
+        pop_keep(&mut g, src, from_left, 1, &lim)
+    } else {
+        pop_locked(&mut g, src, from_left, 1, &lim)
+    };
+    let Some(e) = popped.and_then(|mut v| v.pop()) else {
         return Ok(Reply::Nil);
     };
     push_locked(&mut g, dst, to_left, &[&e], &lim);
@@ -649,7 +666,7 @@ pub(crate) fn apply(g: &mut Guard<'_>, e: &Effect, lim: &Limits) {
             push_locked(g, key, *left, &refs, lim);
         }
         Effect::ListPop { left, count, .. } => {
-            pop_locked(g, key, *left, *count as usize, lim);
+            pop_keep(g, key, *left, *count as usize, lim);
         }
         Effect::ListSet { index, elem, .. } => {
             g.modify(key, |v| {
@@ -687,5 +704,5 @@ pub(crate) fn apply(g: &mut Guard<'_>, e: &Effect, lim: &Limits) {
         }
         _ => {}
     }
-    drop_if_empty(g, key);
+    // An emptied list is deleted by the `Del` the writer logged after it.
 }

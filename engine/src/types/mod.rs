@@ -447,6 +447,23 @@ pub(crate) fn check_write(g: &mut Guard<'_>, key: &[u8], kind: Kind) -> Result<b
     }
 }
 
+/// Whether `key` exists as `kind`, WRONGTYPE if it holds another type: for commands that
+/// look the key up before they read their other arguments, as Redis orders its checks.
+pub fn exists_as(cx: &mut crate::ctx::Ctx, key: &[u8], kind: Kind) -> Result<bool, CmdError> {
+    let mut g = cx.lock(&[key]);
+    check_write(&mut g, key, kind)
+}
+
+/// Redis's strtod-based reading of a number (SORT weights, score bounds): leading spaces are
+/// skipped and an empty string is 0, but nothing else may surround the number.
+pub fn strtod(b: &[u8]) -> Option<f64> {
+    if b.is_empty() {
+        return Some(0.0);
+    }
+    let start = b.iter().position(|c| !c.is_ascii_whitespace() && *c != 0x0b)?;
+    crate::number::parse_f64(&b[start..]).filter(|v| !v.is_nan())
+}
+
 /// HSCAN, SSCAN and ZSCAN options.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOpts<'a> {
@@ -493,6 +510,58 @@ pub(crate) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
 
 pub(crate) fn bulk(b: &[u8]) -> Reply {
     Reply::Bulk(bytes::Bytes::copy_from_slice(b))
+}
+
+/// Random elements for SRANDMEMBER, SPOP, HRANDFIELD and ZRANDMEMBER with a count: distinct
+/// ones for a positive count (all of them when it is at least `n`), possibly repeated ones for
+/// a negative count. `one` draws a uniformly random element in O(1) where the encoding allows
+/// (a table); without it, or when most elements are wanted, `all` lists them and they are
+/// picked by index. `id` tells distinct elements apart.
+pub(crate) fn sample<T: Clone>(
+    n: usize,
+    count: i64,
+    one: Option<&mut dyn FnMut() -> Option<T>>,
+    id: impl Fn(&T) -> &[u8],
+    all: impl FnOnce() -> Vec<T>,
+) -> Vec<T> {
+    use rand::seq::SliceRandom;
+    use rand::Rng;
+    if n == 0 || count == 0 {
+        return Vec::new();
+    }
+    let mut r = rng();
+    if count < 0 {
+        let k = count.unsigned_abs() as usize;
+        return match one {
+            Some(one) => (0..k).filter_map(|_| one()).collect(),
+            None => {
+                let all = all();
+                (0..k).map(|_| all[r.gen_range(0..all.len())].clone()).collect()
+            }
+        };
+    }
+    let k = count as usize;
+    if k >= n {
+        return all();
+    }
+    if let Some(one) = one {
+        if k.saturating_mul(4) <= n {
+            // Few of many: draw until `k` distinct ones (expected O(k)).
+            let mut seen = std::collections::HashSet::with_capacity(k);
+            let mut out = Vec::with_capacity(k);
+            while out.len() < k {
+                if let Some(x) = one() {
+                    if seen.insert(id(&x).to_vec()) {
+                        out.push(x);
+                    }
+                }
+            }
+            return out;
+        }
+    }
+    let mut all = all();
+    let (picked, _) = all.partial_shuffle(&mut r, k);
+    picked.to_vec()
 }
 
 /// A random generator for SPOP, SRANDMEMBER and friends.

@@ -3,7 +3,6 @@
 //! conversion rules, so OBJECT ENCODING and the order of small replies match.
 
 use bytes::Bytes;
-use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::pack;
@@ -333,6 +332,31 @@ pub fn remove(v: &mut Value, m: &[u8]) -> bool {
     }
 }
 
+/// Members for SPOP and SRANDMEMBER with a count (see [`super::sample`]).
+fn sample_members(v: &Value, count: i64) -> Vec<Vec<u8>> {
+    let mut rng = super::rng();
+    let mut draw = |s: &SetTable| {
+        s.map
+            .random_entry(&mut || rng.gen())
+            .map(|(k, _)| k.to_vec())
+    };
+    let table = match v {
+        Value::Big(b) => match &b.data {
+            BigData::Set(s) => Some(s),
+            _ => None,
+        },
+        Value::Flat(_) => None,
+    };
+    let mut one = table.map(|s| move || draw(s));
+    super::sample(
+        len(v),
+        count,
+        one.as_mut().map(|f| f as &mut dyn FnMut() -> Option<Vec<u8>>),
+        |m: &Vec<u8>| &m[..],
+        || members(v),
+    )
+}
+
 /// A uniformly random member.
 fn random_member(v: &Value) -> Option<Vec<u8>> {
     let n = len(v);
@@ -489,11 +513,12 @@ pub fn scard(cx: &mut Ctx, key: &[u8]) -> Result<i64, CmdError> {
 pub fn smove(cx: &mut Ctx, src: &[u8], dst: &[u8], m: &[u8]) -> Result<i64, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[src, dst]);
-    let src_exists = check_write(&mut g, src, Kind::Set)?;
-    check_write(&mut g, dst, Kind::Set)?;
-    if !src_exists {
+    // A missing source answers 0 before any type is checked, as in Redis.
+    if g.peek(src).is_none() {
         return Ok(0);
     }
+    check_write(&mut g, src, Kind::Set)?;
+    check_write(&mut g, dst, Kind::Set)?;
     if src == dst {
         return Ok(g.peek(src).is_some_and(|e| contains(&e.value, m)) as i64);
     }
@@ -511,22 +536,6 @@ pub fn smove(cx: &mut Ctx, src: &[u8], dst: &[u8], m: &[u8]) -> Result<i64, CmdE
     Ok(1)
 }
 
-/// Distinct random indexes into `0..n` for a positive count, repeats allowed for a negative one.
-pub(crate) fn random_picks(n: usize, count: i64) -> Vec<usize> {
-    let mut rng = super::rng();
-    if count < 0 {
-        let k = count.unsigned_abs() as usize;
-        return (0..k).map(|_| rng.gen_range(0..n)).collect();
-    }
-    let k = count as usize;
-    if k >= n {
-        return (0..n).collect();
-    }
-    let mut idx: Vec<usize> = (0..n).collect();
-    let (picked, _) = idx.partial_shuffle(&mut rng, k);
-    picked.to_vec()
-}
-
 /// SPOP: one member (or nil) without a count; with one, up to `count` distinct members.
 pub fn spop(cx: &mut Ctx, key: &[u8], count: Option<usize>) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
@@ -539,28 +548,10 @@ pub fn spop(cx: &mut Ctx, key: &[u8], count: Option<usize>) -> Result<Reply, Cmd
             .and_then(|e| random_member(&e.value))
             .into_iter()
             .collect(),
-        Some(c) => {
-            let all = g.peek(key).map(|e| members(&e.value)).unwrap_or_default();
-            if c >= all.len() {
-                all
-            } else if c <= 16 && all.len() > 64 {
-                // Few from many: random draws without repeats.
-                let mut out: Vec<Vec<u8>> = Vec::new();
-                while out.len() < c {
-                    if let Some(m) = g.peek(key).and_then(|e| random_member(&e.value)) {
-                        if !out.contains(&m) {
-                            out.push(m);
-                        }
-                    }
-                }
-                out
-            } else {
-                random_picks(all.len(), c as i64)
-                    .into_iter()
-                    .map(|i| all[i].clone())
-                    .collect()
-            }
-        }
+        Some(c) => g
+            .peek(key)
+            .map(|e| sample_members(&e.value, c.min(i64::MAX as usize) as i64))
+            .unwrap_or_default(),
     };
     g.modify(key, |v| {
         for m in &popped {
@@ -585,12 +576,8 @@ pub fn srandmember(cx: &mut Ctx, key: &[u8], count: Option<i64>) -> Result<Reply
     let Some(v) = v else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let all = members(v);
     Ok(Reply::Array(
-        random_picks(all.len(), count)
-            .into_iter()
-            .map(|i| bulk(&all[i]))
-            .collect(),
+        sample_members(v, count).iter().map(|m| bulk(m)).collect(),
     ))
 }
 
@@ -635,18 +622,12 @@ pub enum SetOp {
 /// Computes the operation over the keys' sets into a new set value built as Redis builds it
 /// (starting from an intset). Missing keys are empty sets. None for an empty result.
 fn compute(g: &mut Guard<'_>, keys: &[&[u8]], op: SetOp, lim: &Limits) -> Result<Option<Value>, CmdError> {
-    let mut sets: Vec<Option<&Value>> = Vec::with_capacity(keys.len());
     // Check every type first (Redis reports WRONGTYPE even after a missing key).
     for k in keys {
-        read(g, k, Kind::Set)?;
+        check_write(g, k, Kind::Set)?;
     }
-    let snapshot: Vec<Option<Value>> = keys
-        .iter()
-        .map(|k| g.peek(k).map(|e| e.value.clone()))
-        .collect();
-    for s in &snapshot {
-        sets.push(s.as_ref());
-    }
+    let found = g.get_many(keys);
+    let sets: Vec<Option<&Value>> = found.iter().map(|e| e.map(|e| &e.value)).collect();
     let mut out = empty_intset();
     match op {
         SetOp::Inter => {
@@ -729,19 +710,16 @@ pub fn sintercard(cx: &mut Ctx, keys: &[Bytes], limit: usize) -> Result<i64, Cmd
     let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     let mut g = cx.lock(&refs);
     for k in &refs {
-        read(&mut g, k, Kind::Set)?;
+        check_write(&mut g, k, Kind::Set)?;
     }
-    let mut sets: Vec<&Value> = Vec::new();
-    for k in &refs {
-        if g.peek(k).is_none() {
-            return Ok(0);
-        }
-    }
-    let snapshot: Vec<Value> = refs
+    let found = g.get_many(&refs);
+    let Some(mut sets) = found
         .iter()
-        .filter_map(|k| g.peek(k).map(|e| e.value.clone()))
-        .collect();
-    sets.extend(snapshot.iter());
+        .map(|e| e.map(|e| &e.value))
+        .collect::<Option<Vec<&Value>>>()
+    else {
+        return Ok(0);
+    };
     sets.sort_by_key(|v| len(v));
     let (first, rest) = sets.split_first().expect("at least one key");
     let mut n = 0usize;
@@ -752,9 +730,7 @@ pub fn sintercard(cx: &mut Ctx, keys: &[Bytes], limit: usize) -> Result<i64, Cmd
         }
         if rest.iter().all(|o| contains(o, m)) {
             n += 1;
-            if limit > 0 && n >= limit {
-                done = true;
-            }
+            done = limit > 0 && n >= limit;
         }
     });
     Ok(n as i64)

@@ -129,7 +129,7 @@ pub fn sort(cx: &mut Ctx, key: &[u8], o: &SortOpts) -> Result<Reply, CmdError> {
                     it.cmp = byval;
                 }
             } else if let Some(b) = byval {
-                match crate::number::parse_f64(&b).filter(|v| !v.is_nan()) {
+                match super::strtod(&b) {
                     Some(s) => it.score = s,
                     None => bad = true,
                 }

@@ -365,18 +365,7 @@ pub fn parse_score_bound(b: &[u8]) -> Result<ScoreBound, CmdError> {
         _ => (false, b),
     };
     // Redis reads a bound with plain strtod: leading spaces pass, and nothing at all is 0.
-    let start = rest
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
-        .unwrap_or(rest.len());
-    let rest = &rest[start..];
-    let v = if rest.is_empty() {
-        0.0
-    } else {
-        crate::number::parse_f64(rest)
-            .filter(|v| !v.is_nan())
-            .ok_or(error::MIN_MAX_NOT_FLOAT)?
-    };
+    let v = super::strtod(rest).ok_or(error::MIN_MAX_NOT_FLOAT)?;
     Ok(ScoreBound { v, ex })
 }
 
@@ -548,6 +537,11 @@ pub fn zadd(cx: &mut Ctx, key: &[u8], pairs: &[(f64, Bytes)], f: AddFlags) -> Re
         }
         let maxlen = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
         g.set(key, create(pairs.len(), maxlen, &lim), Ttl::Clear);
+    } else if pairs.len() > lim.zset_entries {
+        // Redis 7.2's zsetTypeMaybeConvert: more pairs than a listpack may hold converts first.
+        g.modify(key, |v| {
+            to_big(v);
+        });
     }
     let mut added = 0;
     let mut updated = 0;
@@ -833,21 +827,41 @@ pub fn zrandmember(cx: &mut Ctx, key: &[u8], count: Option<i64>, withscores: boo
     let Some(count) = count else {
         return Ok(match v {
             None => Reply::Nil,
-            Some(v) => {
-                let view = View::of(v);
-                let i = super::rng().gen_range(0..view.len());
-                let r = view.iter(i, false).next().map_or(Reply::Nil, |(m, _)| bulk(m));
-                r
-            }
+            Some(v) => sample(v, 1).first().map_or(Reply::Nil, |(m, _)| bulk(m)),
         });
     };
     let Some(v) = v else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let all = entries(v);
-    let picks = super::set::random_picks(all.len(), count);
-    let items: Vec<(&[u8], f64)> = picks.iter().map(|&i| (&all[i].0[..], all[i].1)).collect();
+    let picks = sample(v, count);
+    let items: Vec<(&[u8], f64)> = picks.iter().map(|(m, s)| (&m[..], *s)).collect();
     Ok(with_scores(&items, withscores))
+}
+
+/// Random members with their scores (see [`super::sample`]).
+fn sample(v: &Value, count: i64) -> Vec<(Vec<u8>, f64)> {
+    let mut rng = super::rng();
+    let table = match v {
+        Value::Big(b) => match &b.data {
+            BigData::ZSet(z) => Some(z),
+            _ => None,
+        },
+        Value::Flat(_) => None,
+    };
+    let mut one = table.map(|z| {
+        move || {
+            z.dict
+                .random_entry(&mut || rng.gen())
+                .map(|(k, s)| (k.to_vec(), *s))
+        }
+    });
+    super::sample(
+        len(v),
+        count,
+        one.as_mut().map(|f| f as &mut dyn FnMut() -> Option<(Vec<u8>, f64)>),
+        |p: &(Vec<u8>, f64)| &p.0[..],
+        || entries(v),
+    )
 }
 
 pub fn zscan(cx: &mut Ctx, key: &[u8], o: &ScanOpts) -> Result<Reply, CmdError> {
@@ -896,25 +910,7 @@ pub enum ZOp {
 }
 
 /// An input of ZUNION & co.: a sorted set or a plain set (every score 1).
-/// Members with their scores.
-type Scored = Vec<(Vec<u8>, f64)>;
-
-fn input(g: &mut Guard<'_>, key: &[u8]) -> Result<Option<Scored>, CmdError> {
-    match g.get(key) {
-        None => Ok(None),
-        Some(e) => match e.value.kind() {
-            Kind::ZSet => Ok(Some(entries(&e.value))),
-            Kind::Set => Ok(Some(
-                super::set::members(&e.value)
-                    .into_iter()
-                    .map(|m| (m, 1.0))
-                    .collect(),
-            )),
-            _ => Err(error::WRONGTYPE),
-        },
-    }
-}
-
+/// Aggregates two scores; a NaN sum (inf + -inf) counts as 0, as in Redis.
 fn combine(agg: Aggregate, a: f64, b: f64) -> f64 {
     match agg {
         Aggregate::Sum => {
@@ -930,20 +926,71 @@ fn combine(agg: Aggregate, a: f64, b: f64) -> f64 {
     }
 }
 
-/// The operation's result, sorted by score then member.
+/// An input of ZUNION & co.: a sorted set, or a plain set whose every score is 1.
+enum Input<'a> {
+    Z(View<'a>),
+    S(&'a Value),
+}
+
+impl Input<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Input::Z(v) => v.len(),
+            Input::S(v) => super::set::len(v),
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
+        match self {
+            Input::Z(v) => v.iter(0, false).for_each(|(m, s)| f(m, s)),
+            Input::S(v) => super::set::for_each(v, |m| f(m, 1.0)),
+        }
+    }
+
+    fn score(&self, m: &[u8]) -> Option<f64> {
+        match self {
+            Input::Z(v) => v.score(m),
+            Input::S(v) => super::set::contains(v, m).then_some(1.0),
+        }
+    }
+}
+
+/// The operation's result, sorted by score then member. Inputs are borrowed, not copied; a
+/// missing key is an empty input. As Redis does, union and intersection visit the inputs
+/// from the smallest up (which decides the order floating-point sums are taken in), and an
+/// intersection stops once it has `limit` members (0 = no limit).
 fn zop_compute(
     g: &mut Guard<'_>,
     keys: &[&[u8]],
     weights: &[f64],
     agg: Aggregate,
     op: ZOp,
+    limit: usize,
 ) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
-    let mut inputs = Vec::with_capacity(keys.len());
     for k in keys {
-        inputs.push(input(g, k)?);
+        if let Some(e) = g.peek(k) {
+            if !matches!(e.value.kind(), Kind::ZSet | Kind::Set) {
+                return Err(error::WRONGTYPE);
+            }
+        }
     }
-    let weighted = |i: usize, s: f64| {
-        let w = weights.get(i).copied().unwrap_or(1.0);
+    let entries_found = g.get_many(keys);
+    let mut inputs: Vec<(Option<Input>, f64)> = entries_found
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let w = weights.get(i).copied().unwrap_or(1.0);
+            let inp = e.map(|e| match e.value.kind() {
+                Kind::ZSet => Input::Z(View::of(&e.value)),
+                _ => Input::S(&e.value),
+            });
+            (inp, w)
+        })
+        .collect();
+    if op != ZOp::Diff {
+        inputs.sort_by_key(|(i, _)| i.as_ref().map_or(0, |i| i.len()));
+    }
+    let weighted = |w: f64, s: f64| {
         let v = s * w;
         if v.is_nan() {
             0.0
@@ -951,61 +998,63 @@ fn zop_compute(
             v
         }
     };
-    let mut acc: std::collections::HashMap<Vec<u8>, f64> = std::collections::HashMap::new();
+    let mut out: Vec<(Vec<u8>, f64)> = Vec::new();
     match op {
         ZOp::Union => {
-            for (i, inp) in inputs.iter().enumerate() {
-                for (m, s) in inp.iter().flatten() {
-                    let s = weighted(i, *s);
-                    acc.entry(m.clone())
-                        .and_modify(|a| *a = combine(agg, *a, s))
-                        .or_insert(s);
+            let mut acc: std::collections::HashMap<Vec<u8>, f64> = std::collections::HashMap::new();
+            for (inp, w) in &inputs {
+                if let Some(inp) = inp {
+                    inp.for_each(|m, s| {
+                        let s = weighted(*w, s);
+                        match acc.get_mut(m) {
+                            Some(a) => *a = combine(agg, *a, s),
+                            None => {
+                                acc.insert(m.to_vec(), s);
+                            }
+                        }
+                    });
                 }
             }
+            out.extend(acc);
         }
         ZOp::Inter => {
-            if inputs.iter().any(|i| i.is_none()) {
+            if inputs.iter().any(|(i, _)| i.is_none()) {
                 return Ok(Vec::new());
             }
-            let maps: Vec<std::collections::HashMap<&[u8], f64>> = inputs
-                .iter()
-                .flatten()
-                .map(|v| v.iter().map(|(m, s)| (&m[..], *s)).collect())
-                .collect();
-            for (m, s) in inputs[0].iter().flatten() {
-                let mut total = weighted(0, *s);
-                let mut all = true;
-                for (j, map) in maps.iter().enumerate().skip(1) {
-                    match map.get(&m[..]) {
-                        Some(s2) => total = combine(agg, total, weighted(j, *s2)),
-                        None => {
-                            all = false;
-                            break;
-                        }
-                    }
-                }
-                if all {
-                    acc.insert(m.clone(), total);
-                }
-            }
-        }
-        ZOp::Diff => {
-            let Some(first) = &inputs[0] else {
+            let (first, rest) = inputs.split_first().expect("at least one key");
+            let (Some(first), w0) = first else {
                 return Ok(Vec::new());
             };
-            let others: Vec<std::collections::HashSet<&[u8]>> = inputs[1..]
-                .iter()
-                .flatten()
-                .map(|v| v.iter().map(|(m, _)| &m[..]).collect())
-                .collect();
-            for (m, s) in first {
-                if !others.iter().any(|o| o.contains(&m[..])) {
-                    acc.insert(m.clone(), *s);
+            let mut done = false;
+            first.for_each(|m, s| {
+                if done {
+                    return;
                 }
-            }
+                let mut total = weighted(*w0, s);
+                for (inp, w) in rest {
+                    match inp.as_ref().and_then(|i| i.score(m)) {
+                        Some(s2) => total = combine(agg, total, weighted(*w, s2)),
+                        None => return,
+                    }
+                }
+                out.push((m.to_vec(), total));
+                done = limit > 0 && out.len() >= limit;
+            });
+        }
+        ZOp::Diff => {
+            let Some((Some(first), _)) = inputs.first() else {
+                return Ok(Vec::new());
+            };
+            first.for_each(|m, s| {
+                if !inputs[1..]
+                    .iter()
+                    .any(|(i, _)| i.as_ref().is_some_and(|i| i.score(m).is_some()))
+                {
+                    out.push((m.to_vec(), s));
+                }
+            });
         }
     }
-    let mut out: Vec<(Vec<u8>, f64)> = acc.into_iter().collect();
     out.sort_by(|a, b| cmp((a.1, &a.0), (b.1, &b.0)));
     Ok(out)
 }
@@ -1020,7 +1069,7 @@ pub fn zop(
 ) -> Result<Reply, CmdError> {
     let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     let mut g = cx.lock(&refs);
-    let out = zop_compute(&mut g, &refs, weights, agg, op)?;
+    let out = zop_compute(&mut g, &refs, weights, agg, op, 0)?;
     let items: Vec<(&[u8], f64)> = out.iter().map(|(m, s)| (&m[..], *s)).collect();
     Ok(with_scores(&items, withscores))
 }
@@ -1038,7 +1087,7 @@ pub fn zop_store(
     refs.push(dst);
     let mut g = cx.lock(&refs);
     refs.pop();
-    let out = zop_compute(&mut g, &refs, weights, agg, op)?;
+    let out = zop_compute(&mut g, &refs, weights, agg, op, 0)?;
     Ok(store(&mut g, dst, out, &lim) as i64)
 }
 
@@ -1046,9 +1095,8 @@ pub fn zop_store(
 pub fn zintercard(cx: &mut Ctx, keys: &[Bytes], limit: usize) -> Result<i64, CmdError> {
     let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     let mut g = cx.lock(&refs);
-    let out = zop_compute(&mut g, &refs, &[], Aggregate::Sum, ZOp::Inter)?;
-    let n = out.len();
-    Ok(if limit > 0 { n.min(limit) } else { n } as i64)
+    let out = zop_compute(&mut g, &refs, &[], Aggregate::Sum, ZOp::Inter, limit)?;
+    Ok(out.len() as i64)
 }
 
 // ------------------------------------------------------------------ replay

@@ -23,12 +23,33 @@ handlers!(
     hpttl, hexpiretime, hpexpiretime, hpersist,
 );
 
+/// SSCAN/HSCAN/ZSCAN, in Redis's order: the cursor, then the key (missing = an empty scan,
+/// another type = WRONGTYPE), then the options; then `run` scans.
+pub fn scan_command(
+    call: &mut Call,
+    kind: strata_engine::types::Kind,
+    allow_novalues: bool,
+    run: fn(&mut strata_engine::ctx::Ctx, &[u8], &strata_engine::types::ScanOpts) -> Result<Reply, CmdError>,
+) -> Result<Reply, CmdError> {
+    let (k, args) = (call.arg(1).clone(), call.args);
+    parse_cursor(&args[2])?;
+    if !strata_engine::types::exists_as(&mut call.cx(), &k, kind)? {
+        return Ok(Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]));
+    }
+    let o = scan_opts(args, allow_novalues)?;
+    run(&mut call.cx(), &k, &o)
+}
+
+/// A SCAN cursor, read as Redis's strtoul does ("-1" is 2^64-1).
+fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
+    number::parse_u64(a)
+        .or_else(|| number::parse_i64(a).map(|v| v as u64))
+        .ok_or(error::INVALID_CURSOR)
+}
+
 /// SSCAN/HSCAN/ZSCAN's cursor and options; `novalues` is accepted only for HSCAN.
 pub fn scan_opts(args: &[Bytes], allow_novalues: bool) -> Result<strata_engine::types::ScanOpts<'_>, CmdError> {
-    let a = &args[2];
-    let cursor = number::parse_u64(a)
-        .or_else(|| number::parse_i64(a).map(|v| v as u64))
-        .ok_or(error::INVALID_CURSOR)?;
+    let cursor = parse_cursor(&args[2])?;
     let mut o = strata_engine::types::ScanOpts {
         cursor,
         count: 10,
@@ -80,6 +101,9 @@ fn fields_arg(args: &[Bytes], at: usize, bad_count: CmdError) -> Result<&[Bytes]
     }
     Ok(&args[at + 2..])
 }
+
+/// Most elements a negative HRANDFIELD, SRANDMEMBER or ZRANDMEMBER count may ask for.
+const MAX_RANDOM_REPEATS: i64 = 10_000_000;
 
 /// Largest absolute field expiry Redis 7.4 accepts (2^46 - 1 ms).
 const HFE_MAX_ABS_MS: i64 = (1 << 46) - 1;
@@ -180,9 +204,7 @@ mod imp {
     }
 
     pub fn hscan(call: &mut Call) -> Result<Reply, CmdError> {
-        let (k, args) = (call.arg(1).clone(), call.args);
-        let o = scan_opts(args, true)?;
-        h::hscan(&mut call.cx(), &k, &o)
+        scan_command(call, strata_engine::types::Kind::Hash, true, h::hscan)
     }
 
     fn expire_generic(call: &mut Call, unit_ms: i64, absolute: bool) -> Result<Reply, CmdError> {
@@ -277,8 +299,9 @@ pub fn random_count(a: &[u8], pairs: bool) -> Result<i64, CmdError> {
     if pairs && v < -(i64::MAX / 2) {
         return Err(error::VALUE_OUT_OF_RANGE);
     }
-    // A reply this large could not be built in memory.
-    if v.unsigned_abs() > u32::MAX as u64 && v < 0 {
+    // Repeats are unbounded by the collection's size: cap them so a reply is never built
+    // beyond what memory can hold.
+    if v < -MAX_RANDOM_REPEATS {
         return Err(error::VALUE_OUT_OF_RANGE);
     }
     Ok(v)

@@ -5,6 +5,7 @@ use strata_engine::error::{self, CmdError};
 use strata_engine::number;
 use strata_engine::reply::Reply;
 use strata_engine::types::list::{self as l, LposOpts};
+use strata_engine::types::{exists_as, Kind};
 
 use super::{parse_int, Call};
 
@@ -97,15 +98,22 @@ mod imp {
         l::llen(&mut call.cx(), &k).map(Reply::Int)
     }
 
+    // LINDEX and LSET look the key up before reading the index, as Redis does.
     pub fn lindex(call: &mut Call) -> Result<Reply, CmdError> {
-        let i = parse_int(call.arg(2))?;
         let k = call.arg(1).clone();
+        if !exists_as(&mut call.cx(), &k, Kind::List)? {
+            return l::lindex(&mut call.cx(), &k, 0);
+        }
+        let i = parse_int(call.arg(2))?;
         l::lindex(&mut call.cx(), &k, i)
     }
 
     pub fn lset(call: &mut Call) -> Result<Reply, CmdError> {
-        let i = parse_int(call.arg(2))?;
         let (k, e) = (call.arg(1).clone(), call.arg(3).clone());
+        if !exists_as(&mut call.cx(), &k, Kind::List)? {
+            return Err(error::NO_SUCH_KEY);
+        }
+        let i = parse_int(call.arg(2))?;
         l::lset(&mut call.cx(), &k, i, &e)
     }
 

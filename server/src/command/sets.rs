@@ -5,7 +5,7 @@ use strata_engine::number;
 use strata_engine::reply::Reply;
 use strata_engine::types::set::{self as s, SetOp};
 
-use super::hashes::{random_count, scan_opts};
+use super::hashes::{random_count, scan_command};
 use super::lists::numkeys;
 use super::Call;
 
@@ -90,9 +90,7 @@ mod imp {
     }
 
     pub fn sscan(call: &mut Call) -> Result<Reply, CmdError> {
-        let (k, args) = (call.arg(1).clone(), call.args);
-        let o = scan_opts(args, false)?;
-        s::sscan(&mut call.cx(), &k, &o)
+        scan_command(call, strata_engine::types::Kind::Set, false, s::sscan)
     }
 
     fn op(call: &mut Call, op: SetOp) -> Result<Reply, CmdError> {

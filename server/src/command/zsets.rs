@@ -6,7 +6,7 @@ use strata_engine::number;
 use strata_engine::reply::Reply;
 use strata_engine::types::zset::{self as z, AddFlags, Aggregate, Range, ZOp};
 
-use super::hashes::{random_count, scan_opts};
+use super::hashes::{random_count, scan_command};
 use super::lists::numkeys;
 use super::sets::card_limit;
 use super::{parse_int, Call};
@@ -69,7 +69,7 @@ fn range_args(args: &[Bytes], at: usize, mut by: By, mut rev: bool, unified: boo
             }
             "BYSCORE" if unified => by = By::Score,
             "BYLEX" if unified => by = By::Lex,
-            "REV" if unified => rev = true,
+            "REV" if unified && !rev => rev = true,
             _ => return Err(error::SYNTAX),
         }
         i += 1;
@@ -385,9 +385,7 @@ mod imp {
     }
 
     pub fn zscan(call: &mut Call) -> Result<Reply, CmdError> {
-        let (k, args) = (call.arg(1).clone(), call.args);
-        let o = scan_opts(args, false)?;
-        z::zscan(&mut call.cx(), &k, &o)
+        scan_command(call, strata_engine::types::Kind::ZSet, false, z::zscan)
     }
 
     fn op(call: &mut Call, op: ZOp) -> Result<Reply, CmdError> {
