@@ -56,7 +56,7 @@ fn random_command(r: &mut Rng) -> Vec<Vec<u8>> {
     args.push(r.pick(KEYS).as_bytes().to_vec());
     let n = (r.next() % 7) as usize;
     for _ in 0..n {
-        if r.next() % 4 == 0 {
+        if r.next().is_multiple_of(4) {
             args.push(r.pick(KEYS).as_bytes().to_vec());
         } else {
             args.push(r.pick(ARGS).as_bytes().to_vec());
