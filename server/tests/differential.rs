@@ -26,7 +26,8 @@
 //!
 //! `randomized_strings_and_keys` generates string and key commands from a
 //! seed (`STRATA_DIFF_SEED`, `STRATA_DIFF_STEPS`) and stops at the first
-//! difference.
+//! difference; `randomized_collections` does the same with hash, list, set and
+//! sorted-set commands over a few shared keys (so WRONGTYPE paths are hit too).
 //!
 //! Without `redis-server` on PATH these tests print a notice and pass, unless
 //! `STRATA_REQUIRE_REDIS` is set.
@@ -1373,4 +1374,178 @@ fn generator_is_deterministic() {
     };
     assert_eq!(sample(7), sample(7));
     assert_ne!(sample(7), sample(8));
+}
+
+// ------------------------------------------------------------------ randomized collections
+
+/// Elements for the collection generator: small integers (intsets), short words, one value
+/// longer than the 64-byte listpack limit.
+const ELEMS: &[&str] = &[
+    "0", "1", "2", "3", "-5", "10", "a", "b", "c", "dd", "e e", "",
+    "a-value-that-is-longer-than-the-sixty-four-byte-listpack-limit-for-sure",
+];
+/// Scores whose sums print the same under Redis 7.0's %.17g and stay exact.
+const SCORES: &[&str] = &["0", "1", "-1", "2.5", "10", "-3.5", "100", "inf", "-inf", "0.5"];
+const CKEYS: &[&str] = &["c0", "c1", "c2", "c3", "c4"];
+const INDEXES: &[&str] = &["0", "1", "-1", "2", "-2", "5", "-10", "100", "x"];
+
+fn elem(rng: &mut Rng) -> Vec<u8> {
+    rng.pick(ELEMS).as_bytes().to_vec()
+}
+
+fn elems(rng: &mut Rng, max: usize) -> Vec<Vec<u8>> {
+    (0..1 + rng.below(max)).map(|_| elem(rng)).collect()
+}
+
+fn ckey(rng: &mut Rng) -> Vec<u8> {
+    rng.pick(CKEYS).as_bytes().to_vec()
+}
+
+/// One random collection command. Replies whose order is hash-table order in Redis 7.0 (or
+/// differs between 7.0 and 7.2) are compared sorted; random ones by type.
+fn generate_collection(rng: &mut Rng) -> Op {
+    use Compare::{Exact, Sorted, Type};
+    let k = ckey(rng);
+    let w = |s: &str| s.as_bytes().to_vec();
+    let cmd = |name: &str, k: Vec<u8>, rest: Vec<Vec<u8>>| {
+        let mut v = vec![name.as_bytes().to_vec(), k];
+        v.extend(rest);
+        v
+    };
+    let (args, compare) = match rng.below(48) {
+        0..=3 => {
+            let mut rest = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                rest.push(elem(rng));
+                rest.push(elem(rng));
+            }
+            (cmd("HSET", k, rest), Exact)
+        }
+        4 => (cmd("HGET", k, vec![elem(rng)]), Exact),
+        5 => (cmd("HDEL", k, elems(rng, 3)), Exact),
+        6 => (cmd("HGETALL", k, vec![]), Sorted),
+        7 => (cmd("HINCRBY", k, vec![elem(rng), w(rng.pick(INDEXES))]), Exact),
+        8 => (cmd("HLEN", k, vec![]), Exact),
+        9 => (cmd("HMGET", k, elems(rng, 3)), Exact),
+        10..=12 => {
+            let name = if rng.chance(50) { "LPUSH" } else { "RPUSH" };
+            (cmd(name, k, elems(rng, 4)), Exact)
+        }
+        13 => {
+            let name = if rng.chance(50) { "LPOP" } else { "RPOP" };
+            let rest = if rng.chance(50) { vec![w(rng.pick(&["0", "1", "3", "-1"]))] } else { vec![] };
+            (cmd(name, k, rest), Exact)
+        }
+        14 => (cmd("LRANGE", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]), Exact),
+        15 => (cmd("LINDEX", k, vec![w(rng.pick(INDEXES))]), Exact),
+        16 => (cmd("LSET", k, vec![w(rng.pick(INDEXES)), elem(rng)]), Exact),
+        17 => (cmd("LREM", k, vec![w(rng.pick(&["0", "1", "-1", "2", "-2"])), elem(rng)]), Exact),
+        18 => {
+            let where_ = w(rng.pick(&["BEFORE", "AFTER"]));
+            (cmd("LINSERT", k, vec![where_, elem(rng), elem(rng)]), Exact)
+        }
+        19 => (cmd("LTRIM", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]), Exact),
+        20 => {
+            let (a, b) = (w(rng.pick(&["LEFT", "RIGHT"])), w(rng.pick(&["LEFT", "RIGHT"])));
+            (cmd("LMOVE", k, vec![ckey(rng), a, b]), Exact)
+        }
+        21 => {
+            let mut rest = vec![elem(rng)];
+            if rng.chance(50) {
+                rest.push(w("RANK"));
+                rest.push(w(rng.pick(&["1", "-1", "2", "-2"])));
+            }
+            if rng.chance(30) {
+                rest.push(w("COUNT"));
+                rest.push(w(rng.pick(&["0", "1", "2"])));
+            }
+            (cmd("LPOS", k, rest), Exact)
+        }
+        22..=24 => (cmd("SADD", k, elems(rng, 4)), Exact),
+        25 => (cmd("SREM", k, elems(rng, 3)), Exact),
+        26 => (cmd("SMEMBERS", k, vec![]), Sorted),
+        27 => (cmd("SISMEMBER", k, vec![elem(rng)]), Exact),
+        28 => (cmd("SCARD", k, vec![]), Exact),
+        29 => (cmd("SMOVE", k, vec![ckey(rng), elem(rng)]), Exact),
+        30 => {
+            let name = rng.pick(&["SINTER", "SUNION", "SDIFF"]);
+            (cmd(name, k, vec![ckey(rng)]), Sorted)
+        }
+        31 => {
+            let name = rng.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]);
+            (cmd(name, k, vec![ckey(rng), ckey(rng)]), Exact)
+        }
+        32 => (cmd("SRANDMEMBER", k, vec![]), Type),
+        33..=35 => {
+            let mut rest = Vec::new();
+            if rng.chance(20) {
+                rest.push(w(rng.pick(&["NX", "XX", "GT", "LT", "CH"])));
+            }
+            for _ in 0..1 + rng.below(3) {
+                rest.push(w(rng.pick(SCORES)));
+                rest.push(elem(rng));
+            }
+            (cmd("ZADD", k, rest), Exact)
+        }
+        36 => (cmd("ZINCRBY", k, vec![w(rng.pick(SCORES)), elem(rng)]), Exact),
+        37 => (cmd("ZREM", k, elems(rng, 3)), Exact),
+        38 => {
+            let mut rest = vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))];
+            if rng.chance(30) {
+                rest.push(w("REV"));
+            }
+            if rng.chance(50) {
+                rest.push(w("WITHSCORES"));
+            }
+            (cmd("ZRANGE", k, rest), Exact)
+        }
+        39 => {
+            let lo = w(rng.pick(&["-inf", "0", "(0", "1", "(2.5", "-1"]));
+            let hi = w(rng.pick(&["+inf", "10", "(10", "2.5", "0"]));
+            let mut rest = vec![lo, hi, w("WITHSCORES")];
+            if rng.chance(30) {
+                rest.extend([w("LIMIT"), w(rng.pick(&["0", "1"])), w(rng.pick(&["1", "2", "-1"]))]);
+            }
+            (cmd("ZRANGEBYSCORE", k, rest), Exact)
+        }
+        40 => (cmd("ZRANK", k, vec![elem(rng)]), Exact),
+        41 => (cmd("ZSCORE", k, vec![elem(rng)]), Exact),
+        42 => (cmd(rng.pick(&["ZPOPMIN", "ZPOPMAX"]), k, vec![w(rng.pick(&["1", "2"]))]), Exact),
+        43 => (cmd("ZREMRANGEBYRANK", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]), Exact),
+        44 => {
+            let name = rng.pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]);
+            (cmd(name, k, vec![w("2"), ckey(rng), ckey(rng)]), Exact)
+        }
+        45 => (cmd("ZCARD", k, vec![]), Exact),
+        46 => (vec![w("DEL"), k], Exact),
+        _ => (vec![w("TYPE"), k], Exact),
+    };
+    Op::Command(args, compare)
+}
+
+#[test]
+fn randomized_collections() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("{SKIP_NOTICE}");
+        return;
+    };
+    let strata = Server::strata(&[]);
+    let seed = env_number("STRATA_DIFF_SEED").unwrap_or(DEFAULT_SEED);
+    let steps = env_number("STRATA_DIFF_STEPS").map_or(DEFAULT_STEPS * 2, |n| n as usize);
+    let mut rng = Rng(seed ^ 0xc011_ec71);
+    let mut random = Random {
+        sides: [Side::new(redis.port), Side::new(strata.port)],
+        history: VecDeque::with_capacity(HISTORY),
+        seed,
+        step: 0,
+    };
+    let log = || strata.log();
+    for step in 0..steps {
+        random.step = step;
+        let Op::Command(args, compare) = generate_collection(&mut rng) else {
+            unreachable!("the collection generator only makes commands")
+        };
+        random.check(&Send::Command(args), compare, log);
+    }
+    println!("randomized collections: {steps} commands agree (seed {seed:#x})");
 }
