@@ -103,6 +103,43 @@ impl Cmd {
         self.flags & f != 0
     }
 
+    /// Positions of the key arguments in a whole command (name first), for COMMAND GETKEYS:
+    /// the key spec, or for commands with movable keys (a `numkeys` argument, SORT's STORE)
+    /// the positions that argument gives.
+    pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
+        if !self.has(flag::MOVABLE_KEYS) {
+            return self.key_positions(args.len());
+        }
+        let numkeys = |at: usize| -> Vec<usize> {
+            let n = args
+                .get(at)
+                .and_then(|a| number::parse_i64(a))
+                .filter(|&n| n > 0 && (n as usize) < args.len() - at)
+                .unwrap_or(0) as usize;
+            (at + 1..at + 1 + n).collect()
+        };
+        match self.name {
+            "zunionstore" | "zinterstore" | "zdiffstore" => {
+                let mut v = vec![1];
+                v.extend(numkeys(2));
+                v
+            }
+            "sort" => {
+                let mut v = vec![1];
+                let store = args
+                    .iter()
+                    .enumerate()
+                    .skip(2)
+                    .find(|(_, a)| a.eq_ignore_ascii_case(b"STORE"))
+                    .map(|(i, _)| i + 1)
+                    .filter(|&i| i < args.len());
+                v.extend(store);
+                v
+            }
+            _ => numkeys(1),
+        }
+    }
+
     /// Positions of the key arguments, from the key spec.
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         if self.first_key <= 0 || argc == 0 {

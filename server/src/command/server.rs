@@ -335,7 +335,7 @@ fn command_getkeys(call: &mut Call) -> Reply {
     if !cmd.arity_ok(args.len()) {
         return Reply::Error(error::GETKEYS_ARITY);
     }
-    let pos = cmd.key_positions(args.len());
+    let pos = cmd.keys_in(args);
     if pos.is_empty() {
         return Reply::Error(error::NO_KEY_ARGUMENTS);
     }
