@@ -29,16 +29,20 @@ const HEAD: u32 = 0;
 /// The arena is rebuilt when it has more than this many slots and fewer than a quarter are live.
 const COMPACT_MIN_SLOTS: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Level {
     forward: u32,
     /// Elements from this node to `forward`; to the end of the list when `forward` is NIL.
     span: u32,
+    /// `forward`'s score (0 when NIL). A walk compares against it without loading the next
+    /// node, so it misses the cache only on the steps it takes, not on the one that stops it.
+    score: f64,
 }
 
 const UNLINKED: Level = Level {
     forward: NIL,
     span: 0,
+    score: 0.0,
 };
 
 #[derive(Clone)]
@@ -158,7 +162,7 @@ impl SkipList {
             rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
             loop {
                 let link = self.link(x, i);
-                if link.forward == NIL || !self.node_precedes(link.forward, score, &member) {
+                if link.forward == NIL || !self.link_precedes(link, score, &member) {
                     break;
                 }
                 rank[i] += link.span as usize;
@@ -180,10 +184,12 @@ impl SkipList {
             *self.link_mut(x, i) = Level {
                 forward: prev.forward,
                 span: prev.span - skipped,
+                score: prev.score,
             };
             *self.link_mut(update[i], i) = Level {
                 forward: x,
                 span: skipped + 1,
+                score,
             };
         }
         for (i, &prev) in update.iter().enumerate().take(self.level).skip(level) {
@@ -228,6 +234,9 @@ impl SkipList {
         };
         if after_back && before_next {
             self.nodes[x as usize].score = new;
+            for (i, &prev) in update.iter().enumerate().take(self.nodes[x as usize].levels.len()) {
+                self.link_mut(prev, i).score = new;
+            }
             return;
         }
         // The member's box moves to the new node; the slot is reused by the insert.
@@ -242,11 +251,11 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let link = self.link(x, i);
-                if link.forward == NIL {
-                    break;
-                }
-                let n = &self.nodes[link.forward as usize];
-                if precedes(score, member, n.score, &n.member) {
+                // Stop before the first element after the one sought.
+                if link.forward == NIL
+                    || link.score > score
+                    || (link.score == score && *self.nodes[link.forward as usize].member > *member)
+                {
                     break;
                 }
                 traversed += link.span as usize;
@@ -370,6 +379,13 @@ impl SkipList {
         precedes(n.score, &n.member, score, member)
     }
 
+    /// The element `link` leads to sorts strictly before `(score, member)`; its member is read
+    /// only when the scores tie.
+    fn link_precedes(&self, link: Level, score: f64, member: &[u8]) -> bool {
+        link.score < score
+            || (link.score == score && *self.nodes[link.forward as usize].member < *member)
+    }
+
     /// `x` is an element equal to `(score, member)`.
     fn holds(&self, x: u32, score: f64, member: &[u8]) -> bool {
         x != NIL && x != HEAD && {
@@ -384,11 +400,11 @@ impl SkipList {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let next = self.link(x, i).forward;
-                if next == NIL || !self.node_precedes(next, score, member) {
+                let link = self.link(x, i);
+                if link.forward == NIL || !self.link_precedes(link, score, member) {
                     break;
                 }
-                x = next;
+                x = link.forward;
             }
             update[i] = x;
         }
@@ -467,6 +483,7 @@ impl SkipList {
                 *self.link_mut(prev, i) = Level {
                     forward: gone.forward,
                     span: link.span - 1 + gone.span,
+                    score: gone.score,
                 };
             } else {
                 self.link_mut(prev, i).span -= 1;
@@ -657,6 +674,12 @@ mod tests {
                 if link.forward == NIL {
                     break;
                 }
+                let cached = link.score;
+                let actual = sl.nodes[link.forward as usize].score;
+                assert!(
+                    cached == actual && cached.is_sign_negative() == actual.is_sign_negative(),
+                    "cached score at level {i}, slot {x}"
+                );
                 seen.push(link.forward);
                 x = link.forward;
             }
