@@ -15,6 +15,7 @@ pub mod keyspace;
 pub mod number;
 pub mod reply;
 pub mod types;
+pub mod wal;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;

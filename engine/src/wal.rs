@@ -1,0 +1,812 @@
+//! The write-ahead log: segmented append-only files of effect records.
+//!
+//! A segment is `<dir>/<base>.<index>.wal` (index zero-padded to six digits). It starts with a
+//! 24-byte header: the magic `STRATAWL`, the format version (u32 LE), the sequence number of
+//! its first record (u64 LE) and a CRC32C of those 20 bytes (u32 LE). Records follow, each the
+//! effects of one commit (a command, or a whole MULTI/EXEC): payload length (u32 LE), sequence
+//! number (u64 LE), CRC32C of the payload (u32 LE), CRC32C of the 16 bytes before it (u32 LE),
+//! then the payload: an effect count (LEB128) and the effects in `effect::encode` form.
+//! Sequence numbers rise by one from record to record, across segments. See docs/formats.md.
+//!
+//! The header has its own checksum so a damaged length can never pass for a write that was cut
+//! short.
+//!
+//! One writer thread owns the open segment. Commits reach it through a channel in sequence
+//! order; it writes everything that is waiting and, under `appendfsync always`, makes it
+//! durable with one fdatasync, whose completion releases every commit in the batch (group
+//! commit). Under `everysec` it syncs at most a second after a write, under `no` never.
+//!
+//! Recovery reads the segments in order. A damaged record at the very end of the last segment
+//! (cut short, zero-filled, or failing its checksum with nothing after it) is a torn tail: the
+//! segment is truncated to the last good record, and the log says where. Damage anywhere else
+//! refuses to start, naming the file and offset.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
+
+use crate::effect::{self, Effect};
+
+pub const MAGIC: &[u8; 8] = b"STRATAWL";
+pub const VERSION: u32 = 1;
+/// Bytes of a segment header.
+pub const FILE_HEADER: usize = 24;
+/// Bytes in front of a record's payload.
+pub const RECORD_HEADER: usize = 20;
+/// A segment is closed and the next one opened once it grows past this.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+/// Largest payload a reader accepts (a commit's effects; a huge MULTI may approach it).
+pub const MAX_PAYLOAD: usize = 1 << 30;
+
+/// `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always = 0,
+    EverySec = 1,
+    No = 2,
+}
+
+impl Fsync {
+    pub fn from_u8(v: u8) -> Fsync {
+        match v {
+            0 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Fsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+}
+
+/// The file name of segment `index`.
+pub fn segment_name(base: &str, index: u64) -> String {
+    format!("{base}.{index:06}.wal")
+}
+
+/// The segments in `dir`, by index.
+pub fn segments(dir: &Path, base: &str) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    let prefix = format!("{base}.");
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(index) = name
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".wal"))
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        out.push((index, entry.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn file_header(first_seq: u64) -> [u8; FILE_HEADER] {
+    let mut h = [0u8; FILE_HEADER];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[12..20].copy_from_slice(&first_seq.to_le_bytes());
+    let crc = crc32c::crc32c(&h[..20]);
+    h[20..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// The payload of a record: the effect count, then the effects.
+pub fn encode_payload(effects: &[Effect]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + effects.len() * 32);
+    let mut n = effects.len() as u64;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    for e in effects {
+        effect::encode(e, &mut out);
+    }
+    out
+}
+
+/// Appends a framed record to `out`.
+pub fn frame(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let hcrc = crc32c::crc32c(&out[start..start + 16]);
+    out.extend_from_slice(&hcrc.to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+fn decode_payload(p: &[u8]) -> Result<Vec<Effect>, String> {
+    let mut n: u64 = 0;
+    let mut pos = 0;
+    let mut shift = 0;
+    loop {
+        let b = *p.get(pos).ok_or("effect count cut short")?;
+        pos += 1;
+        if shift >= 64 {
+            return Err("effect count too long".into());
+        }
+        n |= ((b & 0x7f) as u64) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    if n > (p.len() - pos) as u64 {
+        return Err(format!("effect count {n} larger than the record"));
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (e, used) = effect::decode(&p[pos..]).map_err(|e| e.to_string())?;
+        pos += used;
+        out.push(e);
+    }
+    if pos != p.len() {
+        return Err("bytes left over after the effects".into());
+    }
+    Ok(out)
+}
+
+/// Why the log cannot be loaded.
+#[derive(Debug)]
+pub enum WalError {
+    Io(PathBuf, io::Error),
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        what: String,
+    },
+    Apply {
+        path: PathBuf,
+        offset: u64,
+        what: String,
+    },
+}
+
+impl std::fmt::Display for WalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WalError::Io(p, e) => write!(f, "cannot read the write-ahead log {}: {e}", p.display()),
+            WalError::Corrupt { path, offset, what } => write!(
+                f,
+                "the write-ahead log {} is corrupt at offset {offset}: {what}. This is not a torn \
+                 tail (valid data follows, or the file is not the last segment), so Strata will not \
+                 guess. Restore the file from a backup, or truncate it at offset {offset} to keep \
+                 only what precedes the damage (later writes are then lost), and start again",
+                path.display()
+            ),
+            WalError::Apply { path, offset, what } => write!(
+                f,
+                "the write-ahead log {} cannot be replayed at offset {offset}: {what}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WalError {}
+
+/// What recovery found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    pub segments: usize,
+    pub records: u64,
+    /// The last sequence number replayed (0 for an empty log).
+    pub last_seq: u64,
+    /// The highest segment index (0 when there is none).
+    pub last_index: u64,
+    /// A torn tail that was cut off: the file and the offset it was truncated to.
+    pub truncated: Option<(PathBuf, u64)>,
+}
+
+/// Replays every record in `dir` through `apply`, in order, repairing a torn tail.
+pub fn recover(
+    dir: &Path,
+    base: &str,
+    mut apply: impl FnMut(u64, Vec<Effect>) -> Result<(), String>,
+) -> Result<Recovered, WalError> {
+    let segs = segments(dir, base).map_err(|e| WalError::Io(dir.to_path_buf(), e))?;
+    let mut r = Recovered::default();
+    let count = segs.len();
+    for (i, (index, path)) in segs.into_iter().enumerate() {
+        let last = i + 1 == count;
+        r.segments += 1;
+        r.last_index = index;
+        let data = fs::read(&path).map_err(|e| WalError::Io(path.clone(), e))?;
+        let corrupt = |offset: usize, what: String| WalError::Corrupt {
+            path: path.clone(),
+            offset: offset as u64,
+            what,
+        };
+        // The header: a crash while creating the last segment may leave it short or zeroed.
+        let header_ok = data.len() >= FILE_HEADER
+            && &data[..8] == MAGIC
+            && crc32c::crc32c(&data[..20]) == u32::from_le_bytes(data[20..24].try_into().expect("4"));
+        if !header_ok {
+            // A crash while creating the last segment may leave its header short or zeroed.
+            if last && (data.len() < FILE_HEADER || data.iter().all(|&b| b == 0)) {
+                truncate(&path, 0).map_err(|e| WalError::Io(path.clone(), e))?;
+                r.truncated = Some((path.clone(), 0));
+                continue;
+            }
+            return Err(corrupt(0, "bad segment header (magic, version or checksum)".into()));
+        }
+        let version = u32::from_le_bytes(data[8..12].try_into().expect("4"));
+        if version != VERSION {
+            return Err(corrupt(8, format!("format version {version}, this build reads {VERSION}")));
+        }
+        let first_seq = u64::from_le_bytes(data[12..20].try_into().expect("8"));
+        if r.last_seq != 0 && first_seq != r.last_seq + 1 {
+            return Err(corrupt(12, format!("segment starts at sequence {first_seq}, expected {}", r.last_seq + 1)));
+        }
+        let mut off = FILE_HEADER;
+        let mut expect = first_seq;
+        while off < data.len() {
+            match read_record(&data, off, expect) {
+                Ok((seq, payload, next)) => {
+                    let effects = decode_payload(payload).map_err(|w| corrupt(off, w))?;
+                    apply(seq, effects).map_err(|what| WalError::Apply {
+                        path: path.clone(),
+                        offset: off as u64,
+                        what,
+                    })?;
+                    r.records += 1;
+                    r.last_seq = seq;
+                    expect = seq + 1;
+                    off = next;
+                }
+                Err(why) => {
+                    if last && is_torn_tail(&data, off) {
+                        truncate(&path, off as u64).map_err(|e| WalError::Io(path.clone(), e))?;
+                        r.truncated = Some((path.clone(), off as u64));
+                        break;
+                    }
+                    return Err(corrupt(off, why));
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// A record's header, once its own checksum holds: (payload length, sequence, payload CRC).
+fn record_header(rest: &[u8]) -> Option<(usize, u64, u32)> {
+    if rest.len() < RECORD_HEADER {
+        return None;
+    }
+    let hcrc = u32::from_le_bytes(rest[16..20].try_into().expect("4"));
+    if crc32c::crc32c(&rest[..16]) != hcrc {
+        return None;
+    }
+    let len = u32::from_le_bytes(rest[..4].try_into().expect("4")) as usize;
+    let seq = u64::from_le_bytes(rest[4..12].try_into().expect("8"));
+    let crc = u32::from_le_bytes(rest[12..16].try_into().expect("4"));
+    Some((len, seq, crc))
+}
+
+/// Reads the record at `off`: its sequence number, payload and the offset after it.
+fn read_record(data: &[u8], off: usize, expect: u64) -> Result<(u64, &[u8], usize), String> {
+    let rest = &data[off..];
+    if rest.len() < RECORD_HEADER {
+        return Err("record header cut short".into());
+    }
+    let (len, seq, crc) = record_header(rest).ok_or("record header checksum mismatch")?;
+    if len > MAX_PAYLOAD {
+        return Err(format!("record length {len} is implausible"));
+    }
+    if rest.len() < RECORD_HEADER + len {
+        return Err("record cut short".into());
+    }
+    let payload = &rest[RECORD_HEADER..RECORD_HEADER + len];
+    if crc32c::crc32c(payload) != crc {
+        return Err("record checksum mismatch".into());
+    }
+    if seq != expect {
+        return Err(format!("sequence {seq} where {expect} was expected"));
+    }
+    Ok((seq, payload, off + RECORD_HEADER + len))
+}
+
+/// Whether damage at `off` is a torn tail, the last write cut short: zeros to the end, a header
+/// cut short, or a sound header whose record runs to or past the end of the file (its payload
+/// then either incomplete or failing its checksum with nothing after it).
+fn is_torn_tail(data: &[u8], off: usize) -> bool {
+    let rest = &data[off..];
+    if rest.len() < RECORD_HEADER || rest.iter().all(|&b| b == 0) {
+        return true;
+    }
+    match record_header(rest) {
+        None => false,
+        Some((len, _, _)) => RECORD_HEADER.saturating_add(len) >= rest.len(),
+    }
+}
+
+fn truncate(path: &Path, len: u64) -> io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_all()
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+// ------------------------------------------------------------------ the writer
+
+enum Msg {
+    Record(u64, Vec<u8>),
+    /// Write and sync everything before this, then answer.
+    Flush(Sender<()>),
+}
+
+/// Shared state between the log's users and its writer thread.
+pub struct WalState {
+    /// Everything up to this sequence number is durable (or written, under `no`).
+    pub synced: AtomicU64,
+    /// The first write or fsync error, which stops the log.
+    pub error: Mutex<Option<String>>,
+    /// `appendfsync`, changeable at run time.
+    pub fsync: AtomicU8,
+}
+
+/// The open log: hands commits to the writer thread in sequence order.
+pub struct Wal {
+    tx: Mutex<(u64, Sender<Msg>)>,
+    pub state: Arc<WalState>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Wal {
+    /// Opens a new segment after `last_index`, continuing from sequence `last_seq`.
+    /// `on_sync` runs on the writer thread after each sync (or error), to wake waiters.
+    pub fn open(
+        dir: &Path,
+        base: &str,
+        fsync: Fsync,
+        last_index: u64,
+        last_seq: u64,
+        on_sync: Box<dyn Fn(u64) + Send>,
+    ) -> io::Result<Wal> {
+        fs::create_dir_all(dir)?;
+        let state = Arc::new(WalState {
+            synced: AtomicU64::new(last_seq),
+            error: Mutex::new(None),
+            fsync: AtomicU8::new(fsync as u8),
+        });
+        let seg = Segment::create(dir, base, last_index + 1, last_seq + 1)?;
+        let (tx, rx) = channel::unbounded();
+        let st = state.clone();
+        let dir = dir.to_path_buf();
+        let base = base.to_string();
+        let writer = std::thread::Builder::new()
+            .name("wal-writer".into())
+            .spawn(move || writer_loop(rx, seg, dir, base, st, on_sync))?;
+        Ok(Wal {
+            tx: Mutex::new((last_seq, tx)),
+            state,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Logs one commit; returns its sequence number. The record is encoded outside the lock;
+    /// numbering and queueing happen together, so the file is in sequence order.
+    pub fn append(&self, effects: &[Effect]) -> u64 {
+        let payload = encode_payload(effects);
+        let mut g = self.tx.lock().expect("wal lock");
+        g.0 += 1;
+        let seq = g.0;
+        let _ = g.1.send(Msg::Record(seq, payload));
+        seq
+    }
+
+    /// The last sequence number handed out.
+    pub fn last_seq(&self) -> u64 {
+        self.tx.lock().expect("wal lock").0
+    }
+
+    pub fn synced(&self) -> u64 {
+        self.state.synced.load(Ordering::Acquire)
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.state.error.lock().expect("wal error lock").clone()
+    }
+
+    pub fn set_fsync(&self, f: Fsync) {
+        self.state.fsync.store(f as u8, Ordering::Relaxed);
+    }
+
+    /// Writes and syncs everything logged so far.
+    pub fn flush(&self) {
+        let (tx, rx) = channel::bounded(1);
+        let sent = self.tx.lock().expect("wal lock").1.send(Msg::Flush(tx));
+        if sent.is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Flushes and stops the writer (clean shutdown).
+    pub fn close(&self) {
+        self.flush();
+        let (dead, _) = channel::unbounded();
+        let old = std::mem::replace(&mut self.tx.lock().expect("wal lock").1, dead);
+        drop(old);
+        if let Some(h) = self.writer.lock().expect("wal writer lock").take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Segment {
+    file: File,
+    len: u64,
+}
+
+impl Segment {
+    fn create(dir: &Path, base: &str, index: u64, first_seq: u64) -> io::Result<Segment> {
+        let path = dir.join(segment_name(base, index));
+        let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        file.write_all(&file_header(first_seq))?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(Segment {
+            file,
+            len: FILE_HEADER as u64,
+        })
+    }
+}
+
+fn writer_loop(
+    rx: Receiver<Msg>,
+    mut seg: Segment,
+    dir: PathBuf,
+    base: String,
+    st: Arc<WalState>,
+    on_sync: Box<dyn Fn(u64) + Send>,
+) {
+    let mut index_next = {
+        // The segment just created is the highest index.
+        segments(&dir, &base)
+            .ok()
+            .and_then(|s| s.last().map(|(i, _)| *i))
+            .unwrap_or(0)
+            + 1
+    };
+    let mut written = st.synced.load(Ordering::Acquire);
+    let mut synced = written;
+    let mut last_sync = Instant::now();
+    let mut buf = Vec::with_capacity(1 << 16);
+    loop {
+        let mode = Fsync::from_u8(st.fsync.load(Ordering::Relaxed));
+        let wait = if mode == Fsync::EverySec && written > synced {
+            Duration::from_millis(1000).saturating_sub(last_sync.elapsed())
+        } else {
+            Duration::from_millis(1000)
+        };
+        let first = match rx.recv_timeout(wait) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut flushes = Vec::new();
+        buf.clear();
+        let mut next_seq = written;
+        for m in first.into_iter().chain(rx.try_iter()) {
+            match m {
+                Msg::Record(seq, payload) => {
+                    frame(seq, &payload, &mut buf);
+                    next_seq = seq;
+                }
+                Msg::Flush(ack) => flushes.push(ack),
+            }
+        }
+        let failed = st.error.lock().expect("wal error lock").is_some();
+        if !buf.is_empty() && !failed {
+            match seg.file.write_all(&buf) {
+                Ok(()) => {
+                    seg.len += buf.len() as u64;
+                    written = next_seq;
+                }
+                Err(e) => fail(&st, &on_sync, format!("write error: {e}")),
+            }
+        }
+        let mode = Fsync::from_u8(st.fsync.load(Ordering::Relaxed));
+        let due = match mode {
+            Fsync::Always => written > synced,
+            Fsync::EverySec => written > synced && last_sync.elapsed() >= Duration::from_secs(1),
+            Fsync::No => false,
+        } || (!flushes.is_empty() && written > synced);
+        let failed = st.error.lock().expect("wal error lock").is_some();
+        if due && !failed {
+            match seg.file.sync_data() {
+                Ok(()) => {
+                    synced = written;
+                    last_sync = Instant::now();
+                    st.synced.store(synced, Ordering::Release);
+                    on_sync(synced);
+                }
+                Err(e) => fail(&st, &on_sync, format!("fsync error: {e}")),
+            }
+        } else if mode == Fsync::No && written > st.synced.load(Ordering::Relaxed) {
+            // Nothing waits under `no`; the writes are in the OS's hands.
+            st.synced.store(written, Ordering::Release);
+        }
+        for ack in flushes {
+            let _ = ack.send(());
+        }
+        if seg.len >= SEGMENT_BYTES && !failed && written == synced {
+            match Segment::create(&dir, &base, index_next, written + 1) {
+                Ok(s) => {
+                    seg = s;
+                    index_next += 1;
+                }
+                Err(e) => fail(&st, &on_sync, format!("cannot open a new segment: {e}")),
+            }
+        }
+    }
+    if written > synced {
+        let _ = seg.file.sync_data();
+        st.synced.store(written, Ordering::Release);
+        on_sync(written);
+    }
+}
+
+fn fail(st: &WalState, on_sync: &dyn Fn(u64), what: String) {
+    tracing_free_log(&what);
+    let mut e = st.error.lock().expect("wal error lock");
+    if e.is_none() {
+        *e = Some(what);
+    }
+    drop(e);
+    on_sync(st.synced.load(Ordering::Acquire));
+}
+
+/// The engine has no logging dependency: errors go to stderr and to `WalState::error`, which the
+/// server reports.
+fn tracing_free_log(what: &str) {
+    eprintln!("write-ahead log: {what}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(k: &str, v: &str) -> Effect {
+        Effect::Set {
+            db: 0,
+            key: k.as_bytes().to_vec(),
+            value: v.as_bytes().to_vec(),
+            expire_at: 0,
+            keep_ttl: false,
+        }
+    }
+
+    fn write_log(dir: &Path, n: u64, fsync: Fsync) -> Recovered {
+        let wal = Wal::open(dir, "log", fsync, 0, 0, Box::new(|_| {})).unwrap();
+        for i in 0..n {
+            let seq = wal.append(&[set(&format!("k{i}"), "v"), set("last", &i.to_string())]);
+            assert_eq!(seq, i + 1);
+        }
+        wal.close();
+        assert_eq!(wal.synced(), n);
+        Recovered {
+            last_seq: n,
+            ..Default::default()
+        }
+    }
+
+    /// Records as replayed: sequence number and effects.
+    type Replayed = Vec<(u64, Vec<Effect>)>;
+
+    fn replay(dir: &Path) -> Result<(Recovered, Replayed), WalError> {
+        let mut got = Vec::new();
+        let r = recover(dir, "log", |s, e| {
+            got.push((s, e));
+            Ok(())
+        })?;
+        Ok((r, got))
+    }
+
+    #[test]
+    fn records_round_trip_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), 50, Fsync::Always);
+        let (r, got) = replay(d.path()).unwrap();
+        assert_eq!(r.records, 50);
+        assert_eq!(r.last_seq, 50);
+        assert_eq!(r.truncated, None);
+        assert_eq!(got[7].0, 8);
+        assert_eq!(got[7].1, vec![set("k7", "v"), set("last", "7")]);
+    }
+
+    #[test]
+    fn a_reopened_log_continues_the_sequence_in_a_new_segment() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), 3, Fsync::EverySec);
+        let (r, _) = replay(d.path()).unwrap();
+        let wal = Wal::open(d.path(), "log", Fsync::No, r.last_index, r.last_seq, Box::new(|_| {})).unwrap();
+        assert_eq!(wal.append(&[set("x", "y")]), 4);
+        wal.close();
+        let (r, got) = replay(d.path()).unwrap();
+        assert_eq!((r.segments, r.records, r.last_seq), (2, 4, 4));
+        assert_eq!(got[3].1, vec![set("x", "y")]);
+    }
+
+    #[test]
+    fn golden_segment_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), "log", Fsync::Always, 0, 0, Box::new(|_| {})).unwrap();
+        wal.append(&[Effect::Del {
+            db: 0,
+            key: b"k".to_vec(),
+        }]);
+        wal.close();
+        let bytes = fs::read(d.path().join("log.000001.wal")).unwrap();
+        let mut want = b"STRATAWL".to_vec();
+        want.extend_from_slice(&[1, 0, 0, 0]);
+        want.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(&crc32c::crc32c(&want[..20]).to_le_bytes());
+        let payload = [1u8, 2, 0, 1, b'k'];
+        let h = want.len();
+        want.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        want.extend_from_slice(&1u64.to_le_bytes());
+        want.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        let hcrc = crc32c::crc32c(&want[h..h + 16]);
+        want.extend_from_slice(&hcrc.to_le_bytes());
+        want.extend_from_slice(&payload);
+        assert_eq!(bytes, want);
+    }
+
+    fn last_segment(d: &Path) -> PathBuf {
+        segments(d, "log").unwrap().last().unwrap().1.clone()
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_back_to_the_last_whole_record() {
+        for cut in 1..30 {
+            let d = tempfile::tempdir().unwrap();
+            write_log(d.path(), 10, Fsync::Always);
+            let p = last_segment(d.path());
+            let len = fs::metadata(&p).unwrap().len();
+            let f = OpenOptions::new().write(true).open(&p).unwrap();
+            f.set_len(len - cut).unwrap();
+            let (r, got) = replay(d.path()).unwrap();
+            assert_eq!(r.records, 9, "cut {cut}");
+            assert!(r.truncated.is_some());
+            assert_eq!(got.len(), 9);
+            // Repaired: a second recovery finds nothing to cut.
+            let (r2, _) = replay(d.path()).unwrap();
+            assert_eq!((r2.records, r2.truncated), (9, None));
+        }
+    }
+
+    #[test]
+    fn zeros_and_a_bad_last_record_are_torn_tails() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), 5, Fsync::Always);
+        let p = last_segment(d.path());
+        let mut data = fs::read(&p).unwrap();
+        data.extend_from_slice(&[0u8; 100]);
+        fs::write(&p, &data).unwrap();
+        let (r, _) = replay(d.path()).unwrap();
+        assert_eq!(r.records, 5);
+        // Flip a bit in the last record's payload: its checksum fails and nothing follows.
+        let mut data = fs::read(&p).unwrap();
+        let n = data.len();
+        data[n - 1] ^= 0x10;
+        fs::write(&p, &data).unwrap();
+        let (r, _) = replay(d.path()).unwrap();
+        assert_eq!(r.records, 4);
+    }
+
+    #[test]
+    fn a_flipped_bit_before_the_tail_refuses_to_start() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), 10, Fsync::Always);
+        let p = last_segment(d.path());
+        let clean = fs::read(&p).unwrap();
+        // Every bit of the first half of the file (header and early records).
+        for i in 0..clean.len() / 2 {
+            for bit in [0x01u8, 0x80] {
+                let mut data = clean.clone();
+                data[i] ^= bit;
+                fs::write(&p, &data).unwrap();
+                match replay(d.path()) {
+                    Err(WalError::Corrupt { offset, .. }) => assert!(offset as usize <= i),
+                    other => panic!("byte {i} bit {bit:#x}: expected corruption, got {other:?}"),
+                }
+            }
+        }
+        fs::write(&p, &clean).unwrap();
+        assert_eq!(replay(d.path()).unwrap().0.records, 10);
+    }
+
+    #[test]
+    fn damage_in_an_earlier_segment_is_never_a_torn_tail() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), 3, Fsync::Always);
+        let (r, _) = replay(d.path()).unwrap();
+        let wal = Wal::open(d.path(), "log", Fsync::Always, r.last_index, r.last_seq, Box::new(|_| {})).unwrap();
+        wal.append(&[set("x", "y")]);
+        wal.close();
+        let first = segments(d.path(), "log").unwrap()[0].1.clone();
+        let len = fs::metadata(&first).unwrap().len();
+        OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 3).unwrap();
+        assert!(matches!(replay(d.path()), Err(WalError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for round in 0..300 {
+            let mut data = file_header(1).to_vec();
+            let n = (round * 7) % 200;
+            for _ in 0..n {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                data.push(seed as u8);
+            }
+            fs::write(d.path().join("log.000001.wal"), &data).unwrap();
+            let _ = replay(d.path());
+        }
+    }
+
+    #[test]
+    fn group_commit_syncs_concurrent_writers_together() {
+        let d = tempfile::tempdir().unwrap();
+        let syncs = Arc::new(AtomicU64::new(0));
+        let s2 = syncs.clone();
+        let wal = Arc::new(
+            Wal::open(d.path(), "log", Fsync::Always, 0, 0, Box::new(move |_| {
+                s2.fetch_add(1, Ordering::Relaxed);
+            }))
+            .unwrap(),
+        );
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let wal = wal.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let seq = wal.append(&[set(&format!("t{t}:{i}"), "v")]);
+                        while wal.synced() < seq {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        wal.close();
+        let (r, _) = replay(d.path()).unwrap();
+        assert_eq!(r.records, 1600);
+        // Fewer fsyncs than records: waiting writers shared them.
+        assert!(syncs.load(Ordering::Relaxed) < 1600, "no group commit happened");
+    }
+}
