@@ -53,6 +53,8 @@ pub struct EngineConfig {
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
     pub list_max_listpack_size: AtomicI64,
+    /// `appendfsync` as a `wal::Fsync` number; the log's writer reads it.
+    pub appendfsync: Arc<AtomicU8>,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +77,7 @@ impl Default for EngineConfig {
             zset_max_listpack_entries: AtomicUsize::new(128),
             zset_max_listpack_value: AtomicUsize::new(64),
             list_max_listpack_size: AtomicI64::new(-2),
+            appendfsync: Arc::new(AtomicU8::new(wal::Fsync::EverySec as u8)),
         }
     }
 }

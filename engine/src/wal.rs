@@ -364,12 +364,15 @@ enum Msg {
 
 /// Shared state between the log's users and its writer thread.
 pub struct WalState {
-    /// Everything up to this sequence number is durable (or written, under `no`).
+    /// Everything up to this sequence number is durable (fdatasync done).
     pub synced: AtomicU64,
+    /// Everything up to this sequence number has been written to the file (it survives the
+    /// process, though not yet a power loss).
+    pub written: AtomicU64,
     /// The first write or fsync error, which stops the log.
     pub error: Mutex<Option<String>>,
     /// `appendfsync`, changeable at run time.
-    pub fsync: AtomicU8,
+    pub fsync: Arc<AtomicU8>,
 }
 
 /// The open log: hands commits to the writer thread in sequence order.
@@ -390,11 +393,24 @@ impl Wal {
         last_seq: u64,
         on_sync: Box<dyn Fn(u64) + Send>,
     ) -> io::Result<Wal> {
+        Wal::open_shared(dir, base, Arc::new(AtomicU8::new(fsync as u8)), last_index, last_seq, on_sync)
+    }
+
+    /// [`Wal::open`] with the `appendfsync` setting shared with its owner, who may change it.
+    pub fn open_shared(
+        dir: &Path,
+        base: &str,
+        fsync: Arc<AtomicU8>,
+        last_index: u64,
+        last_seq: u64,
+        on_sync: Box<dyn Fn(u64) + Send>,
+    ) -> io::Result<Wal> {
         fs::create_dir_all(dir)?;
         let state = Arc::new(WalState {
             synced: AtomicU64::new(last_seq),
+            written: AtomicU64::new(last_seq),
             error: Mutex::new(None),
-            fsync: AtomicU8::new(fsync as u8),
+            fsync,
         });
         let seg = Segment::create(dir, base, last_index + 1, last_seq + 1)?;
         let (tx, rx) = channel::unbounded();
@@ -429,6 +445,10 @@ impl Wal {
 
     pub fn synced(&self) -> u64 {
         self.state.synced.load(Ordering::Acquire)
+    }
+
+    pub fn written(&self) -> u64 {
+        self.state.written.load(Ordering::Acquire)
     }
 
     pub fn error(&self) -> Option<String> {
@@ -529,6 +549,7 @@ fn writer_loop(
                 Ok(()) => {
                     seg.len += buf.len() as u64;
                     written = next_seq;
+                    st.written.store(written, Ordering::Release);
                 }
                 Err(e) => fail(&st, &on_sync, format!("write error: {e}")),
             }
@@ -550,9 +571,9 @@ fn writer_loop(
                 }
                 Err(e) => fail(&st, &on_sync, format!("fsync error: {e}")),
             }
-        } else if mode == Fsync::No && written > st.synced.load(Ordering::Relaxed) {
-            // Nothing waits under `no`; the writes are in the OS's hands.
-            st.synced.store(written, Ordering::Release);
+        } else if !buf.is_empty() {
+            // Written but not synced: wake whoever waits for the write itself.
+            on_sync(synced);
         }
         for ack in flushes {
             let _ = ack.send(());

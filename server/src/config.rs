@@ -294,6 +294,37 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "appendonly",
+        kind: Kind::Bool,
+        default: "no",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
+        name: "appendfsync",
+        kind: Kind::Enum(&["always", "everysec", "no"]),
+        default: "everysec",
+        mutable: true,
+        apply: Some(|e, v| {
+            let f = strata_engine::wal::Fsync::parse(v).unwrap_or(strata_engine::wal::Fsync::EverySec);
+            e.config.appendfsync.store(f as u8, Ordering::Relaxed)
+        }),
+    },
+    Directive {
+        name: "appenddirname",
+        kind: Kind::Str,
+        default: "appendonlydir",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
+        name: "appendfilename",
+        kind: Kind::Str,
+        default: "appendonly.aof",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
         name: "hll-sparse-max-bytes",
         kind: Kind::Memory { min: 0 },
         default: "3000",

@@ -7,6 +7,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod conn;
+pub mod durability;
 pub mod info;
 pub mod resp;
 pub mod server;

@@ -145,22 +145,39 @@ fn main() {
         tracing::error!("Can't create the data directory '{dir}': {e}");
         std::process::exit(1);
     }
+    // With `appendonly yes`, every commit goes to the write-ahead log, which is replayed here
+    // before any client can connect.
+    let durability = config.get_bool("appendonly").then(|| {
+        let wal_dir = std::path::Path::new(&dir).join(config.get("appenddirname"));
+        strata_server::durability::Durability::new(wal_dir, config.get("appendfilename"))
+    });
+    let sink = durability.clone().map(|d| {
+        Box::new(strata_server::durability::WalSink(d)) as Box<dyn strata_engine::EffectSink>
+    });
     let engine = Engine::open(
         EngineConfig {
             databases: config.get_u64("databases") as usize,
             shards: config.get_u64("shards") as usize,
             ..Default::default()
         },
-        None,
+        sink,
     );
     config.apply_all(&engine);
+    if let Some(d) = &durability {
+        if let Err(e) = d.recover_and_open(&engine) {
+            tracing::error!("{e}");
+            std::process::exit(1);
+        }
+    }
     let pidfile = config.get("pidfile");
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
     let port = config.get_u64("port") as u16;
     let bind = config.get("bind");
-    let srv = Arc::new(server::Server::new(engine.clone(), config, port));
+    let mut srv = server::Server::new(engine.clone(), config, port);
+    srv.durability = durability;
+    let srv = Arc::new(srv);
 
     // Active expiry: Redis's cron at `hz` (re-read every tick, so CONFIG SET hz applies),
     // spending at most a quarter of each period.
@@ -234,6 +251,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("build the signal runtime");
+    let srv_signal = srv.clone();
     rt.block_on(async move {
         let workers = std::sync::Arc::new(workers);
         let turn = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -266,7 +284,9 @@ fn main() {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},
         }
-        tracing::info!("Received shutdown signal, scheduling shutdown... Strata is now ready to exit, bye bye...");
+        tracing::info!("Received shutdown signal, scheduling shutdown...");
+        srv_signal.prepare_exit();
+        tracing::info!("Strata is now ready to exit, bye bye...");
         std::process::exit(0);
     });
 }

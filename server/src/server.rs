@@ -78,6 +78,8 @@ pub struct Server {
     pub hot: HotConfig,
     pub config: Config,
     pub clients: Registry,
+    /// The write-ahead log, when `appendonly yes`.
+    pub durability: Option<Arc<crate::durability::Durability>>,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix: u64,
@@ -112,6 +114,7 @@ impl Server {
             hot,
             config,
             clients: Registry::default(),
+            durability: None,
             stats: ServerStats::default(),
             started: Instant::now(),
             started_unix: SystemTime::now()
@@ -120,6 +123,13 @@ impl Server {
             run_id,
             port,
             config_file,
+        }
+    }
+
+    /// Makes everything logged durable before the process exits (SHUTDOWN, SIGTERM).
+    pub fn prepare_exit(&self) {
+        if let Some(d) = &self.durability {
+            d.close();
         }
     }
 

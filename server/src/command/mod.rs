@@ -282,6 +282,14 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
             return reject(srv, client, cmd, error::OOM);
         }
     }
+    // A failed write-ahead log stops writes (reads go on), as Redis's MISCONF does.
+    if cmd.has(flag::WRITE) && client.multi.is_none() {
+        if let Some(err) = srv.durability.as_ref().and_then(|d| d.error()) {
+            return Reply::Error(CmdError::owned(format!(
+                "MISCONF Errors writing to the AOF file: {err}"
+            )));
+        }
+    }
     if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
         if let Some(m) = client.multi.as_mut() {
             m.queued.push(args.to_vec());

@@ -97,7 +97,9 @@ pub fn shutdown(call: &mut Call) -> Reply {
     if abort {
         return Reply::Error(error::NO_SHUTDOWN);
     }
-    tracing::warn!("User requested shutdown... Strata is now ready to exit, bye bye...");
+    tracing::warn!("User requested shutdown...");
+    call.srv.prepare_exit();
+    tracing::warn!("Strata is now ready to exit, bye bye...");
     std::process::exit(0);
 }
 
