@@ -103,7 +103,8 @@ pub fn segments(dir: &Path, base: &str) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-fn file_header(first_seq: u64) -> [u8; FILE_HEADER] {
+/// A segment header for a segment whose first record is `first_seq`.
+pub fn file_header(first_seq: u64) -> [u8; FILE_HEADER] {
     let mut h = [0u8; FILE_HEADER];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -305,6 +306,48 @@ fn record_header(rest: &[u8]) -> Option<(usize, u64, u32)> {
     let seq = u64::from_le_bytes(rest[4..12].try_into().expect("8"));
     let crc = u32::from_le_bytes(rest[12..16].try_into().expect("4"));
     Some((len, seq, crc))
+}
+
+/// A segment image read as the last segment is at recovery, without touching any file.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub header_ok: bool,
+    /// The records before any damage: sequence number and effects.
+    pub records: Vec<(u64, Vec<Effect>)>,
+    /// Where reading stopped early, and whether that is a torn tail (else: corruption).
+    pub stop: Option<(usize, bool)>,
+}
+
+/// Reads a whole segment image from memory (the fuzz harness's entry point; recovery applies
+/// the same rules to files).
+pub fn scan(data: &[u8]) -> Scan {
+    let mut s = Scan {
+        header_ok: data.len() >= FILE_HEADER
+            && &data[..8] == MAGIC
+            && crc32c::crc32c(&data[..20])
+                == u32::from_le_bytes(data[20..24].try_into().expect("4"))
+            && u32::from_le_bytes(data[8..12].try_into().expect("4")) == VERSION,
+        ..Scan::default()
+    };
+    if !s.header_ok {
+        return s;
+    }
+    let mut expect = u64::from_le_bytes(data[12..20].try_into().expect("8"));
+    let mut off = FILE_HEADER;
+    while off < data.len() {
+        match read_record(data, off, expect).and_then(|(seq, p, next)| Ok((seq, decode_payload(p)?, next))) {
+            Ok((seq, effects, next)) => {
+                s.records.push((seq, effects));
+                expect = seq.wrapping_add(1);
+                off = next;
+            }
+            Err(_) => {
+                s.stop = Some((off, is_torn_tail(data, off)));
+                break;
+            }
+        }
+    }
+    s
 }
 
 /// Reads the record at `off`: its sequence number, payload and the offset after it.

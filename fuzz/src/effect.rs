@@ -13,8 +13,8 @@ use strata_engine::effect::{decode, encode, DecodeError, Effect};
 
 use crate::{input_rng, show};
 
-/// The highest record tag the codec knows (SETRANGE).
-const LAST_TAG: u8 = 13;
+/// The highest record tag the codec knows (ZREM).
+const LAST_TAG: u8 = 26;
 
 pub const DICTIONARY: &[&[u8]] = &[
     b"\x00",
@@ -133,7 +133,7 @@ pub fn generate(rng: &mut SmallRng) -> Vec<u8> {
 
 /// An effect of any kind with values chosen to sit on varint and type boundaries.
 pub fn random_effect(rng: &mut SmallRng) -> Effect {
-    match rng.gen_range(0..13) {
+    match rng.gen_range(0..26) {
         0 => Effect::Set {
             db: random_db(rng),
             key: random_bytes(rng),
@@ -187,13 +187,103 @@ pub fn random_effect(rng: &mut SmallRng) -> Effect {
             key: random_bytes(rng),
             data: random_bytes(rng),
         },
-        _ => Effect::SetRange {
+        12 => Effect::SetRange {
             db: random_db(rng),
             key: random_bytes(rng),
             offset: random_u64(rng),
             data: random_bytes(rng),
         },
+        13 => Effect::HSet {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            pairs: (0..rng.gen_range(0..4))
+                .map(|_| (random_bytes(rng), random_bytes(rng)))
+                .collect(),
+        },
+        14 => Effect::HDel {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            fields: random_list(rng),
+        },
+        15 => Effect::HExpire {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            fields: (0..rng.gen_range(0..4))
+                .map(|_| (random_bytes(rng), random_u64(rng)))
+                .collect(),
+        },
+        16 => Effect::ListPush {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            left: rng.gen(),
+            elems: random_list(rng),
+        },
+        17 => Effect::ListPop {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            left: rng.gen(),
+            count: random_u64(rng),
+        },
+        18 => Effect::ListSet {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            index: random_u64(rng),
+            elem: random_bytes(rng),
+        },
+        19 => Effect::ListTrim {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            start: random_i64(rng),
+            end: random_i64(rng),
+        },
+        20 => Effect::ListRem {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            count: random_i64(rng),
+            elem: random_bytes(rng),
+        },
+        21 => Effect::ListInsert {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            before: rng.gen(),
+            pivot: random_bytes(rng),
+            elem: random_bytes(rng),
+        },
+        22 => Effect::SAdd {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            members: random_list(rng),
+        },
+        23 => Effect::SRem {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            members: random_list(rng),
+        },
+        24 => Effect::ZAdd {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            pairs: (0..rng.gen_range(0..4))
+                .map(|_| {
+                    let s = match rng.gen_range(0..4) {
+                        0 => f64::INFINITY,
+                        1 => f64::NEG_INFINITY,
+                        2 => -0.0,
+                        _ => rng.gen::<f64>() * 1e6 - 5e5,
+                    };
+                    (random_bytes(rng), s)
+                })
+                .collect(),
+        },
+        _ => Effect::ZRem {
+            db: random_db(rng),
+            key: random_bytes(rng),
+            members: random_list(rng),
+        },
     }
+}
+
+fn random_list(rng: &mut SmallRng) -> Vec<Vec<u8>> {
+    (0..rng.gen_range(0..4)).map(|_| random_bytes(rng)).collect()
 }
 
 fn random_db(rng: &mut SmallRng) -> u32 {

@@ -19,6 +19,7 @@ pub mod hll;
 pub mod input;
 pub mod mutate;
 pub mod resp;
+pub mod wal;
 
 use std::fmt::Write as _;
 use std::panic::{self, AssertUnwindSafe};
@@ -103,6 +104,14 @@ pub const TARGETS: &[Target] = &[
         dictionary: bitfield::DICTIONARY,
         max_len: 1024,
         cost: 1,
+    },
+    Target {
+        name: "wal",
+        check: wal::check,
+        generate: wal::generate,
+        dictionary: wal::DICTIONARY,
+        max_len: 4 * 1024,
+        cost: 2,
     },
     Target {
         name: "glob",
