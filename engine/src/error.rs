@@ -293,4 +293,5 @@ pub const ZRANGE_LIMIT: CmdError = CmdError::new(
 pub const ZRANGE_WITHSCORES_BYLEX: CmdError =
     CmdError::new("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
 pub const NAN_OR_INFINITY: CmdError = CmdError::new("ERR value is NaN or Infinity");
+pub const LOADING: CmdError = CmdError::new("LOADING Redis is loading the dataset in memory");
 pub const NOT_IN_MULTI: CmdError = CmdError::new("ERR Command not allowed inside a transaction");

@@ -163,12 +163,6 @@ fn main() {
         sink,
     );
     config.apply_all(&engine);
-    if let Some(d) = &durability {
-        if let Err(e) = d.recover_and_open(&engine) {
-            tracing::error!("{e}");
-            std::process::exit(1);
-        }
-    }
     let pidfile = config.get("pidfile");
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
@@ -177,15 +171,26 @@ fn main() {
     let bind = config.get("bind");
     let mut srv = server::Server::new(engine.clone(), config, port);
     srv.durability = durability;
+    // While the log is replayed, clients are accepted and answered -LOADING, as Redis does.
+    srv.loading
+        .store(srv.durability.is_some(), std::sync::atomic::Ordering::Relaxed);
     let srv = Arc::new(srv);
 
     // Active expiry: Redis's cron at `hz` (re-read every tick, so CONFIG SET hz applies),
-    // spending at most a quarter of each period.
+    // spending at most a quarter of each period. It starts once the log is replayed, so no key
+    // expires by the wall clock in the middle of the replay.
     {
         let srv = srv.clone();
         std::thread::Builder::new()
             .name("strata-cron".into())
             .spawn(move || {
+                if let Some(d) = srv.durability.clone() {
+                    if let Err(e) = d.recover_and_open(&srv.engine) {
+                        tracing::error!("{e}");
+                        std::process::exit(1);
+                    }
+                    srv.loading.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
                 let mut ops = server::OpsSampler::default();
                 loop {
                     let hz = srv

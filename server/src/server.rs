@@ -80,6 +80,9 @@ pub struct Server {
     pub clients: Registry,
     /// The write-ahead log, when `appendonly yes`.
     pub durability: Option<Arc<crate::durability::Durability>>,
+    /// True while the log is replayed at startup: commands without the `loading` flag get
+    /// -LOADING.
+    pub loading: std::sync::atomic::AtomicBool,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix: u64,
@@ -115,6 +118,7 @@ impl Server {
             config,
             clients: Registry::default(),
             durability: None,
+            loading: std::sync::atomic::AtomicBool::new(false),
             stats: ServerStats::default(),
             started: Instant::now(),
             started_unix: SystemTime::now()

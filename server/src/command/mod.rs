@@ -247,6 +247,9 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         return reject(srv, client, cmd, error::NOAUTH);
     }
+    if !cmd.has(flag::LOADING) && srv.loading.load(Ordering::Relaxed) {
+        return reject(srv, client, cmd, error::LOADING);
+    }
     if client.multi.is_some() && cmd.has(flag::NO_MULTI) {
         flag_multi_abort(client);
         return Reply::Error(error::NOT_IN_MULTI);
