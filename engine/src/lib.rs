@@ -14,6 +14,7 @@ pub mod error;
 pub mod keyspace;
 pub mod number;
 pub mod reply;
+pub mod snapshot;
 pub mod types;
 pub mod wal;
 

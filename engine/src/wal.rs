@@ -350,6 +350,27 @@ pub fn scan(data: &[u8]) -> Scan {
     s
 }
 
+/// Reads records from `data[start..]`, numbered from `first_seq`, handing each to `f`. Returns
+/// the offset after the last one, or the offset of the first bad record and why (snapshots use
+/// this; they tolerate no damage).
+pub fn read_records(
+    data: &[u8],
+    start: usize,
+    first_seq: u64,
+    mut f: impl FnMut(u64, Vec<Effect>) -> Result<(), String>,
+) -> Result<usize, (usize, String)> {
+    let mut off = start;
+    let mut expect = first_seq;
+    while off < data.len() {
+        let (seq, payload, next) = read_record(data, off, expect).map_err(|w| (off, w))?;
+        let effects = decode_payload(payload).map_err(|w| (off, w))?;
+        f(seq, effects).map_err(|w| (off, w))?;
+        expect = seq.wrapping_add(1);
+        off = next;
+    }
+    Ok(off)
+}
+
 /// Reads the record at `off`: its sequence number, payload and the offset after it.
 fn read_record(data: &[u8], off: usize, expect: u64) -> Result<(u64, &[u8], usize), String> {
     let rest = &data[off..];
@@ -403,6 +424,9 @@ enum Msg {
     Record(u64, Vec<u8>),
     /// Write and sync everything before this, then answer.
     Flush(Sender<()>),
+    /// Write and sync everything before this, close the segment, open the next one, and
+    /// answer with its index (or the error).
+    Roll(Sender<Result<u64, String>>),
 }
 
 /// Shared state between the log's users and its writer thread.
@@ -511,6 +535,20 @@ impl Wal {
         }
     }
 
+    /// Ends the current segment and starts the next, returning the new segment's index: every
+    /// record logged before the call is in a segment with a lower index (a snapshot that covers
+    /// them can then drop those segments).
+    pub fn roll(&self) -> Result<u64, String> {
+        let (tx, rx) = channel::bounded(1);
+        self.tx
+            .lock()
+            .expect("wal lock")
+            .1
+            .send(Msg::Roll(tx))
+            .map_err(|_| "the log is closed".to_string())?;
+        rx.recv().map_err(|_| "the log writer stopped".to_string())?
+    }
+
     /// Flushes and stops the writer (clean shutdown).
     pub fn close(&self) {
         self.flush();
@@ -575,6 +613,7 @@ fn writer_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut flushes = Vec::new();
+        let mut rolls = Vec::new();
         buf.clear();
         let mut next_seq = written;
         for m in first.into_iter().chain(rx.try_iter()) {
@@ -584,6 +623,11 @@ fn writer_loop(
                     next_seq = seq;
                 }
                 Msg::Flush(ack) => flushes.push(ack),
+                Msg::Roll(ack) => {
+                    rolls.push(ack);
+                    // Records after a roll belong to the next segment: stop the batch here.
+                    break;
+                }
             }
         }
         let failed = st.error.lock().expect("wal error lock").is_some();
@@ -602,7 +646,7 @@ fn writer_loop(
             Fsync::Always => written > synced,
             Fsync::EverySec => written > synced && last_sync.elapsed() >= Duration::from_secs(1),
             Fsync::No => false,
-        } || (!flushes.is_empty() && written > synced);
+        } || ((!flushes.is_empty() || !rolls.is_empty()) && written > synced);
         let failed = st.error.lock().expect("wal error lock").is_some();
         if due && !failed {
             match seg.file.sync_data() {
@@ -620,6 +664,21 @@ fn writer_loop(
         }
         for ack in flushes {
             let _ = ack.send(());
+        }
+        for ack in rolls {
+            let failed = st.error.lock().expect("wal error lock").clone();
+            let r = match failed {
+                Some(e) => Err(e),
+                None => match Segment::create(&dir, &base, index_next, written + 1) {
+                    Ok(s) => {
+                        seg = s;
+                        index_next += 1;
+                        Ok(index_next - 1)
+                    }
+                    Err(e) => Err(format!("cannot open a new segment: {e}")),
+                },
+            };
+            let _ = ack.send(r);
         }
         if seg.len >= SEGMENT_BYTES && !failed && written == synced {
             match Segment::create(&dir, &base, index_next, written + 1) {

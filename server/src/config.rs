@@ -294,6 +294,13 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "dbfilename",
+        kind: Kind::Str,
+        default: "dump.strata",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
         name: "appendonly",
         kind: Kind::Bool,
         default: "no",

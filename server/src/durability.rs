@@ -41,9 +41,13 @@ impl Durability {
 
     /// Replays the log into `engine`, then opens a new segment for writing. Called before the
     /// server accepts connections; an error names the damaged file and what to do.
-    pub fn recover_and_open(&self, engine: &Engine) -> Result<wal::Recovered, String> {
+    /// Records up to `covered` are already in the loaded snapshot and are skipped.
+    pub fn recover_and_open(&self, engine: &Engine, covered: u64) -> Result<wal::Recovered, String> {
         let started = std::time::Instant::now();
-        let r = wal::recover(&self.dir, &self.base, |_, effects| {
+        let r = wal::recover(&self.dir, &self.base, |seq, effects| {
+            if seq <= covered {
+                return Ok(());
+            }
             for e in &effects {
                 engine.apply(e).map_err(|e| e.to_string())?;
             }
@@ -63,7 +67,8 @@ impl Durability {
             &self.base,
             engine.config.appendfsync.clone(),
             r.last_index,
-            r.last_seq,
+            // Numbering goes on after the snapshot even when no segment is left.
+            r.last_seq.max(covered),
             Box::new(move |_| notify.notify_waiters()),
         )
         .map_err(|e| format!("cannot open the write-ahead log in {}: {e}", self.dir.display()))?;
@@ -119,6 +124,62 @@ impl Durability {
             w.close();
         }
     }
+}
+
+/// The snapshot file: `dbfilename` in `dir`.
+pub fn snapshot_path(config: &crate::config::Config) -> PathBuf {
+    PathBuf::from(config.get("dir")).join(config.get("dbfilename"))
+}
+
+/// Startup: the snapshot (if any), then the log after it. Runs before the cron starts and
+/// while clients get -LOADING.
+pub fn load_at_startup(srv: &crate::server::Server) -> Result<(), String> {
+    let path = snapshot_path(&srv.config);
+    let mut covered = 0;
+    if path.exists() {
+        let started = std::time::Instant::now();
+        let l = strata_engine::snapshot::load(&srv.engine, &path)?;
+        covered = l.seq;
+        tracing::info!(
+            keys = l.keys,
+            seq = l.seq,
+            seconds = started.elapsed().as_secs_f64(),
+            "DB loaded from the snapshot {}",
+            path.display()
+        );
+    }
+    if let Some(d) = &srv.durability {
+        d.recover_and_open(&srv.engine, covered)?;
+    }
+    Ok(())
+}
+
+/// SAVE: writes the snapshot, then drops the log segments it covers. The caller holds the
+/// engine's exclusive gate, so no write runs meanwhile and the log's last number is the cut.
+pub fn save(srv: &crate::server::Server) -> Result<(), String> {
+    let path = snapshot_path(&srv.config);
+    let wal = srv.durability.as_ref().and_then(|d| d.wal());
+    let seq = wal.map_or(0, |w| w.last_seq());
+    let started = std::time::Instant::now();
+    let keys = strata_engine::snapshot::save(&srv.engine, &path, seq)
+        .map_err(|e| format!("Failed opening the snapshot file {} for saving: {e}", path.display()))?;
+    if let (Some(d), Some(w)) = (&srv.durability, wal) {
+        let first_kept = w.roll()?;
+        for (index, p) in wal::segments(&d.dir, &d.base).map_err(|e| e.to_string())? {
+            if index < first_kept {
+                std::fs::remove_file(&p).map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
+            }
+        }
+    }
+    srv.engine.stats.dirty.reset();
+    srv.last_save.store(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    tracing::info!(keys, seq, seconds = started.elapsed().as_secs_f64(), "DB saved on disk");
+    Ok(())
 }
 
 /// The engine's effect sink: each commit becomes one log record.

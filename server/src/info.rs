@@ -157,7 +157,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
                 o,
                 "# Persistence\r\nloading:{loading}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{aof_enabled}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:{aof_write}\r\n",
                 eng.stats.dirty.get(),
-                srv.started_unix,
+                srv.last_save.load(Ordering::Relaxed),
             );
         }
         "stats" => {

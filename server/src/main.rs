@@ -172,8 +172,11 @@ fn main() {
     let mut srv = server::Server::new(engine.clone(), config, port);
     srv.durability = durability;
     // While the log is replayed, clients are accepted and answered -LOADING, as Redis does.
-    srv.loading
-        .store(srv.durability.is_some(), std::sync::atomic::Ordering::Relaxed);
+    let has_snapshot = strata_server::durability::snapshot_path(&srv.config).exists();
+    srv.loading.store(
+        srv.durability.is_some() || has_snapshot,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let srv = Arc::new(srv);
 
     // Active expiry: Redis's cron at `hz` (re-read every tick, so CONFIG SET hz applies),
@@ -184,8 +187,8 @@ fn main() {
         std::thread::Builder::new()
             .name("strata-cron".into())
             .spawn(move || {
-                if let Some(d) = srv.durability.clone() {
-                    if let Err(e) = d.recover_and_open(&srv.engine) {
+                if srv.loading.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Err(e) = strata_server::durability::load_at_startup(&srv) {
                         tracing::error!("{e}");
                         std::process::exit(1);
                     }

@@ -309,3 +309,97 @@ fn shutdown_flushes_everything_under_everysec() {
     assert!(info.contains("aof_enabled:1"), "{info}");
     assert!(info.contains("aof_last_write_status:ok"), "{info}");
 }
+
+#[test]
+fn save_then_the_log_after_it_restores_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendfsync", "always"]);
+    let mut c = RawClient::connect(p.port);
+    for i in 0..50 {
+        cmd(&mut c, &format!("HSET h{} f {i}", i % 5));
+        cmd(&mut c, &format!("RPUSH l {i}"));
+    }
+    cmd(&mut c, "SET n 10");
+    cmd(&mut c, "EXPIREAT n 4102444800");
+    assert_eq!(cmd(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+    // The segments the snapshot covers are gone; one fresh segment remains.
+    assert_eq!(wal_segments(dir.path()).len(), 1);
+    assert!(dir.path().join("dump.strata").exists());
+    // Writes after the snapshot go to the log; non-idempotent ones must not be applied twice.
+    cmd(&mut c, "INCRBY n 5");
+    cmd(&mut c, "RPUSH l after");
+    cmd(&mut c, "DEL h0");
+    let before: Vec<Resp> = ["GET n", "EXPIRETIME n", "LRANGE l 0 -1", "HGETALL h3", "EXISTS h0", "DBSIZE"]
+        .iter()
+        .map(|l| cmd(&mut c, l))
+        .collect();
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    let after: Vec<Resp> = ["GET n", "EXPIRETIME n", "LRANGE l 0 -1", "HGETALL h3", "EXISTS h0", "DBSIZE"]
+        .iter()
+        .map(|l| cmd(&mut c, l))
+        .collect();
+    assert_eq!(after, before, "log:\n{}", log(dir.path()));
+    assert_eq!(cmd(&mut c, "GET n"), Resp::Bulk(Some(b"15".to_vec())));
+    // A second SAVE after the restart covers the new segments too.
+    assert_eq!(cmd(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+    assert_eq!(wal_segments(dir.path()).len(), 1);
+    match cmd(&mut c, "LASTSAVE") {
+        Resp::Int(t) => assert!(t > 1_700_000_000),
+        other => panic!("LASTSAVE answered {}", other.render()),
+    }
+}
+
+#[test]
+fn a_snapshot_alone_restores_without_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendonly", "no"]);
+    let mut c = RawClient::connect(p.port);
+    cmd(&mut c, "SADD s a b c");
+    cmd(&mut c, "ZADD z 1 x 2 y");
+    cmd(&mut c, "SAVE");
+    cmd(&mut c, "SET lost yes");
+    kill9(p);
+    let p = start(dir.path(), &["--appendonly", "no"]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(cmd(&mut c, "SCARD s"), Resp::Int(3));
+    assert_eq!(cmd(&mut c, "ZSCORE z y"), Resp::Bulk(Some(b"2".to_vec())));
+    // Without the log, writes after the snapshot are lost, as with Redis's RDB alone.
+    assert_eq!(cmd(&mut c, "EXISTS lost"), Resp::Int(0));
+    assert!(wal_segments(dir.path()).is_empty());
+}
+
+#[test]
+fn a_damaged_snapshot_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    for i in 0..30 {
+        cmd(&mut c, &format!("SET key{i} value{i}"));
+    }
+    cmd(&mut c, "SAVE");
+    kill9(p);
+    let snap = dir.path().join("dump.strata");
+    let mut data = fs::read(&snap).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x20;
+    fs::write(&snap, &data).unwrap();
+    let l = start_fails(dir.path());
+    assert!(l.contains("is damaged at offset"), "log:\n{l}");
+}
+
+#[test]
+fn shutdown_save_writes_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendonly", "no"]);
+    let mut c = RawClient::connect(p.port);
+    cmd(&mut c, "RPUSH q a b c");
+    let _ = c.try_cmd(&[b"SHUTDOWN", b"SAVE"]);
+    let mut p = p;
+    let _ = p.child.wait();
+    drop(p);
+    let p = start(dir.path(), &["--appendonly", "no"]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(cmd(&mut c, "LLEN q"), Resp::Int(3));
+}

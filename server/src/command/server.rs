@@ -85,11 +85,31 @@ pub fn time(_call: &mut Call) -> Reply {
     ])
 }
 
+/// SAVE: a snapshot of the whole dataset, taken under the exclusive gate (the dispatcher holds
+/// it: SAVE blocks every other command, as Redis's does).
+pub fn save(call: &mut Call) -> Reply {
+    match crate::durability::save(call.srv) {
+        Ok(()) => Reply::Ok,
+        Err(e) => {
+            tracing::warn!("{e}");
+            Reply::Error(CmdError::owned(format!("ERR {e}")))
+        }
+    }
+}
+
+pub fn lastsave(call: &mut Call) -> Reply {
+    Reply::Int(call.srv.last_save.load(Ordering::Relaxed) as i64)
+}
+
 pub fn shutdown(call: &mut Call) -> Reply {
     let mut abort = false;
+    let mut save = false;
+    let mut nosave = false;
     for i in 1..call.args.len() {
         match call.upper(i).as_str() {
-            "NOSAVE" | "SAVE" | "NOW" | "FORCE" => {}
+            "SAVE" => save = true,
+            "NOSAVE" => nosave = true,
+            "NOW" | "FORCE" => {}
             "ABORT" => abort = true,
             _ => return Reply::Error(error::SYNTAX),
         }
@@ -97,7 +117,19 @@ pub fn shutdown(call: &mut Call) -> Reply {
     if abort {
         return Reply::Error(error::NO_SHUTDOWN);
     }
+    if save && nosave {
+        return Reply::Error(error::SYNTAX);
+    }
     tracing::warn!("User requested shutdown...");
+    // SHUTDOWN holds the exclusive gate (its table flags), as SAVE does.
+    if save {
+        if let Err(e) = crate::durability::save(call.srv) {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            return Reply::Error(CmdError::owned(
+                "ERR Errors trying to SHUTDOWN. Check logs.".to_string(),
+            ));
+        }
+    }
     call.srv.prepare_exit();
     tracing::warn!("Strata is now ready to exit, bye bye...");
     std::process::exit(0);
