@@ -26,8 +26,10 @@ use crate::Engine;
 pub const MAGIC: &[u8; 8] = b"STRATASN";
 pub const VERSION: u32 = 1;
 pub const HEADER: usize = 32;
-/// Elements per record for big collections.
+/// Elements per effect for big collections.
 pub const CHUNK: usize = 1024;
+/// Effects per record: small keys share records.
+const RECORD_EFFECTS: usize = 64;
 
 fn header(seq: u64, keys: u64) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
@@ -133,21 +135,35 @@ pub fn save(eng: &Engine, path: &Path, seq: u64) -> io::Result<u64> {
         w.write_all(&header(seq, 0))?;
         let mut n = 0u64;
         let mut buf = Vec::new();
+        // Small keys share records (a record's 20-byte header would otherwise cost more than
+        // a short key and value).
+        let mut pending: Vec<Effect> = Vec::with_capacity(RECORD_EFFECTS);
+        let mut flush = |pending: &mut Vec<Effect>, w: &mut BufWriter<File>, n: &mut u64| -> io::Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            *n += 1;
+            buf.clear();
+            frame(*n, &encode_payload(pending), &mut buf);
+            pending.clear();
+            w.write_all(&buf)
+        };
         for (db, d) in eng.dbs.iter().enumerate() {
             for s in d.shards.iter() {
                 let s = s.lock();
                 for (k, e) in s.dict.iter() {
                     keys += 1;
                     for effects in key_effects(db as u32, k, &e.value, e.expire_at) {
-                        n += 1;
-                        buf.clear();
-                        frame(n, &encode_payload(&effects), &mut buf);
-                        w.write_all(&buf)?;
+                        pending.extend(effects);
+                        if pending.len() >= RECORD_EFFECTS {
+                            flush(&mut pending, &mut w, &mut n)?;
+                        }
                     }
                 }
             }
         }
-        buf.clear();
+        flush(&mut pending, &mut w, &mut n)?;
+        let mut buf = Vec::new();
         frame(n + 1, &encode_payload(&[]), &mut buf);
         w.write_all(&buf)?;
         let mut file = w.into_inner().map_err(|e| e.into_error())?;
