@@ -40,8 +40,10 @@ impl Engine {
     pub fn flushdb(&self, db: usize, lazy: bool, effects: &mut Effects) {
         self.touch_watched_db(db, None);
         let mut old = Vec::with_capacity(self.dbs[db].shards.len());
-        for s in self.dbs[db].shards.iter() {
-            old.push(s.lock().clear());
+        for (si, s) in self.dbs[db].shards.iter().enumerate() {
+            let mut s = s.lock();
+            self.before_shard_write(db, si, &s);
+            old.push(s.clear());
         }
         free(old, lazy);
         effects.list.push(Effect::FlushDb { db: db as u32 });
@@ -54,8 +56,10 @@ impl Engine {
         let mut old = Vec::new();
         for db in 0..self.dbs.len() {
             self.touch_watched_db(db, None);
-            for s in self.dbs[db].shards.iter() {
-                old.push(s.lock().clear());
+            for (si, s) in self.dbs[db].shards.iter().enumerate() {
+                let mut s = s.lock();
+                self.before_shard_write(db, si, &s);
+                old.push(s.clear());
             }
         }
         free(old, lazy);
@@ -70,8 +74,11 @@ impl Engine {
         if a != b {
             self.touch_watched_db(a, Some(b));
             self.touch_watched_db(b, Some(a));
-            for (sa, sb) in self.dbs[a].shards.iter().zip(self.dbs[b].shards.iter()) {
-                std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
+            for (si, (sa, sb)) in self.dbs[a].shards.iter().zip(self.dbs[b].shards.iter()).enumerate() {
+                let (mut ga, mut gb) = (sa.lock(), sb.lock());
+                self.before_shard_write(a, si, &ga);
+                self.before_shard_write(b, si, &gb);
+                std::mem::swap(&mut *ga, &mut *gb);
             }
         }
         effects.list.push(Effect::SwapDb {

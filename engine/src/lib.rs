@@ -147,6 +147,8 @@ pub struct Engine {
     pub(crate) expire_rotor: AtomicUsize,
     /// Eviction candidates kept between evictions (see `keyspace::evict`).
     pub(crate) evict_pool: parking_lot::Mutex<Vec<keyspace::evict::Candidate>>,
+    /// A background snapshot's copy-on-first-write state (see `snapshot::Background`).
+    pub(crate) snap: snapshot::Hook,
 }
 
 impl Engine {
@@ -156,6 +158,7 @@ impl Engine {
         let dbs = (0..config.databases)
             .map(|_| Db::new(config.shards))
             .collect();
+        let slots = config.databases * config.shards;
         Arc::new(Engine {
             dbs,
             gate: Default::default(),
@@ -165,6 +168,7 @@ impl Engine {
             sink,
             expire_rotor: AtomicUsize::new(0),
             evict_pool: parking_lot::Mutex::new(Vec::new()),
+            snap: snapshot::Hook::new(slots),
         })
     }
 

@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use strata_engine::effect::Effect;
@@ -157,6 +158,9 @@ pub fn load_at_startup(srv: &crate::server::Server) -> Result<(), String> {
 /// SAVE: writes the snapshot, then drops the log segments it covers. The caller holds the
 /// engine's exclusive gate, so no write runs meanwhile and the log's last number is the cut.
 pub fn save(srv: &crate::server::Server) -> Result<(), String> {
+    if srv.saves.in_progress.load(Ordering::Acquire) {
+        return Err("Background save already in progress".into());
+    }
     let path = snapshot_path(&srv.config);
     let wal = srv.durability.as_ref().and_then(|d| d.wal());
     let seq = wal.map_or(0, |w| w.last_seq());
@@ -172,13 +176,102 @@ pub fn save(srv: &crate::server::Server) -> Result<(), String> {
         }
     }
     srv.engine.stats.dirty.reset();
-    srv.last_save.store(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    srv.saves.saved_now();
     tracing::info!(keys, seq, seconds = started.elapsed().as_secs_f64(), "DB saved on disk");
+    Ok(())
+}
+
+/// Snapshot bookkeeping shared with the background save's thread.
+pub struct SaveState {
+    /// Unix time of the last successful save (the start time until then), for LASTSAVE.
+    pub last_save: AtomicU64,
+    pub in_progress: AtomicBool,
+    /// The running background save was asked for by BGREWRITEAOF.
+    pub rewrite: AtomicBool,
+    pub last_ok: AtomicBool,
+}
+
+impl SaveState {
+    pub fn new(now: u64) -> SaveState {
+        SaveState {
+            last_save: AtomicU64::new(now),
+            in_progress: AtomicBool::new(false),
+            rewrite: AtomicBool::new(false),
+            last_ok: AtomicBool::new(true),
+        }
+    }
+
+    fn saved_now(&self) {
+        self.last_save.store(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// BGSAVE (and BGREWRITEAOF): cuts the dataset at the log's current number and starts the
+/// background snapshot; when it is on disk, the log segments it covers are dropped. The
+/// caller holds the exclusive gate for the cut only.
+pub fn bgsave(srv: &crate::server::Server, rewrite: bool) -> Result<(), String> {
+    if srv.saves.in_progress.load(Ordering::Acquire) {
+        return Err(if rewrite {
+            "Background append only file rewriting already in progress".into()
+        } else {
+            "Background save already in progress".into()
+        });
+    }
+    let path = snapshot_path(&srv.config);
+    let wal = srv.durability.as_ref().and_then(|d| d.wal());
+    let seq = wal.map_or(0, |w| w.last_seq());
+    // Records up to the cut are in segments below this index once the log rolls here.
+    let first_kept = match wal {
+        Some(w) => Some(w.roll()?),
+        None => None,
+    };
+    let dirty_at_cut = srv.engine.stats.dirty.get();
+    let job = srv
+        .engine
+        .bgsave(path.clone(), seq)
+        .map_err(|e| format!("Can't start the background save: {e}"))?;
+    srv.saves.in_progress.store(true, Ordering::Release);
+    srv.saves.rewrite.store(rewrite, Ordering::Relaxed);
+    let saves = srv.saves.clone();
+    let durability = srv.durability.clone();
+    let engine = srv.engine.clone();
+    let started = std::time::Instant::now();
+    std::thread::Builder::new()
+        .name("strata-bgsave-wait".into())
+        .spawn(move || {
+            let r = job.join().unwrap_or_else(|_| Err(std::io::Error::other("the save thread panicked")));
+            match r {
+                Ok(keys) => {
+                    if let (Some(d), Some(first_kept)) = (&durability, first_kept) {
+                        if let Ok(segs) = wal::segments(&d.dir, &d.base) {
+                            for (index, p) in segs {
+                                if index < first_kept {
+                                    let _ = std::fs::remove_file(&p);
+                                }
+                            }
+                        }
+                    }
+                    let now = engine.stats.dirty.get();
+                    engine.stats.dirty.reset();
+                    engine.stats.dirty.add(now.saturating_sub(dirty_at_cut));
+                    saves.saved_now();
+                    saves.last_ok.store(true, Ordering::Relaxed);
+                    tracing::info!(keys, seq, seconds = started.elapsed().as_secs_f64(), "Background saving terminated with success");
+                }
+                Err(e) => {
+                    saves.last_ok.store(false, Ordering::Relaxed);
+                    tracing::warn!("Background saving error: {e}");
+                }
+            }
+            saves.in_progress.store(false, Ordering::Release);
+        })
+        .map_err(|e| e.to_string())?;
+    tracing::info!("Background saving started");
     Ok(())
 }
 

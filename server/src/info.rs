@@ -149,15 +149,18 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
         "persistence" => {
             let aof_enabled = srv.durability.is_some() as u8;
             let loading = srv.loading.load(Ordering::Relaxed) as u8;
+            let bg = srv.saves.in_progress.load(Ordering::Relaxed) as u8;
+            let rw = (bg == 1 && srv.saves.rewrite.load(Ordering::Relaxed)) as u8;
+            let bg_status = if srv.saves.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" };
             let aof_write = match srv.durability.as_ref().and_then(|d| d.error()) {
                 Some(_) => "err",
                 None => "ok",
             };
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:{loading}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{aof_enabled}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:{aof_write}\r\n",
+                "# Persistence\r\nloading:{loading}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{bg_status}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{aof_enabled}\r\naof_rewrite_in_progress:{rw}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{bg_status}\r\naof_last_write_status:{aof_write}\r\n",
                 eng.stats.dirty.get(),
-                srv.last_save.load(Ordering::Relaxed),
+                srv.saves.last_save.load(Ordering::Relaxed),
             );
         }
         "stats" => {

@@ -83,8 +83,8 @@ pub struct Server {
     /// True while the log is replayed at startup: commands without the `loading` flag get
     /// -LOADING.
     pub loading: std::sync::atomic::AtomicBool,
-    /// Unix time of the last successful SAVE (the start time until then), for LASTSAVE.
-    pub last_save: AtomicU64,
+    /// Snapshot bookkeeping: last save time, background save state.
+    pub saves: Arc<crate::durability::SaveState>,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix: u64,
@@ -121,11 +121,11 @@ impl Server {
             clients: Registry::default(),
             durability: None,
             loading: std::sync::atomic::AtomicBool::new(false),
-            last_save: AtomicU64::new(
+            saves: Arc::new(crate::durability::SaveState::new(
                 SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
-            ),
+            )),
             stats: ServerStats::default(),
             started: Instant::now(),
             started_unix: SystemTime::now()

@@ -403,3 +403,89 @@ fn shutdown_save_writes_a_snapshot() {
     let mut c = RawClient::connect(p.port);
     assert_eq!(cmd(&mut c, "LLEN q"), Resp::Int(3));
 }
+
+fn info_field(c: &mut RawClient, field: &str) -> String {
+    let text = match cmd(c, "INFO persistence") {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {}", other.render()),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendfsync", "always"]);
+    let mut c = RawClient::connect(p.port);
+    for i in 0..2000 {
+        cmd(&mut c, &format!("SET key:{i} {i}"));
+        cmd(&mut c, &format!("HSET h:{} f{i} {i}", i % 10));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let port = p.port;
+        thread::spawn(move || {
+            let mut c = RawClient::connect(port);
+            let mut acked = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                match c.try_cmd(&[b"INCR", b"during"]) {
+                    Ok(Resp::Int(n)) => acked = n,
+                    _ => break,
+                }
+            }
+            acked
+        })
+    };
+    assert_eq!(cmd(&mut c, "BGSAVE"), Resp::Simple(b"Background saving started".to_vec()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "BGSAVE never finished");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert!(dir.path().join("dump.strata").exists());
+    // The segments before the cut are gone; the ones after it remain.
+    assert_eq!(wal_segments(dir.path()).len(), 1);
+    thread::sleep(Duration::from_millis(50));
+    kill9(p);
+    stop.store(true, Ordering::Relaxed);
+    let acked = writer.join().unwrap();
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(cmd(&mut c, "GET key:1999"), Resp::Bulk(Some(b"1999".to_vec())));
+    assert_eq!(cmd(&mut c, "HLEN h:3"), Resp::Int(200));
+    let during = match cmd(&mut c, "GET during") {
+        Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+        other => panic!("GET answered {}", other.render()),
+    };
+    assert!(during >= acked && during <= acked + 1, "acknowledged {acked}, recovered {during}");
+}
+
+#[test]
+fn bgrewriteaof_drops_the_covered_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendfsync", "everysec"]);
+    let mut c = RawClient::connect(p.port);
+    for i in 0..300 {
+        cmd(&mut c, &format!("RPUSH l {i}"));
+    }
+    assert_eq!(
+        cmd(&mut c, "BGREWRITEAOF"),
+        Resp::Simple(b"Background append only file rewriting started".to_vec())
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(&mut c, "aof_rewrite_in_progress") != "0" || info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(wal_segments(dir.path()).len(), 1);
+    cmd(&mut c, "RPUSH l tail");
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(cmd(&mut c, "LLEN l"), Resp::Int(301));
+    assert_eq!(cmd(&mut c, "LINDEX l -1"), Resp::Bulk(Some(b"tail".to_vec())));
+}

@@ -233,6 +233,7 @@ impl Engine {
     /// Deletes a candidate if it still exists; false when it was already gone.
     fn evict_candidate(&self, c: Candidate) -> bool {
         let mut shard = self.dbs[c.db].shards[c.shard].lock();
+        self.before_shard_write(c.db, c.shard, &shard);
         if shard.remove(&c.key).is_none() {
             return false;
         }

@@ -38,6 +38,7 @@ impl Engine {
         // exclusively and runs at a frozen clock) is in progress.
         let _gate = self.gate_shared();
         let mut shard = self.dbs[db].shards[si].lock();
+        self.before_shard_write(db, si, &shard);
         let mut deleted = 0;
         loop {
             if (shard.volatile == 0 && shard.hfe == 0) || shard.is_empty() {

@@ -97,8 +97,28 @@ pub fn save(call: &mut Call) -> Reply {
     }
 }
 
+/// BGSAVE [SCHEDULE]: a snapshot taken in the background (the cut is made under the exclusive
+/// gate, which the dispatcher holds).
+pub fn bgsave(call: &mut Call) -> Reply {
+    if call.args.len() > 2 || (call.args.len() == 2 && !call.arg(1).eq_ignore_ascii_case(b"SCHEDULE")) {
+        return Reply::Error(error::SYNTAX);
+    }
+    match crate::durability::bgsave(call.srv, false) {
+        Ok(()) => Reply::Status("Background saving started"),
+        Err(e) => Reply::Error(CmdError::owned(format!("ERR {e}"))),
+    }
+}
+
+/// BGREWRITEAOF: a background snapshot that then drops the log segments it covers.
+pub fn bgrewriteaof(call: &mut Call) -> Reply {
+    match crate::durability::bgsave(call.srv, true) {
+        Ok(()) => Reply::Status("Background append only file rewriting started"),
+        Err(e) => Reply::Error(CmdError::owned(format!("ERR {e}"))),
+    }
+}
+
 pub fn lastsave(call: &mut Call) -> Reply {
-    Reply::Int(call.srv.last_save.load(Ordering::Relaxed) as i64)
+    Reply::Int(call.srv.saves.last_save.load(Ordering::Relaxed) as i64)
 }
 
 pub fn shutdown(call: &mut Call) -> Reply {

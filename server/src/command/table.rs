@@ -98,6 +98,8 @@ pub static COMMANDS: &[Cmd] = &[
     c("flushall", -1, WRITE | EXCLUSIVE, NOKEY, KS_RS, "server", "1.0.0", "Removes all keys from all databases.", server::flushall),
     c("swapdb", 3, WRITE | FAST | EXCLUSIVE, NOKEY, &["@keyspace", "@write", "@fast", "@dangerous"], "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
     c("save", 1, ADMIN | NOSCRIPT | NO_MULTI | EXCLUSIVE, NOKEY, ADM, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
+    c("bgsave", -1, ADMIN | NOSCRIPT | EXCLUSIVE, NOKEY, ADM, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
+    c("bgrewriteaof", 1, ADMIN | NOSCRIPT | EXCLUSIVE, NOKEY, ADM, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
     c("lastsave", 1, LOADING | STALE | FAST, NOKEY, &["@admin", "@fast", "@dangerous"], "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     c("time", 1, LOADING | STALE | FAST, NOKEY, &["@fast"], "server", "2.6.0", "Returns the server time.", server::time),
     c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | EXCLUSIVE, NOKEY, ADM, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
