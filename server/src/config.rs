@@ -20,6 +20,8 @@ pub enum Kind {
     Memory { min: u64 },
     Enum(&'static [&'static str]),
     Str,
+    /// `save`: pairs of seconds and changes, or empty.
+    SavePoints,
 }
 
 pub struct Directive {
@@ -294,6 +296,13 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "save",
+        kind: Kind::SavePoints,
+        default: "3600 1 300 100 60 10000",
+        mutable: true,
+        apply: None,
+    },
+    Directive {
         name: "dbfilename",
         kind: Kind::Str,
         default: "dump.strata",
@@ -443,6 +452,13 @@ pub fn canonical(d: &Directive, value: &str) -> Result<String, String> {
                 )
             }),
         Kind::Str => Ok(value.to_string()),
+        Kind::SavePoints => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(words.join(" "))
+        }
     }
 }
 

@@ -189,6 +189,8 @@ pub struct SaveState {
     /// The running background save was asked for by BGREWRITEAOF.
     pub rewrite: AtomicBool,
     pub last_ok: AtomicBool,
+    /// Unix time of the last attempt started by the `save` points.
+    pub last_try: AtomicU64,
 }
 
 impl SaveState {
@@ -198,6 +200,7 @@ impl SaveState {
             in_progress: AtomicBool::new(false),
             rewrite: AtomicBool::new(false),
             last_ok: AtomicBool::new(true),
+            last_try: AtomicU64::new(0),
         }
     }
 
@@ -208,6 +211,34 @@ impl SaveState {
                 .map_or(0, |d| d.as_secs()),
             Ordering::Relaxed,
         );
+    }
+}
+
+/// The cron's check of the `save` points: starts a background save when, for some point,
+/// at least `changes` writes happened in the last `seconds` since the last save. After a
+/// failed save it waits 5 seconds before trying again, as Redis does.
+pub fn maybe_save(srv: &crate::server::Server) {
+    if srv.saves.in_progress.load(Ordering::Acquire) || srv.loading.load(Ordering::Relaxed) {
+        return;
+    }
+    let points = srv.config.get("save");
+    let words: Vec<u64> = points.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let since = now.saturating_sub(srv.saves.last_save.load(Ordering::Relaxed));
+    let dirty = srv.engine.stats.dirty.get();
+    let due = words
+        .chunks_exact(2)
+        .any(|p| dirty >= p[1] && since >= p[0]);
+    let retry_ok = srv.saves.last_ok.load(Ordering::Relaxed)
+        || now.saturating_sub(srv.saves.last_try.load(Ordering::Relaxed)) >= 5;
+    if due && retry_ok {
+        srv.saves.last_try.store(now, Ordering::Relaxed);
+        let _gate = srv.engine.gate_exclusive();
+        if let Err(e) = bgsave(srv, false) {
+            tracing::warn!("Background saving could not start: {e}");
+        }
     }
 }
 

@@ -204,6 +204,7 @@ fn main() {
                     let period = Duration::from_millis(1000 / hz);
                     std::thread::sleep(period);
                     srv.engine.active_expire_cycle(period / 4);
+                    strata_server::durability::maybe_save(&srv);
                     ops.sample(&srv);
                 }
             })

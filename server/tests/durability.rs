@@ -489,3 +489,37 @@ fn bgrewriteaof_drops_the_covered_log() {
     assert_eq!(cmd(&mut c, "LLEN l"), Resp::Int(301));
     assert_eq!(cmd(&mut c, "LINDEX l -1"), Resp::Bulk(Some(b"tail".to_vec())));
 }
+
+#[test]
+fn save_points_take_background_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendonly", "no", "--save", "1 3"]);
+    let mut c = RawClient::connect(p.port);
+    cmd(&mut c, "SET a 1");
+    cmd(&mut c, "SET b 2");
+    cmd(&mut c, "SET c 3");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.path().join("dump.strata").exists() {
+        assert!(Instant::now() < deadline, "no snapshot after the save point; log:\n{}", log(dir.path()));
+        thread::sleep(Duration::from_millis(50));
+    }
+    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert_eq!(cmd(&mut c, "CONFIG GET save"), Resp::Array(Some(vec![
+        Resp::Bulk(Some(b"save".to_vec())),
+        Resp::Bulk(Some(b"1 3".to_vec())),
+    ])));
+    assert!(cmd(&mut c, "CONFIG SET save \"1 2 3\"").is_error());
+    assert_eq!(cmd(&mut c, "CONFIG SET save \"\""), Resp::Simple(b"OK".to_vec()));
+    kill9(p);
+    let p = start(dir.path(), &["--appendonly", "no"]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(cmd(&mut c, "MGET a b c"), Resp::Array(Some(vec![
+        Resp::Bulk(Some(b"1".to_vec())),
+        Resp::Bulk(Some(b"2".to_vec())),
+        Resp::Bulk(Some(b"3".to_vec())),
+    ])));
+}
