@@ -129,59 +129,85 @@ pub fn key_effects(db: u32, key: &[u8], v: &Value, expire_at: u64) -> Vec<Vec<Ef
 /// Writes the dataset to `path` as taken at log sequence `seq`. The caller holds the engine's
 /// exclusive gate, so the dataset does not change meanwhile. Returns the number of keys.
 pub fn save(eng: &Engine, path: &Path, seq: u64) -> io::Result<u64> {
+    write_file(path, seq, |out| {
+        for (db, d) in eng.dbs.iter().enumerate() {
+            for s in d.shards.iter() {
+                let s = s.lock();
+                for (k, e) in s.dict.iter() {
+                    out.keys += 1;
+                    out.push(key_effects(db as u32, k, &e.value, e.expire_at))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A snapshot file being written: packs effects into records (small keys share records, since
+/// a record's 20-byte header would otherwise cost more than a short key and value).
+struct Writer {
+    w: BufWriter<File>,
+    n: u64,
+    keys: u64,
+    pending: Vec<Effect>,
+}
+
+impl Writer {
+    fn push(&mut self, chunks: Vec<Vec<Effect>>) -> io::Result<()> {
+        for c in chunks {
+            self.pending.extend(c);
+            if self.pending.len() >= RECORD_EFFECTS {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.n += 1;
+        let mut buf = Vec::new();
+        frame(self.n, &encode_payload(&self.pending), &mut buf);
+        self.pending.clear();
+        self.w.write_all(&buf)
+    }
+}
+
+/// Writes a snapshot at `seq` to `path` with what `fill` pushes: to a temporary file first,
+/// then the end record, the header with the key count, fsync, rename, and the directory's
+/// fsync. The temporary file is removed on failure. Returns the number of keys.
+fn write_file(path: &Path, seq: u64, fill: impl FnOnce(&mut Writer) -> io::Result<()>) -> io::Result<u64> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         "temp-{}.{}",
         std::process::id(),
         path.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot")
     ));
-    let mut keys = 0u64;
     let result = (|| {
         let file = OpenOptions::new().create(true).truncate(true).write(true).open(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        // The key count is known only at the end: write a placeholder header, then rewrite it.
-        w.write_all(&header(seq, 0))?;
-        let mut n = 0u64;
-        let mut buf = Vec::new();
-        // Small keys share records (a record's 20-byte header would otherwise cost more than
-        // a short key and value).
-        let mut pending: Vec<Effect> = Vec::with_capacity(RECORD_EFFECTS);
-        let mut flush = |pending: &mut Vec<Effect>, w: &mut BufWriter<File>, n: &mut u64| -> io::Result<()> {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            *n += 1;
-            buf.clear();
-            frame(*n, &encode_payload(pending), &mut buf);
-            pending.clear();
-            w.write_all(&buf)
+        let mut out = Writer {
+            w: BufWriter::with_capacity(1 << 20, file),
+            n: 0,
+            keys: 0,
+            pending: Vec::with_capacity(RECORD_EFFECTS),
         };
-        for (db, d) in eng.dbs.iter().enumerate() {
-            for s in d.shards.iter() {
-                let s = s.lock();
-                for (k, e) in s.dict.iter() {
-                    keys += 1;
-                    for effects in key_effects(db as u32, k, &e.value, e.expire_at) {
-                        pending.extend(effects);
-                        if pending.len() >= RECORD_EFFECTS {
-                            flush(&mut pending, &mut w, &mut n)?;
-                        }
-                    }
-                }
-            }
-        }
-        flush(&mut pending, &mut w, &mut n)?;
+        // The key count is known only at the end: a placeholder header now, rewritten then.
+        out.w.write_all(&header(seq, 0))?;
+        fill(&mut out)?;
+        out.flush()?;
         let mut buf = Vec::new();
-        frame(n + 1, &encode_payload(&[]), &mut buf);
-        w.write_all(&buf)?;
-        let mut file = w.into_inner().map_err(|e| e.into_error())?;
+        frame(out.n + 1, &encode_payload(&[]), &mut buf);
+        out.w.write_all(&buf)?;
+        let mut file = out.w.into_inner().map_err(|e| e.into_error())?;
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(0))?;
-        file.write_all(&header(seq, keys))?;
+        file.write_all(&header(seq, out.keys))?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()?;
-        Ok(keys)
+        Ok(out.keys)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -275,40 +301,6 @@ impl Hook {
     }
 }
 
-/// The background snapshot's file writer: packs effects into records as shards arrive.
-struct Out {
-    w: BufWriter<File>,
-    n: u64,
-    keys: u64,
-    done: usize,
-    pending: Vec<Effect>,
-}
-
-impl Out {
-    fn take(&mut self, (keys, chunks): ShardImage) -> io::Result<()> {
-        self.keys += keys as u64;
-        self.done += 1;
-        for c in chunks {
-            self.pending.extend(c);
-            if self.pending.len() >= RECORD_EFFECTS {
-                self.flush()?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.n += 1;
-        let mut buf = Vec::new();
-        frame(self.n, &encode_payload(&self.pending), &mut buf);
-        self.pending.clear();
-        self.w.write_all(&buf)
-    }
-}
-
 impl Engine {
     /// Call with a shard's lock held, before changing it: while a background snapshot runs,
     /// serializes the shard if it still holds its state at the cut.
@@ -356,23 +348,14 @@ impl Engine {
     }
 
     fn bgsave_run(&self, path: &Path, seq: u64, rx: Receiver<ShardImage>) -> io::Result<u64> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            "temp-bg-{}.{}",
-            std::process::id(),
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot")
-        ));
         let total = self.snap.pending.len();
-        let result = (|| {
-            let file = OpenOptions::new().create(true).truncate(true).write(true).open(&tmp)?;
-            let mut out = Out {
-                w: BufWriter::with_capacity(1 << 20, file),
-                n: 0,
-                keys: 0,
-                done: 0,
-                pending: Vec::with_capacity(RECORD_EFFECTS),
+        write_file(path, seq, |out| {
+            let mut done = 0usize;
+            let take = |out: &mut Writer, done: &mut usize, (keys, chunks): ShardImage| {
+                out.keys += keys as u64;
+                *done += 1;
+                out.push(chunks)
             };
-            out.w.write_all(&header(seq, 0))?;
             // Sweep the shards nobody has written to yet, writing out what arrives meanwhile.
             for (db, d) in self.dbs.iter().enumerate() {
                 for (si, s) in d.shards.iter().enumerate() {
@@ -381,33 +364,16 @@ impl Engine {
                         self.before_shard_write(db, si, &s);
                     }
                     while let Ok(m) = rx.try_recv() {
-                        out.take(m)?;
+                        take(out, &mut done, m)?;
                     }
                 }
             }
-            while out.done < total {
+            while done < total {
                 let m = rx.recv().map_err(|_| io::Error::other("snapshot channel closed"))?;
-                out.take(m)?;
+                take(out, &mut done, m)?;
             }
-            out.flush()?;
-            let mut buf = Vec::new();
-            frame(out.n + 1, &encode_payload(&[]), &mut buf);
-            out.w.write_all(&buf)?;
-            let keys = out.keys;
-            let w = out.w;
-            let mut file = w.into_inner().map_err(|e| e.into_error())?;
-            use std::io::{Seek, SeekFrom};
-            file.seek(SeekFrom::Start(0))?;
-            file.write_all(&header(seq, keys))?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)?;
-            File::open(dir)?.sync_all()?;
-            Ok(keys)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+            Ok(())
+        })
     }
 }
 
