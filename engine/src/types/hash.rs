@@ -10,7 +10,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::pack;
-use super::{bulk, check_write, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value};
+use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -372,27 +372,18 @@ fn purge(g: &mut Guard<'_>, key: &[u8]) {
     if expired.is_empty() {
         return;
     }
-    let empty = g
-        .modify(key, |v| {
-            for f in &expired {
-                remove(v, f);
-            }
-            len(v) == 0
-        })
-        .unwrap_or(false);
+    g.modify(key, |v| {
+        for f in &expired {
+            remove(v, f);
+        }
+    });
     let db = g.db as u32;
     g.log(|| Effect::HDel {
         db,
         key: key.to_vec(),
         fields: expired.iter().map(|f| f.to_vec()).collect(),
     });
-    if empty {
-        g.remove(key);
-        g.log(|| Effect::Del {
-            db,
-            key: key.to_vec(),
-        });
-    }
+    drop_if_empty(g, key);
 }
 
 /// Active expiry of a hash's fields, under the shard lock the expire cycle holds: removes the
@@ -555,16 +546,13 @@ pub fn hdel(cx: &mut Ctx, key: &[u8], fields: &[Bytes]) -> Result<i64, CmdError>
         return Ok(0);
     }
     let mut removed = Vec::new();
-    let empty = g
-        .modify(key, |v| {
-            for f in fields {
-                if remove(v, f) {
-                    removed.push(f.to_vec());
-                }
+    g.modify(key, |v| {
+        for f in fields {
+            if remove(v, f) {
+                removed.push(f.to_vec());
             }
-            len(v) == 0
-        })
-        .unwrap_or(false);
+        }
+    });
     let db = g.db as u32;
     let n = removed.len() as i64;
     if !removed.is_empty() {
@@ -574,13 +562,7 @@ pub fn hdel(cx: &mut Ctx, key: &[u8], fields: &[Bytes]) -> Result<i64, CmdError>
             fields: removed,
         });
     }
-    if empty {
-        g.remove(key);
-        g.log(|| Effect::Del {
-            db,
-            key: key.to_vec(),
-        });
-    }
+    drop_if_empty(&mut g, key);
     Ok(n)
 }
 
@@ -795,8 +777,7 @@ pub fn hexpire(
     let mut codes = Vec::with_capacity(fields.len());
     let mut deleted = Vec::new();
     let mut set_at = Vec::new();
-    let empty = g
-        .modify(key, |v| {
+    g.modify(key, |v| {
             for f in fields {
                 if get(v, f).is_none() {
                     codes.push(-2);
@@ -826,9 +807,7 @@ pub fn hexpire(
                     codes.push(1);
                 }
             }
-            len(v) == 0
-        })
-        .unwrap_or(false);
+        });
     let db = g.db as u32;
     if !deleted.is_empty() {
         g.log(|| Effect::HDel {
@@ -844,13 +823,7 @@ pub fn hexpire(
             fields: set_at,
         });
     }
-    if empty {
-        g.remove(key);
-        g.log(|| Effect::Del {
-            db,
-            key: key.to_vec(),
-        });
-    }
+    drop_if_empty(&mut g, key);
     Ok(Reply::Array(codes.into_iter().map(Reply::Int).collect()))
 }
 
@@ -949,18 +922,14 @@ pub(crate) fn apply_set(g: &mut Guard<'_>, key: &[u8], pairs: &[(Vec<u8>, Vec<u8
 }
 
 pub(crate) fn apply_del(g: &mut Guard<'_>, key: &[u8], fields: &[Vec<u8>]) {
-    let empty = g.modify(key, |v| {
-        if v.kind() != Kind::Hash {
-            return false;
+    g.modify(key, |v| {
+        if v.kind() == Kind::Hash {
+            for f in fields {
+                remove(v, f);
+            }
         }
-        for f in fields {
-            remove(v, f);
-        }
-        len(v) == 0
     });
-    if empty == Some(true) {
-        g.remove(key);
-    }
+    drop_if_empty(g, key);
 }
 
 pub(crate) fn apply_expire(g: &mut Guard<'_>, key: &[u8], fields: &[(Vec<u8>, u64)]) {

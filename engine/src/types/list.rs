@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::pack;
-use super::{bulk, check_write, read, BigData, Flat, FlatKind, Kind, Limits, Value};
+use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, Value};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -279,17 +279,6 @@ fn log_pop(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize) {
     });
 }
 
-/// Deletes the key if its list is now empty (logging it), as every list write does.
-fn drop_if_empty(g: &mut Guard<'_>, key: &[u8]) {
-    if g.peek(key).is_some_and(|e| len(&e.value) == 0) {
-        g.remove(key);
-        let db = g.db as u32;
-        g.log(|| Effect::Del {
-            db,
-            key: key.to_vec(),
-        });
-    }
-}
 
 // ------------------------------------------------------------------ commands
 

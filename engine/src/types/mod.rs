@@ -464,6 +464,19 @@ pub fn strtod(b: &[u8]) -> Option<f64> {
     crate::number::parse_f64(&b[start..]).filter(|v| !v.is_nan())
 }
 
+/// Deletes the key if its collection is now empty, logging the deletion, as every collection
+/// write does (Redis never keeps an empty collection).
+pub(crate) fn drop_if_empty(g: &mut Guard<'_>, key: &[u8]) {
+    if g.peek(key).is_some_and(|e| e.value.elements() == 0) {
+        g.remove(key);
+        let db = g.db as u32;
+        g.log(|| crate::effect::Effect::Del {
+            db,
+            key: key.to_vec(),
+        });
+    }
+}
+
 /// HSCAN, SSCAN and ZSCAN options.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOpts<'a> {

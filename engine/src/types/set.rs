@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::pack;
-use super::{bulk, check_write, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value, HEADER};
+use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value, HEADER};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -418,16 +418,6 @@ fn log_rem(g: &mut Guard<'_>, key: &[u8], members: Vec<Vec<u8>>) {
     });
 }
 
-fn drop_if_empty(g: &mut Guard<'_>, key: &[u8]) {
-    if g.peek(key).is_some_and(|e| len(&e.value) == 0) {
-        g.remove(key);
-        let db = g.db as u32;
-        g.log(|| Effect::Del {
-            db,
-            key: key.to_vec(),
-        });
-    }
-}
 
 /// Adds members to a set the guard holds, creating it Redis's way. Returns how many were new.
 pub(crate) fn add_locked(g: &mut Guard<'_>, key: &[u8], members: &[&[u8]], lim: &Limits) -> usize {

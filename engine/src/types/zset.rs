@@ -9,7 +9,7 @@ use rand::Rng;
 
 use super::pack;
 use super::skiplist::SkipList;
-use super::{bulk, check_write, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value};
+use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -502,16 +502,6 @@ fn log_rem(g: &mut Guard<'_>, key: &[u8], members: Vec<Vec<u8>>) {
     });
 }
 
-fn drop_if_empty(g: &mut Guard<'_>, key: &[u8]) {
-    if g.peek(key).is_some_and(|e| len(&e.value) == 0) {
-        g.remove(key);
-        let db = g.db as u32;
-        g.log(|| Effect::Del {
-            db,
-            key: key.to_vec(),
-        });
-    }
-}
 
 // ------------------------------------------------------------------ commands
 
