@@ -8,14 +8,6 @@ use strata_engine::types::hash::{self as h, FieldCond, FieldTtlKind, Part};
 
 use super::{parse_int, Call};
 
-/// Wraps `Result`-returning handlers into the table's handler type.
-macro_rules! handlers {
-    ($($name:ident),* $(,)?) => {
-        $(pub fn $name(call: &mut Call) -> Reply {
-            imp::$name(call).unwrap_or_else(Reply::Error)
-        })*
-    };
-}
 
 handlers!(
     hset, hmset, hsetnx, hget, hmget, hgetall, hkeys, hvals, hdel, hlen, hexists, hstrlen,

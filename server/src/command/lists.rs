@@ -7,15 +7,7 @@ use strata_engine::reply::Reply;
 use strata_engine::types::list::{self as l, LposOpts};
 use strata_engine::types::{exists_as, Kind};
 
-use super::{parse_int, Call};
-
-macro_rules! handlers {
-    ($($name:ident),* $(,)?) => {
-        $(pub fn $name(call: &mut Call) -> Reply {
-            imp::$name(call).unwrap_or_else(Reply::Error)
-        })*
-    };
-}
+use super::{mpop_count, optional_count, parse_int, Call};
 
 handlers!(
     lpush, rpush, lpushx, rpushx, lpop, rpop, llen, lindex, lset, lrange, ltrim, lrem, linsert,
@@ -73,14 +65,7 @@ mod imp {
         if call.args.len() > 3 {
             return Err(CmdError::wrong_arity(&call.name()));
         }
-        let count = match call.args.get(2) {
-            None => None,
-            Some(a) => Some(
-                number::parse_i64(a)
-                    .filter(|&n| n >= 0)
-                    .ok_or(error::OUT_OF_RANGE)? as usize,
-            ),
-        };
+        let count = optional_count(call.args, 2)?;
         let k = call.arg(1).clone();
         l::pop(&mut call.cx(), &k, left, count)
     }
@@ -204,18 +189,7 @@ mod imp {
         let (keys, mut i) = numkeys(args, 1)?;
         let left = side(args.get(i).ok_or(error::SYNTAX)?)?;
         i += 1;
-        let mut count = 1usize;
-        let mut seen_count = false;
-        while i < args.len() {
-            if !args[i].eq_ignore_ascii_case(b"COUNT") || seen_count || i + 1 >= args.len() {
-                return Err(error::SYNTAX);
-            }
-            count = number::parse_i64(&args[i + 1])
-                .filter(|&n| n > 0)
-                .ok_or(error::COUNT_POSITIVE)? as usize;
-            seen_count = true;
-            i += 2;
-        }
+        let count = mpop_count(args, i)?;
         l::lmpop(&mut call.cx(), keys, left, count)
     }
 }

@@ -2,6 +2,16 @@
 //! arity, flags, key positions and ACL categories; dispatch, arity errors, MULTI queueing and
 //! `COMMAND` all read it. The handlers live one file per family.
 
+/// Defines the table's handlers from `imp::name` functions that return a `Result`, turning an
+/// error into an error reply (for the families written that way).
+macro_rules! handlers {
+    ($($name:ident),* $(,)?) => {
+        $(pub fn $name(call: &mut Call) -> Reply {
+            imp::$name(call).unwrap_or_else(Reply::Error)
+        })*
+    };
+}
+
 pub mod bitmaps;
 pub mod connection;
 pub mod hashes;
@@ -195,6 +205,36 @@ impl<'a> Call<'a> {
 pub fn parse_int32(b: &[u8]) -> Result<i32, CmdError> {
     let v = number::parse_i64(b).ok_or(error::NOT_INTEGER)?;
     i32::try_from(v).map_err(|_| error::NOT_INT32)
+}
+
+/// The optional count of LPOP, SPOP, ZPOPMIN and friends at argument `at`: a non-negative
+/// integer, anything else "value is out of range, must be positive".
+pub fn optional_count(args: &[Bytes], at: usize) -> Result<Option<usize>, CmdError> {
+    args.get(at)
+        .map(|a| {
+            number::parse_i64(a)
+                .filter(|&n| n >= 0)
+                .map(|n| n as usize)
+                .ok_or(error::OUT_OF_RANGE)
+        })
+        .transpose()
+}
+
+/// LMPOP and ZMPOP's `[COUNT n]` from argument `i`: at most once, n > 0, 1 without it.
+pub fn mpop_count(args: &[Bytes], mut i: usize) -> Result<usize, CmdError> {
+    let mut count = None;
+    while i < args.len() {
+        if !args[i].eq_ignore_ascii_case(b"COUNT") || count.is_some() || i + 1 >= args.len() {
+            return Err(error::SYNTAX);
+        }
+        count = Some(
+            number::parse_i64(&args[i + 1])
+                .filter(|&n| n > 0)
+                .ok_or(error::COUNT_POSITIVE)? as usize,
+        );
+        i += 2;
+    }
+    Ok(count.unwrap_or(1))
 }
 
 pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {

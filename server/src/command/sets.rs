@@ -7,15 +7,7 @@ use strata_engine::types::set::{self as s, SetOp};
 
 use super::hashes::{random_count, scan_command};
 use super::lists::numkeys;
-use super::Call;
-
-macro_rules! handlers {
-    ($($name:ident),* $(,)?) => {
-        $(pub fn $name(call: &mut Call) -> Reply {
-            imp::$name(call).unwrap_or_else(Reply::Error)
-        })*
-    };
-}
+use super::{optional_count, Call};
 
 handlers!(
     sadd, srem, smembers, sismember, smismember, scard, smove, spop, srandmember, sscan, sinter,
@@ -64,15 +56,7 @@ mod imp {
         if call.args.len() > 3 {
             return Err(error::SYNTAX);
         }
-        let count = match call.args.get(2) {
-            None => None,
-            Some(a) => {
-                let n = number::parse_i64(a)
-                    .filter(|&n| n >= 0)
-                    .ok_or(error::OUT_OF_RANGE)?;
-                Some(n as usize)
-            }
-        };
+        let count = optional_count(call.args, 2)?;
         let k = call.arg(1).clone();
         s::spop(&mut call.cx(), &k, count)
     }

@@ -9,15 +9,7 @@ use strata_engine::types::zset::{self as z, AddFlags, Aggregate, Range, ZOp};
 use super::hashes::{random_count, scan_command};
 use super::lists::numkeys;
 use super::sets::card_limit;
-use super::{parse_int, Call};
-
-macro_rules! handlers {
-    ($($name:ident),* $(,)?) => {
-        $(pub fn $name(call: &mut Call) -> Reply {
-            imp::$name(call).unwrap_or_else(Reply::Error)
-        })*
-    };
-}
+use super::{mpop_count, optional_count, parse_int, Call};
 
 handlers!(
     zadd, zincrby, zrem, zcard, zscore, zmscore, zrank, zrevrank, zcount, zlexcount, zrange,
@@ -326,15 +318,7 @@ mod imp {
         if call.args.len() > 3 {
             return Err(error::SYNTAX);
         }
-        let count = match call.args.get(2) {
-            None => None,
-            Some(a) => {
-                let n = number::parse_i64(a)
-                    .filter(|&n| n >= 0)
-                    .ok_or(error::OUT_OF_RANGE)?;
-                Some(n as usize)
-            }
-        };
+        let count = optional_count(call.args, 2)?;
         let k = call.arg(1).clone();
         z::zpop(&mut call.cx(), &k, max, count)
     }
@@ -356,18 +340,7 @@ mod imp {
             _ => return Err(error::SYNTAX),
         };
         i += 1;
-        let mut count = 1usize;
-        let mut seen = false;
-        while i < args.len() {
-            if !args[i].eq_ignore_ascii_case(b"COUNT") || seen || i + 1 >= args.len() {
-                return Err(error::SYNTAX);
-            }
-            count = number::parse_i64(&args[i + 1])
-                .filter(|&n| n > 0)
-                .ok_or(error::COUNT_POSITIVE)? as usize;
-            seen = true;
-            i += 2;
-        }
+        let count = mpop_count(args, i)?;
         z::zmpop(&mut call.cx(), keys, max, count)
     }
 
