@@ -21,26 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{encode_command, parse_line, RawClient, Resp, Server};
+use common::{assert_reply, encode_command, run, RawClient, Resp, Server};
 
-/// `assert_eq!` for replies: a failure shows both sides as redis-cli prints
-/// them.
-macro_rules! assert_reply {
-    ($actual:expr, $expected:expr $(,)?) => {
-        assert_reply!($actual, $expected, "unexpected reply")
-    };
-    ($actual:expr, $expected:expr, $($context:tt)+) => {{
-        let actual = &$actual;
-        let expected = &$expected;
-        assert!(
-            actual == expected,
-            "{}\n   got: {}\n  want: {}",
-            format_args!($($context)+),
-            actual.render(),
-            expected.render()
-        );
-    }};
-}
 
 /// 2100-01-01T00:00:00Z in unix seconds: field expiry times this far ahead
 /// make every reply independent of the clock.
@@ -123,12 +105,6 @@ fn bulks(values: &[&str]) -> Resp {
     array(values.iter().map(|v| bulk(v)).collect())
 }
 
-/// Sends a command written like a redis-cli line and reads its reply.
-fn run(c: &mut RawClient, line: &str) -> Resp {
-    let args = parse_line(line);
-    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    c.cmd(&args)
-}
 
 /// Sends a command given as separate arguments (for values with spaces or
 /// built at run time) and reads its reply.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_port, RawClient, Resp};
+use common::{free_port, run, RawClient, Resp};
 
 /// A strata-server on a data directory the test keeps across restarts.
 struct Proc {
@@ -101,11 +101,6 @@ fn wal_segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn cmd(c: &mut RawClient, line: &str) -> Resp {
-    let args = common::parse_line(line);
-    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-    c.cmd(&refs)
-}
 
 /// Reads that show the whole state the writes below build.
 const PROBES: &[&str] = &[
@@ -134,7 +129,7 @@ fn probe(c: &mut RawClient) -> Vec<Resp> {
     PROBES
         .iter()
         .map(|p| {
-            let r = cmd(c, p);
+            let r = run(c, p);
             if p.starts_with("HGETALL") {
                 r.sorted()
             } else {
@@ -176,11 +171,11 @@ fn every_type_survives_kill_9_under_always() {
         "SET tx2 two",
         "EXEC",
     ] {
-        cmd(&mut c, line);
+        run(&mut c, line);
     }
     for i in 0..300 {
-        cmd(&mut c, &format!("RPUSH big element-{i}"));
-        cmd(&mut c, &format!("ZADD bigz {i} m{i}"));
+        run(&mut c, &format!("RPUSH big element-{i}"));
+        run(&mut c, &format!("ZADD bigz {i} m{i}"));
     }
     let before = probe(&mut c);
     kill9(p);
@@ -190,11 +185,11 @@ fn every_type_survives_kill_9_under_always() {
     // And again, under everysec: an acknowledged write is in the file before its reply, so a
     // crash of the process alone loses nothing; the restarted server logs to a new segment,
     // and both segments replay.
-    cmd(&mut c, "SET after restart");
+    run(&mut c, "SET after restart");
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "GET after"), Resp::Bulk(Some(b"restart".to_vec())));
+    assert_eq!(run(&mut c, "GET after"), Resp::Bulk(Some(b"restart".to_vec())));
     assert!(wal_segments(dir.path()).len() >= 2);
     assert!(log(dir.path()).contains("DB loaded from the write-ahead log"));
 }
@@ -231,7 +226,7 @@ fn acknowledged_writes_survive_kill_9_under_always() {
         let p = start(dir.path(), &[]);
         let mut c = RawClient::connect(p.port);
         for (w, a) in acked.iter().enumerate() {
-            let got = match cmd(&mut c, &format!("GET counter:{w}")) {
+            let got = match run(&mut c, &format!("GET counter:{w}")) {
                 Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
                 Resp::Bulk(None) => 0,
                 other => panic!("GET answered {}", other.render()),
@@ -252,7 +247,7 @@ fn a_torn_tail_is_cut_and_logged() {
     let p = start(dir.path(), &["--appendfsync", "always"]);
     let mut c = RawClient::connect(p.port);
     for i in 0..20 {
-        cmd(&mut c, &format!("SET k{i} v{i}"));
+        run(&mut c, &format!("SET k{i} v{i}"));
     }
     kill9(p);
     // A crash in the middle of the next append: half a record header at the end.
@@ -262,8 +257,8 @@ fn a_torn_tail_is_cut_and_logged() {
     fs::write(&seg, &data).unwrap();
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "DBSIZE"), Resp::Int(20));
-    assert_eq!(cmd(&mut c, "GET k19"), Resp::Bulk(Some(b"v19".to_vec())));
+    assert_eq!(run(&mut c, "DBSIZE"), Resp::Int(20));
+    assert_eq!(run(&mut c, "GET k19"), Resp::Bulk(Some(b"v19".to_vec())));
     let l = log(dir.path());
     assert!(l.contains("truncated it at offset"), "log:\n{l}");
 }
@@ -274,7 +269,7 @@ fn damage_before_the_tail_refuses_to_start() {
     let p = start(dir.path(), &["--appendfsync", "always"]);
     let mut c = RawClient::connect(p.port);
     for i in 0..20 {
-        cmd(&mut c, &format!("SET key{i} value{i}"));
+        run(&mut c, &format!("SET key{i} value{i}"));
     }
     kill9(p);
     let seg = wal_segments(dir.path()).pop().unwrap();
@@ -293,7 +288,7 @@ fn shutdown_flushes_everything_under_everysec() {
     let p = start(dir.path(), &["--appendfsync", "everysec"]);
     let mut c = RawClient::connect(p.port);
     for i in 0..500 {
-        cmd(&mut c, &format!("SADD s m{i}"));
+        run(&mut c, &format!("SADD s m{i}"));
     }
     let _ = c.try_cmd(&[b"SHUTDOWN"]);
     let mut p = p;
@@ -301,8 +296,8 @@ fn shutdown_flushes_everything_under_everysec() {
     drop(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "SCARD s"), Resp::Int(500));
-    let info = match cmd(&mut c, "INFO persistence") {
+    assert_eq!(run(&mut c, "SCARD s"), Resp::Int(500));
+    let info = match run(&mut c, "INFO persistence") {
         Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         other => panic!("INFO answered {}", other.render()),
     };
@@ -316,36 +311,36 @@ fn save_then_the_log_after_it_restores_everything() {
     let p = start(dir.path(), &["--appendfsync", "always"]);
     let mut c = RawClient::connect(p.port);
     for i in 0..50 {
-        cmd(&mut c, &format!("HSET h{} f {i}", i % 5));
-        cmd(&mut c, &format!("RPUSH l {i}"));
+        run(&mut c, &format!("HSET h{} f {i}", i % 5));
+        run(&mut c, &format!("RPUSH l {i}"));
     }
-    cmd(&mut c, "SET n 10");
-    cmd(&mut c, "EXPIREAT n 4102444800");
-    assert_eq!(cmd(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+    run(&mut c, "SET n 10");
+    run(&mut c, "EXPIREAT n 4102444800");
+    assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
     // The segments the snapshot covers are gone; one fresh segment remains.
     assert_eq!(wal_segments(dir.path()).len(), 1);
     assert!(dir.path().join("dump.strata").exists());
     // Writes after the snapshot go to the log; non-idempotent ones must not be applied twice.
-    cmd(&mut c, "INCRBY n 5");
-    cmd(&mut c, "RPUSH l after");
-    cmd(&mut c, "DEL h0");
+    run(&mut c, "INCRBY n 5");
+    run(&mut c, "RPUSH l after");
+    run(&mut c, "DEL h0");
     let before: Vec<Resp> = ["GET n", "EXPIRETIME n", "LRANGE l 0 -1", "HGETALL h3", "EXISTS h0", "DBSIZE"]
         .iter()
-        .map(|l| cmd(&mut c, l))
+        .map(|l| run(&mut c, l))
         .collect();
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
     let after: Vec<Resp> = ["GET n", "EXPIRETIME n", "LRANGE l 0 -1", "HGETALL h3", "EXISTS h0", "DBSIZE"]
         .iter()
-        .map(|l| cmd(&mut c, l))
+        .map(|l| run(&mut c, l))
         .collect();
     assert_eq!(after, before, "log:\n{}", log(dir.path()));
-    assert_eq!(cmd(&mut c, "GET n"), Resp::Bulk(Some(b"15".to_vec())));
+    assert_eq!(run(&mut c, "GET n"), Resp::Bulk(Some(b"15".to_vec())));
     // A second SAVE after the restart covers the new segments too.
-    assert_eq!(cmd(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+    assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
     assert_eq!(wal_segments(dir.path()).len(), 1);
-    match cmd(&mut c, "LASTSAVE") {
+    match run(&mut c, "LASTSAVE") {
         Resp::Int(t) => assert!(t > 1_700_000_000),
         other => panic!("LASTSAVE answered {}", other.render()),
     }
@@ -356,17 +351,17 @@ fn a_snapshot_alone_restores_without_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let p = start(dir.path(), &["--appendonly", "no"]);
     let mut c = RawClient::connect(p.port);
-    cmd(&mut c, "SADD s a b c");
-    cmd(&mut c, "ZADD z 1 x 2 y");
-    cmd(&mut c, "SAVE");
-    cmd(&mut c, "SET lost yes");
+    run(&mut c, "SADD s a b c");
+    run(&mut c, "ZADD z 1 x 2 y");
+    run(&mut c, "SAVE");
+    run(&mut c, "SET lost yes");
     kill9(p);
     let p = start(dir.path(), &["--appendonly", "no"]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "SCARD s"), Resp::Int(3));
-    assert_eq!(cmd(&mut c, "ZSCORE z y"), Resp::Bulk(Some(b"2".to_vec())));
+    assert_eq!(run(&mut c, "SCARD s"), Resp::Int(3));
+    assert_eq!(run(&mut c, "ZSCORE z y"), Resp::Bulk(Some(b"2".to_vec())));
     // Without the log, writes after the snapshot are lost, as with Redis's RDB alone.
-    assert_eq!(cmd(&mut c, "EXISTS lost"), Resp::Int(0));
+    assert_eq!(run(&mut c, "EXISTS lost"), Resp::Int(0));
     assert!(wal_segments(dir.path()).is_empty());
 }
 
@@ -376,9 +371,9 @@ fn a_damaged_snapshot_refuses_to_start() {
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
     for i in 0..30 {
-        cmd(&mut c, &format!("SET key{i} value{i}"));
+        run(&mut c, &format!("SET key{i} value{i}"));
     }
-    cmd(&mut c, "SAVE");
+    run(&mut c, "SAVE");
     kill9(p);
     let snap = dir.path().join("dump.strata");
     let mut data = fs::read(&snap).unwrap();
@@ -394,18 +389,18 @@ fn shutdown_save_writes_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let p = start(dir.path(), &["--appendonly", "no"]);
     let mut c = RawClient::connect(p.port);
-    cmd(&mut c, "RPUSH q a b c");
+    run(&mut c, "RPUSH q a b c");
     let _ = c.try_cmd(&[b"SHUTDOWN", b"SAVE"]);
     let mut p = p;
     let _ = p.child.wait();
     drop(p);
     let p = start(dir.path(), &["--appendonly", "no"]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "LLEN q"), Resp::Int(3));
+    assert_eq!(run(&mut c, "LLEN q"), Resp::Int(3));
 }
 
 fn info_field(c: &mut RawClient, field: &str) -> String {
-    let text = match cmd(c, "INFO persistence") {
+    let text = match run(c, "INFO persistence") {
         Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         other => panic!("INFO answered {}", other.render()),
     };
@@ -420,8 +415,8 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
     let p = start(dir.path(), &["--appendfsync", "always"]);
     let mut c = RawClient::connect(p.port);
     for i in 0..2000 {
-        cmd(&mut c, &format!("SET key:{i} {i}"));
-        cmd(&mut c, &format!("HSET h:{} f{i} {i}", i % 10));
+        run(&mut c, &format!("SET key:{i} {i}"));
+        run(&mut c, &format!("HSET h:{} f{i} {i}", i % 10));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -439,7 +434,7 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
             acked
         })
     };
-    assert_eq!(cmd(&mut c, "BGSAVE"), Resp::Simple(b"Background saving started".to_vec()));
+    assert_eq!(run(&mut c, "BGSAVE"), Resp::Simple(b"Background saving started".to_vec()));
     let deadline = Instant::now() + Duration::from_secs(30);
     while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
         assert!(Instant::now() < deadline, "BGSAVE never finished");
@@ -455,9 +450,9 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
     let acked = writer.join().unwrap();
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "GET key:1999"), Resp::Bulk(Some(b"1999".to_vec())));
-    assert_eq!(cmd(&mut c, "HLEN h:3"), Resp::Int(200));
-    let during = match cmd(&mut c, "GET during") {
+    assert_eq!(run(&mut c, "GET key:1999"), Resp::Bulk(Some(b"1999".to_vec())));
+    assert_eq!(run(&mut c, "HLEN h:3"), Resp::Int(200));
+    let during = match run(&mut c, "GET during") {
         Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
         other => panic!("GET answered {}", other.render()),
     };
@@ -470,10 +465,10 @@ fn bgrewriteaof_drops_the_covered_log() {
     let p = start(dir.path(), &["--appendfsync", "everysec"]);
     let mut c = RawClient::connect(p.port);
     for i in 0..300 {
-        cmd(&mut c, &format!("RPUSH l {i}"));
+        run(&mut c, &format!("RPUSH l {i}"));
     }
     assert_eq!(
-        cmd(&mut c, "BGREWRITEAOF"),
+        run(&mut c, "BGREWRITEAOF"),
         Resp::Simple(b"Background append only file rewriting started".to_vec())
     );
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -482,12 +477,12 @@ fn bgrewriteaof_drops_the_covered_log() {
         thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(wal_segments(dir.path()).len(), 1);
-    cmd(&mut c, "RPUSH l tail");
+    run(&mut c, "RPUSH l tail");
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "LLEN l"), Resp::Int(301));
-    assert_eq!(cmd(&mut c, "LINDEX l -1"), Resp::Bulk(Some(b"tail".to_vec())));
+    assert_eq!(run(&mut c, "LLEN l"), Resp::Int(301));
+    assert_eq!(run(&mut c, "LINDEX l -1"), Resp::Bulk(Some(b"tail".to_vec())));
 }
 
 #[test]
@@ -495,9 +490,9 @@ fn save_points_take_background_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let p = start(dir.path(), &["--appendonly", "no", "--save", "1 3"]);
     let mut c = RawClient::connect(p.port);
-    cmd(&mut c, "SET a 1");
-    cmd(&mut c, "SET b 2");
-    cmd(&mut c, "SET c 3");
+    run(&mut c, "SET a 1");
+    run(&mut c, "SET b 2");
+    run(&mut c, "SET c 3");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !dir.path().join("dump.strata").exists() {
         assert!(Instant::now() < deadline, "no snapshot after the save point; log:\n{}", log(dir.path()));
@@ -508,16 +503,16 @@ fn save_points_take_background_snapshots() {
         thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
-    assert_eq!(cmd(&mut c, "CONFIG GET save"), Resp::Array(Some(vec![
+    assert_eq!(run(&mut c, "CONFIG GET save"), Resp::Array(Some(vec![
         Resp::Bulk(Some(b"save".to_vec())),
         Resp::Bulk(Some(b"1 3".to_vec())),
     ])));
-    assert!(cmd(&mut c, "CONFIG SET save \"1 2 3\"").is_error());
-    assert_eq!(cmd(&mut c, "CONFIG SET save \"\""), Resp::Simple(b"OK".to_vec()));
+    assert!(run(&mut c, "CONFIG SET save \"1 2 3\"").is_error());
+    assert_eq!(run(&mut c, "CONFIG SET save \"\""), Resp::Simple(b"OK".to_vec()));
     kill9(p);
     let p = start(dir.path(), &["--appendonly", "no"]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(cmd(&mut c, "MGET a b c"), Resp::Array(Some(vec![
+    assert_eq!(run(&mut c, "MGET a b c"), Resp::Array(Some(vec![
         Resp::Bulk(Some(b"1".to_vec())),
         Resp::Bulk(Some(b"2".to_vec())),
         Resp::Bulk(Some(b"3".to_vec())),

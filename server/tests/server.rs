@@ -23,26 +23,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{encode_command, free_port, parse_line, RawClient, Resp, Server};
+use common::{assert_reply, encode_command, free_port, run, RawClient, Resp, Server};
 
-/// `assert_eq!` for replies: a failure shows both sides as redis-cli prints
-/// them, which reads better than their bytes.
-macro_rules! assert_reply {
-    ($actual:expr, $expected:expr $(,)?) => {
-        assert_reply!($actual, $expected, "unexpected reply")
-    };
-    ($actual:expr, $expected:expr, $($context:tt)+) => {{
-        let actual = &$actual;
-        let expected = &$expected;
-        assert!(
-            actual == expected,
-            "{}\n   got: {}\n  want: {}",
-            format_args!($($context)+),
-            actual.render(),
-            expected.render()
-        );
-    }};
-}
 
 const MB: u64 = 1024 * 1024;
 const NOAUTH: &str = "NOAUTH Authentication required.";
@@ -91,12 +73,6 @@ fn array(items: Vec<Resp>) -> Resp {
     Resp::Array(Some(items))
 }
 
-/// Sends a command written like a redis-cli line and reads its reply.
-fn run(client: &mut RawClient, line: &str) -> Resp {
-    let args = parse_line(line);
-    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    client.cmd(&args)
-}
 
 /// The integer in an integer reply.
 fn int(reply: Resp, what: &str) -> i64 {

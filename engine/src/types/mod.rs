@@ -410,20 +410,6 @@ pub struct Limits {
     pub list_size: i64,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            hash_entries: 512,
-            hash_value: 64,
-            set_intset_entries: 512,
-            set_entries: 128,
-            set_value: 64,
-            zset_entries: 128,
-            zset_value: 64,
-            list_size: -2,
-        }
-    }
-}
 
 /// The value at `key` for a read: None if missing, WRONGTYPE if it is another type.
 pub(crate) fn read<'g>(

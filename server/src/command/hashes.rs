@@ -6,7 +6,7 @@ use strata_engine::number::{self, LongDouble};
 use strata_engine::reply::Reply;
 use strata_engine::types::hash::{self as h, FieldCond, FieldTtlKind, Part};
 
-use super::{parse_int, Call};
+use super::{parse_cursor, parse_int, Call};
 
 
 handlers!(
@@ -24,24 +24,16 @@ pub fn scan_command(
     run: fn(&mut strata_engine::ctx::Ctx, &[u8], &strata_engine::types::ScanOpts) -> Result<Reply, CmdError>,
 ) -> Result<Reply, CmdError> {
     let (k, args) = (call.arg(1).clone(), call.args);
-    parse_cursor(&args[2])?;
+    let cursor = parse_cursor(&args[2])?;
     if !strata_engine::types::exists_as(&mut call.cx(), &k, kind)? {
         return Ok(Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]));
     }
-    let o = scan_opts(args, allow_novalues)?;
+    let o = scan_opts(args, cursor, allow_novalues)?;
     run(&mut call.cx(), &k, &o)
 }
 
-/// A SCAN cursor, read as Redis's strtoul does ("-1" is 2^64-1).
-fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
-    number::parse_u64(a)
-        .or_else(|| number::parse_i64(a).map(|v| v as u64))
-        .ok_or(error::INVALID_CURSOR)
-}
-
-/// SSCAN/HSCAN/ZSCAN's cursor and options; `novalues` is accepted only for HSCAN.
-pub fn scan_opts(args: &[Bytes], allow_novalues: bool) -> Result<strata_engine::types::ScanOpts<'_>, CmdError> {
-    let cursor = parse_cursor(&args[2])?;
+/// SSCAN/HSCAN/ZSCAN's options after the cursor; `novalues` is accepted only for HSCAN.
+fn scan_opts(args: &[Bytes], cursor: u64, allow_novalues: bool) -> Result<strata_engine::types::ScanOpts<'_>, CmdError> {
     let mut o = strata_engine::types::ScanOpts {
         cursor,
         count: 10,

@@ -165,11 +165,9 @@ pub fn keys(call: &mut Call) -> Reply {
 }
 
 pub fn scan(call: &mut Call) -> Reply {
-    // Redis reads the cursor with strtoul: "-1" is accepted as 2^64-1.
-    let cursor =
-        number::parse_u64(call.arg(1)).or_else(|| number::parse_i64(call.arg(1)).map(|v| v as u64));
-    let Some(cursor) = cursor else {
-        return Reply::Error(error::INVALID_CURSOR);
+    let cursor = match super::parse_cursor(call.arg(1)) {
+        Ok(c) => c,
+        Err(e) => return Reply::Error(e),
     };
     let mut count = 10usize;
     let mut pat: Option<Bytes> = None;

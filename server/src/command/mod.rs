@@ -237,6 +237,13 @@ pub fn mpop_count(args: &[Bytes], mut i: usize) -> Result<usize, CmdError> {
     Ok(count.unwrap_or(1))
 }
 
+/// A SCAN cursor, read as Redis's strtoul does ("-1" is 2^64-1).
+pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
+    number::parse_u64(a)
+        .or_else(|| number::parse_i64(a).map(|v| v as u64))
+        .ok_or(error::INVALID_CURSOR)
+}
+
 pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
     number::parse_i64(b).ok_or(error::NOT_INTEGER)
 }

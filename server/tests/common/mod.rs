@@ -307,6 +307,35 @@ impl RawClient {
 }
 
 /// A command as a RESP array of bulk strings.
+/// Sends a command written like a redis-cli line and reads its reply.
+pub fn run(client: &mut RawClient, line: &str) -> Resp {
+    let args = parse_line(line);
+    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    client.cmd(&args)
+}
+
+/// `assert_eq!` for replies: a failure shows both sides as redis-cli prints
+/// them, which reads better than their bytes.
+#[allow(unused_macros)]
+macro_rules! assert_reply {
+    ($actual:expr, $expected:expr $(,)?) => {
+        assert_reply!($actual, $expected, "unexpected reply")
+    };
+    ($actual:expr, $expected:expr, $($context:tt)+) => {{
+        let actual = &$actual;
+        let expected = &$expected;
+        assert!(
+            actual == expected,
+            "{}\n   got: {}\n  want: {}",
+            format_args!($($context)+),
+            actual.render(),
+            expected.render()
+        );
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use assert_reply;
+
 pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
