@@ -74,7 +74,12 @@ impl Engine {
         if a != b {
             self.touch_watched_db(a, Some(b));
             self.touch_watched_db(b, Some(a));
-            for (si, (sa, sb)) in self.dbs[a].shards.iter().zip(self.dbs[b].shards.iter()).enumerate() {
+            for (si, (sa, sb)) in self.dbs[a]
+                .shards
+                .iter()
+                .zip(self.dbs[b].shards.iter())
+                .enumerate()
+            {
                 let (mut ga, mut gb) = (sa.lock(), sb.lock());
                 self.before_shard_write(a, si, &ga);
                 self.before_shard_write(b, si, &gb);
@@ -334,7 +339,9 @@ impl Engine {
                 let lim = self.limits();
                 let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
                 let mut g = cx.lock(&[key]);
-                if g.peek(key).is_none_or(|e| e.value.kind() == crate::types::Kind::Hash) {
+                if g.peek(key)
+                    .is_none_or(|e| e.value.kind() == crate::types::Kind::Hash)
+                {
                     crate::types::hash::apply_set(&mut g, key, pairs, &lim);
                 }
             }

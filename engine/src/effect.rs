@@ -875,7 +875,11 @@ mod tests {
             Effect::ZAdd {
                 db: 0,
                 key: b"z".to_vec(),
-                pairs: vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), f64::NEG_INFINITY), (b"c".to_vec(), -0.0)],
+                pairs: vec![
+                    (b"a".to_vec(), 1.5),
+                    (b"b".to_vec(), f64::NEG_INFINITY),
+                    (b"c".to_vec(), -0.0),
+                ],
             },
             Effect::ZRem {
                 db: 0,
@@ -939,7 +943,10 @@ mod tests {
             },
             &mut buf,
         );
-        assert_eq!(buf, [25, 2, 1, b'z', 1, 1, b'm', 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]);
+        assert_eq!(
+            buf,
+            [25, 2, 1, b'z', 1, 1, b'm', 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]
+        );
         buf.clear();
         encode(
             &Effect::ListPush {

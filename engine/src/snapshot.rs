@@ -178,15 +178,25 @@ impl Writer {
 /// Writes a snapshot at `seq` to `path` with what `fill` pushes: to a temporary file first,
 /// then the end record, the header with the key count, fsync, rename, and the directory's
 /// fsync. The temporary file is removed on failure. Returns the number of keys.
-fn write_file(path: &Path, seq: u64, fill: impl FnOnce(&mut Writer) -> io::Result<()>) -> io::Result<u64> {
+fn write_file(
+    path: &Path,
+    seq: u64,
+    fill: impl FnOnce(&mut Writer) -> io::Result<()>,
+) -> io::Result<u64> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         "temp-{}.{}",
         std::process::id(),
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("snapshot")
     ));
     let result = (|| {
-        let file = OpenOptions::new().create(true).truncate(true).write(true).open(&tmp)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&tmp)?;
         let mut out = Writer {
             w: BufWriter::with_capacity(1 << 20, file),
             n: 0,
@@ -225,7 +235,8 @@ pub struct Loaded {
 /// Loads the snapshot at `path` into `eng` (which should be empty). Any damage refuses, with
 /// a message naming the file, the offset and what to do.
 pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
-    let data = fs::read(path).map_err(|e| format!("cannot read the snapshot {}: {e}", path.display()))?;
+    let data =
+        fs::read(path).map_err(|e| format!("cannot read the snapshot {}: {e}", path.display()))?;
     let bad = |offset: usize, what: &str| {
         format!(
             "the snapshot {} is damaged at offset {offset}: {what}. Restore it from a backup, or \
@@ -242,7 +253,10 @@ pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
     }
     let version = u32::from_le_bytes(data[8..12].try_into().expect("4"));
     if version != VERSION {
-        return Err(bad(8, &format!("format version {version}, this build reads {VERSION}")));
+        return Err(bad(
+            8,
+            &format!("format version {version}, this build reads {VERSION}"),
+        ));
     }
     let seq = u64::from_le_bytes(data[12..20].try_into().expect("8"));
     let keys = u64::from_le_bytes(data[20..28].try_into().expect("8"));
@@ -260,13 +274,17 @@ pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
             ended = true;
         }
         for e in &effects {
-            eng.apply(e).map_err(|e| format!("a record names an impossible state: {e}"))?;
+            eng.apply(e)
+                .map_err(|e| format!("a record names an impossible state: {e}"))?;
         }
         Ok(())
     })
     .map_err(|(off, why)| bad(off, &why))?;
     if !ended {
-        return Err(bad(data.len(), "the end record is missing (the file was cut short)"));
+        return Err(bad(
+            data.len(),
+            "the end record is missing (the file was cut short)",
+        ));
     }
     Ok(Loaded { seq, keys })
 }
@@ -326,7 +344,11 @@ impl Engine {
     /// Starts a background snapshot of the dataset as it is now, at log sequence `seq`, into
     /// `path`. Call under the exclusive gate (the cut). The returned thread ends with the
     /// number of keys saved.
-    pub fn bgsave(self: &Arc<Engine>, path: PathBuf, seq: u64) -> io::Result<JoinHandle<io::Result<u64>>> {
+    pub fn bgsave(
+        self: &Arc<Engine>,
+        path: PathBuf,
+        seq: u64,
+    ) -> io::Result<JoinHandle<io::Result<u64>>> {
         if self.snap.active.load(Ordering::Acquire) {
             return Err(io::Error::other("a background save is already in progress"));
         }
@@ -369,7 +391,9 @@ impl Engine {
                 }
             }
             while done < total {
-                let m = rx.recv().map_err(|_| io::Error::other("snapshot channel closed"))?;
+                let m = rx
+                    .recv()
+                    .map_err(|_| io::Error::other("snapshot channel closed"))?;
                 take(out, &mut done, m)?;
             }
             Ok(())
@@ -411,11 +435,22 @@ mod tests {
             list::push(cx, b"list", &many, false, false).unwrap();
             set::sadd(cx, b"set", &many).unwrap();
             set::sadd(cx, b"ints", &[b("3".into()), b("1".into())]).unwrap();
-            let pairs: Vec<Bytes> = (0..n).flat_map(|i| [b(format!("f{i}")), b(format!("v{i}"))]).collect();
+            let pairs: Vec<Bytes> = (0..n)
+                .flat_map(|i| [b(format!("f{i}")), b(format!("v{i}"))])
+                .collect();
             hash::hset(cx, b"hash", &pairs).unwrap();
             hash::hset(cx, b"small", &[b("a".into()), b("1".into())]).unwrap();
-            hash::hexpire(cx, b"small", 4_102_444_800_000, hash::FieldCond::Always, &[b("a".into())]).unwrap();
-            let scored: Vec<(f64, Bytes)> = (0..n).map(|i| (i as f64 / 3.0, b(format!("m{i}")))).collect();
+            hash::hexpire(
+                cx,
+                b"small",
+                4_102_444_800_000,
+                hash::FieldCond::Always,
+                &[b("a".into())],
+            )
+            .unwrap();
+            let scored: Vec<(f64, Bytes)> = (0..n)
+                .map(|i| (i as f64 / 3.0, b(format!("m{i}"))))
+                .collect();
             zset::zadd(cx, b"zset", &scored, Default::default()).unwrap();
             crate::types::string::set(
                 cx,
@@ -441,10 +476,17 @@ mod tests {
         let mut fx = Effects::default();
         let cx = &mut Ctx::new(&fresh, 0, &mut fx);
         let enc = |cx: &mut Ctx, k: &[u8]| {
-            crate::keyspace::keys::object(cx, k, crate::keyspace::keys::ObjectField::Encoding).unwrap()
+            crate::keyspace::keys::object(cx, k, crate::keyspace::keys::ObjectField::Encoding)
+                .unwrap()
         };
-        assert_eq!(enc(cx, b"small"), crate::reply::Reply::Bulk(Bytes::from_static(b"listpackex")));
-        assert_eq!(enc(cx, b"ints"), crate::reply::Reply::Bulk(Bytes::from_static(b"intset")));
+        assert_eq!(
+            enc(cx, b"small"),
+            crate::reply::Reply::Bulk(Bytes::from_static(b"listpackex"))
+        );
+        assert_eq!(
+            enc(cx, b"ints"),
+            crate::reply::Reply::Bulk(Bytes::from_static(b"intset"))
+        );
     }
 
     #[test]
@@ -463,8 +505,20 @@ mod tests {
                 let cx = &mut Ctx::new(&eng, db, &mut fx);
                 for i in 0..400 {
                     let k = format!("k{i}");
-                    set::sadd(cx, k.as_bytes(), &[b(format!("m{i}")), b(format!("n{round}"))]).unwrap();
-                    list::push(cx, format!("l{}", i % 7).as_bytes(), &[b(format!("e{i}"))], false, false).unwrap();
+                    set::sadd(
+                        cx,
+                        k.as_bytes(),
+                        &[b(format!("m{i}")), b(format!("n{round}"))],
+                    )
+                    .unwrap();
+                    list::push(
+                        cx,
+                        format!("l{}", i % 7).as_bytes(),
+                        &[b(format!("e{i}"))],
+                        false,
+                        false,
+                    )
+                    .unwrap();
                 }
             }
             let at_cut = eng.dump();

@@ -245,7 +245,8 @@ pub fn recover(
         // The header: a crash while creating the last segment may leave it short or zeroed.
         let header_ok = data.len() >= FILE_HEADER
             && &data[..8] == MAGIC
-            && crc32c::crc32c(&data[..20]) == u32::from_le_bytes(data[20..24].try_into().expect("4"));
+            && crc32c::crc32c(&data[..20])
+                == u32::from_le_bytes(data[20..24].try_into().expect("4"));
         if !header_ok {
             // A crash while creating the last segment may leave its header short or zeroed.
             if last && (data.len() < FILE_HEADER || data.iter().all(|&b| b == 0)) {
@@ -253,15 +254,27 @@ pub fn recover(
                 r.truncated = Some((path.clone(), 0));
                 continue;
             }
-            return Err(corrupt(0, "bad segment header (magic, version or checksum)".into()));
+            return Err(corrupt(
+                0,
+                "bad segment header (magic, version or checksum)".into(),
+            ));
         }
         let version = u32::from_le_bytes(data[8..12].try_into().expect("4"));
         if version != VERSION {
-            return Err(corrupt(8, format!("format version {version}, this build reads {VERSION}")));
+            return Err(corrupt(
+                8,
+                format!("format version {version}, this build reads {VERSION}"),
+            ));
         }
         let first_seq = u64::from_le_bytes(data[12..20].try_into().expect("8"));
         if r.last_seq != 0 && first_seq != r.last_seq + 1 {
-            return Err(corrupt(12, format!("segment starts at sequence {first_seq}, expected {}", r.last_seq + 1)));
+            return Err(corrupt(
+                12,
+                format!(
+                    "segment starts at sequence {first_seq}, expected {}",
+                    r.last_seq + 1
+                ),
+            ));
         }
         let mut off = FILE_HEADER;
         let mut expect = first_seq;
@@ -335,7 +348,9 @@ pub fn scan(data: &[u8]) -> Scan {
     let mut expect = u64::from_le_bytes(data[12..20].try_into().expect("8"));
     let mut off = FILE_HEADER;
     while off < data.len() {
-        match read_record(data, off, expect).and_then(|(seq, p, next)| Ok((seq, decode_payload(p)?, next))) {
+        match read_record(data, off, expect)
+            .and_then(|(seq, p, next)| Ok((seq, decode_payload(p)?, next)))
+        {
             Ok((seq, effects, next)) => {
                 s.records.push((seq, effects));
                 expect = seq.wrapping_add(1);
@@ -460,7 +475,14 @@ impl Wal {
         last_seq: u64,
         on_sync: Box<dyn Fn(u64) + Send>,
     ) -> io::Result<Wal> {
-        Wal::open_shared(dir, base, Arc::new(AtomicU8::new(fsync as u8)), last_index, last_seq, on_sync)
+        Wal::open_shared(
+            dir,
+            base,
+            Arc::new(AtomicU8::new(fsync as u8)),
+            last_index,
+            last_seq,
+            on_sync,
+        )
     }
 
     /// [`Wal::open`] with the `appendfsync` setting shared with its owner, who may change it.
@@ -546,7 +568,8 @@ impl Wal {
             .1
             .send(Msg::Roll(tx))
             .map_err(|_| "the log is closed".to_string())?;
-        rx.recv().map_err(|_| "the log writer stopped".to_string())?
+        rx.recv()
+            .map_err(|_| "the log writer stopped".to_string())?
     }
 
     /// Flushes and stops the writer (clean shutdown).
@@ -569,7 +592,10 @@ struct Segment {
 impl Segment {
     fn create(dir: &Path, base: &str, index: u64, first_seq: u64) -> io::Result<Segment> {
         let path = dir.join(segment_name(base, index));
-        let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
         file.write_all(&file_header(first_seq))?;
         file.sync_all()?;
         sync_dir(dir)?;
@@ -770,7 +796,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write_log(d.path(), 3, Fsync::EverySec);
         let (r, _) = replay(d.path()).unwrap();
-        let wal = Wal::open(d.path(), "log", Fsync::No, r.last_index, r.last_seq, Box::new(|_| {})).unwrap();
+        let wal = Wal::open(
+            d.path(),
+            "log",
+            Fsync::No,
+            r.last_index,
+            r.last_seq,
+            Box::new(|_| {}),
+        )
+        .unwrap();
         assert_eq!(wal.append(&[set("x", "y")]), 4);
         wal.close();
         let (r, got) = replay(d.path()).unwrap();
@@ -872,12 +906,25 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write_log(d.path(), 3, Fsync::Always);
         let (r, _) = replay(d.path()).unwrap();
-        let wal = Wal::open(d.path(), "log", Fsync::Always, r.last_index, r.last_seq, Box::new(|_| {})).unwrap();
+        let wal = Wal::open(
+            d.path(),
+            "log",
+            Fsync::Always,
+            r.last_index,
+            r.last_seq,
+            Box::new(|_| {}),
+        )
+        .unwrap();
         wal.append(&[set("x", "y")]);
         wal.close();
         let first = segments(d.path(), "log").unwrap()[0].1.clone();
         let len = fs::metadata(&first).unwrap().len();
-        OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 3).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&first)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
         assert!(matches!(replay(d.path()), Err(WalError::Corrupt { .. })));
     }
 
@@ -905,9 +952,16 @@ mod tests {
         let syncs = Arc::new(AtomicU64::new(0));
         let s2 = syncs.clone();
         let wal = Arc::new(
-            Wal::open(d.path(), "log", Fsync::Always, 0, 0, Box::new(move |_| {
-                s2.fetch_add(1, Ordering::Relaxed);
-            }))
+            Wal::open(
+                d.path(),
+                "log",
+                Fsync::Always,
+                0,
+                0,
+                Box::new(move |_| {
+                    s2.fetch_add(1, Ordering::Relaxed);
+                }),
+            )
             .unwrap(),
         );
         let threads: Vec<_> = (0..8)
@@ -930,6 +984,9 @@ mod tests {
         let (r, _) = replay(d.path()).unwrap();
         assert_eq!(r.records, 1600);
         // Fewer fsyncs than records: waiting writers shared them.
-        assert!(syncs.load(Ordering::Relaxed) < 1600, "no group commit happened");
+        assert!(
+            syncs.load(Ordering::Relaxed) < 1600,
+            "no group commit happened"
+        );
     }
 }

@@ -66,7 +66,11 @@ fn op() -> impl Strategy<Value = Op> {
     let e = 0u8..12;
     let es = proptest::collection::vec(0u8..12, 1..5);
     prop_oneof![
-        (k.clone(), proptest::collection::vec((0u8..12, 0u8..12), 1..4)).prop_map(|(k, p)| Op::HSet(k, p)),
+        (
+            k.clone(),
+            proptest::collection::vec((0u8..12, 0u8..12), 1..4)
+        )
+            .prop_map(|(k, p)| Op::HSet(k, p)),
         (k.clone(), es.clone()).prop_map(|(k, f)| Op::HDel(k, f)),
         (k.clone(), e.clone()).prop_map(|(k, f)| Op::HGet(k, f)),
         k.clone().prop_map(Op::HLen),
@@ -76,14 +80,20 @@ fn op() -> impl Strategy<Value = Op> {
         (k.clone(), -6i8..6, -6i8..6).prop_map(|(k, s, e)| Op::LRange(k, s, e)),
         (k.clone(), -6i8..6, e.clone()).prop_map(|(k, i, v)| Op::LSet(k, i, v)),
         (k.clone(), -2i8..3, e.clone()).prop_map(|(k, n, v)| Op::LRem(k, n, v)),
-        (k.clone(), any::<bool>(), e.clone(), e.clone()).prop_map(|(k, b, p, v)| Op::LInsert(k, b, p, v)),
+        (k.clone(), any::<bool>(), e.clone(), e.clone())
+            .prop_map(|(k, b, p, v)| Op::LInsert(k, b, p, v)),
         (k.clone(), -6i8..6, -6i8..6).prop_map(|(k, s, e)| Op::LTrim(k, s, e)),
-        (k.clone(), k.clone(), any::<bool>(), any::<bool>()).prop_map(|(a, b, f, t)| Op::LMove(a, b, f, t)),
+        (k.clone(), k.clone(), any::<bool>(), any::<bool>())
+            .prop_map(|(a, b, f, t)| Op::LMove(a, b, f, t)),
         (k.clone(), es.clone()).prop_map(|(k, m)| Op::SAdd(k, m)),
         (k.clone(), es.clone()).prop_map(|(k, m)| Op::SRem(k, m)),
         k.clone().prop_map(Op::SCard),
         (k.clone(), 0u8..4).prop_map(|(k, n)| Op::SPop(k, n)),
-        (k.clone(), proptest::collection::vec((-3i8..4, 0u8..12), 1..4)).prop_map(|(k, p)| Op::ZAdd(k, p)),
+        (
+            k.clone(),
+            proptest::collection::vec((-3i8..4, 0u8..12), 1..4)
+        )
+            .prop_map(|(k, p)| Op::ZAdd(k, p)),
         (k.clone(), es).prop_map(|(k, m)| Op::ZRem(k, m)),
         (k.clone(), -3i8..4, e.clone()).prop_map(|(k, b, m)| Op::ZIncrBy(k, b, m)),
         k.clone().prop_map(Op::ZRange),
@@ -182,7 +192,10 @@ fn model_run(m: &mut Model, op: &Op, engine_reply: &Reply) -> Reply {
         Op::HIncrBy(k, f, by) => {
             let cur = match peek!(key(*k), Hash).and_then(|h| h.get(&elem(*f))) {
                 None => 0,
-                Some(v) => match std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()) {
+                Some(v) => match std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
                     Some(i) if i.to_string().as_bytes() == &v[..] => i,
                     _ => return Reply::Error(error::HASH_NOT_INTEGER),
                 },
@@ -244,11 +257,19 @@ fn model_run(m: &mut Model, op: &Op, engine_reply: &Reply) -> Reply {
             Some(_) => {
                 let l = get!(key(*k), List, VecDeque::new());
                 let v = elem(*v);
-                let limit = if *n == 0 { usize::MAX } else { n.unsigned_abs() as usize };
+                let limit = if *n == 0 {
+                    usize::MAX
+                } else {
+                    n.unsigned_abs() as usize
+                };
                 let idx: Vec<usize> = if *n >= 0 {
                     (0..l.len()).filter(|&i| l[i] == v).take(limit).collect()
                 } else {
-                    (0..l.len()).rev().filter(|&i| l[i] == v).take(limit).collect()
+                    (0..l.len())
+                        .rev()
+                        .filter(|&i| l[i] == v)
+                        .take(limit)
+                        .collect()
                 };
                 let mut sorted = idx.clone();
                 sorted.sort_unstable();
@@ -285,7 +306,12 @@ fn model_run(m: &mut Model, op: &Op, engine_reply: &Reply) -> Reply {
                 return Reply::Nil;
             };
             peek!(key(*b), List);
-            let e = if *from_left { src.pop_front() } else { src.pop_back() }.unwrap();
+            let e = if *from_left {
+                src.pop_front()
+            } else {
+                src.pop_back()
+            }
+            .unwrap();
             m.insert(key(*a), MVal::List(src));
             let d = get!(key(*b), List, VecDeque::new());
             if *to_left {
@@ -370,7 +396,12 @@ fn model_run(m: &mut Model, op: &Op, engine_reply: &Reply) -> Reply {
                 for (m, _) in &popped {
                     z.remove(m);
                 }
-                Reply::Pairs(popped.iter().map(|(m, s)| (bulk(m), Reply::Double(*s))).collect())
+                Reply::Pairs(
+                    popped
+                        .iter()
+                        .map(|(m, s)| (bulk(m), Reply::Double(*s)))
+                        .collect(),
+                )
             }
         },
         Op::ZRemRangeByScore(k, a, b) => match peek!(key(*k), ZSet) {
@@ -466,7 +497,10 @@ fn run(eng: &Engine, op: &Op) -> Reply {
         Op::SCard(k) => int(set::scard(cx, &key(*k))),
         Op::SPop(k, n) => set::spop(cx, &key(*k), Some(*n as usize)),
         Op::ZAdd(k, pairs) => {
-            let p: Vec<(f64, Bytes)> = pairs.iter().map(|(s, m)| (*s as f64, Bytes::from(elem(*m)))).collect();
+            let p: Vec<(f64, Bytes)> = pairs
+                .iter()
+                .map(|(s, m)| (*s as f64, Bytes::from(elem(*m))))
+                .collect();
             zset::zadd(cx, &key(*k), &p, AddFlags::default())
         }
         Op::ZRem(k, ms) => int(zset::zrem(cx, &key(*k), &bytes_of(ms))),
@@ -483,8 +517,14 @@ fn run(eng: &Engine, op: &Op) -> Reply {
             cx,
             &key(*k),
             &Range::Score(
-                ScoreBound { v: *a as f64, ex: false },
-                ScoreBound { v: *b as f64, ex: false },
+                ScoreBound {
+                    v: *a as f64,
+                    ex: false,
+                },
+                ScoreBound {
+                    v: *b as f64,
+                    ex: false,
+                },
             ),
         )),
         Op::ZRank(k, m) => zset::zrank(cx, &key(*k), &elem(*m), false, false),

@@ -66,7 +66,9 @@ fn run(eng: &Engine, op: &Op) {
         Op::Push(k, v) => list::push(cx, &key(k), &[b(v)], false, false).map(|_| ()),
         Op::HSet(k, f, v) => hash::hset(cx, &key(k), &[b(f), b(v)]).map(|_| ()),
         Op::SAdd(k, m) => set::sadd(cx, &key(k), &[b(m)]).map(|_| ()),
-        Op::ZAdd(k, s, m) => zset::zadd(cx, &key(k), &[(*s as f64, b(m))], Default::default()).map(|_| ()),
+        Op::ZAdd(k, s, m) => {
+            zset::zadd(cx, &key(k), &[(*s as f64, b(m))], Default::default()).map(|_| ())
+        }
         Op::Del(k) => {
             strata_engine::keyspace::keys::del(cx, &[Bytes::from(key(k))]);
             Ok(())

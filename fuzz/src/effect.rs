@@ -283,7 +283,9 @@ pub fn random_effect(rng: &mut SmallRng) -> Effect {
 }
 
 fn random_list(rng: &mut SmallRng) -> Vec<Vec<u8>> {
-    (0..rng.gen_range(0..4)).map(|_| random_bytes(rng)).collect()
+    (0..rng.gen_range(0..4))
+        .map(|_| random_bytes(rng))
+        .collect()
 }
 
 fn random_db(rng: &mut SmallRng) -> u32 {

@@ -8,7 +8,7 @@
 
 use rand::rngs::SmallRng;
 use rand::Rng;
-use strata_engine::wal::{file_header, frame, scan, encode_payload, FILE_HEADER};
+use strata_engine::wal::{encode_payload, file_header, frame, scan, FILE_HEADER};
 
 use crate::effect::random_effect;
 
@@ -30,14 +30,21 @@ pub fn check(data: &[u8]) {
     }
     let first = u64::from_le_bytes(data[12..20].try_into().expect("8"));
     for (i, (seq, _)) in s.records.iter().enumerate() {
-        assert_eq!(*seq, first.wrapping_add(i as u64), "sequence numbers must be consecutive");
+        assert_eq!(
+            *seq,
+            first.wrapping_add(i as u64),
+            "sequence numbers must be consecutive"
+        );
     }
     if s.stop.is_none() {
         let mut again = file_header(first).to_vec();
         for (seq, effects) in &s.records {
             frame(*seq, &encode_payload(effects), &mut again);
         }
-        assert_eq!(again, data, "an accepted segment must re-frame to the same bytes");
+        assert_eq!(
+            again, data,
+            "an accepted segment must re-frame to the same bytes"
+        );
     } else if let Some((off, _)) = s.stop {
         assert!(off >= FILE_HEADER && off < data.len());
     }
@@ -52,7 +59,9 @@ pub fn generate(rng: &mut SmallRng) -> Vec<u8> {
     };
     let mut out = file_header(first).to_vec();
     for i in 0..rng.gen_range(0..4u64) {
-        let effects: Vec<_> = (0..rng.gen_range(0..3)).map(|_| random_effect(rng)).collect();
+        let effects: Vec<_> = (0..rng.gen_range(0..3))
+            .map(|_| random_effect(rng))
+            .collect();
         frame(first.wrapping_add(i), &encode_payload(&effects), &mut out);
     }
     out

@@ -16,8 +16,13 @@ use strata_engine::Engine;
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
-    Memory { min: u64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Memory {
+        min: u64,
+    },
     Enum(&'static [&'static str]),
     Str,
     /// `save`: pairs of seconds and changes, or empty.
@@ -234,52 +239,92 @@ pub static DIRECTIVES: &[Directive] = &[
     },
     Directive {
         name: "hash-max-listpack-entries",
-        kind: Kind::Int { min: 0, max: i64::MAX },
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         default: "512",
         mutable: true,
-        apply: Some(|e, v| e.config.hash_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .hash_max_listpack_entries
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "hash-max-listpack-value",
         kind: Kind::Memory { min: 0 },
         default: "64",
         mutable: true,
-        apply: Some(|e, v| e.config.hash_max_listpack_value.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .hash_max_listpack_value
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "set-max-intset-entries",
-        kind: Kind::Int { min: 0, max: i64::MAX },
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         default: "512",
         mutable: true,
-        apply: Some(|e, v| e.config.set_max_intset_entries.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .set_max_intset_entries
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "set-max-listpack-entries",
-        kind: Kind::Int { min: 0, max: i64::MAX },
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         default: "128",
         mutable: true,
-        apply: Some(|e, v| e.config.set_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .set_max_listpack_entries
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "set-max-listpack-value",
         kind: Kind::Memory { min: 0 },
         default: "64",
         mutable: true,
-        apply: Some(|e, v| e.config.set_max_listpack_value.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .set_max_listpack_value
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "zset-max-listpack-entries",
-        kind: Kind::Int { min: 0, max: i64::MAX },
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         default: "128",
         mutable: true,
-        apply: Some(|e, v| e.config.zset_max_listpack_entries.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .zset_max_listpack_entries
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "zset-max-listpack-value",
         kind: Kind::Memory { min: 0 },
         default: "64",
         mutable: true,
-        apply: Some(|e, v| e.config.zset_max_listpack_value.store(num(v) as usize, Ordering::Relaxed)),
+        apply: Some(|e, v| {
+            e.config
+                .zset_max_listpack_value
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
     },
     Directive {
         name: "list-max-listpack-size",
@@ -322,7 +367,8 @@ pub static DIRECTIVES: &[Directive] = &[
         default: "everysec",
         mutable: true,
         apply: Some(|e, v| {
-            let f = strata_engine::wal::Fsync::parse(v).unwrap_or(strata_engine::wal::Fsync::EverySec);
+            let f =
+                strata_engine::wal::Fsync::parse(v).unwrap_or(strata_engine::wal::Fsync::EverySec);
             e.config.appendfsync.store(f as u8, Ordering::Relaxed)
         }),
     },

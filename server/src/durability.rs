@@ -43,7 +43,11 @@ impl Durability {
     /// Replays the log into `engine`, then opens a new segment for writing. Called before the
     /// server accepts connections; an error names the damaged file and what to do.
     /// Records up to `covered` are already in the loaded snapshot and are skipped.
-    pub fn recover_and_open(&self, engine: &Engine, covered: u64) -> Result<wal::Recovered, String> {
+    pub fn recover_and_open(
+        &self,
+        engine: &Engine,
+        covered: u64,
+    ) -> Result<wal::Recovered, String> {
         let started = std::time::Instant::now();
         let r = wal::recover(&self.dir, &self.base, |seq, effects| {
             if seq <= covered {
@@ -72,7 +76,12 @@ impl Durability {
             r.last_seq.max(covered),
             Box::new(move |_| notify.notify_waiters()),
         )
-        .map_err(|e| format!("cannot open the write-ahead log in {}: {e}", self.dir.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot open the write-ahead log in {}: {e}",
+                self.dir.display()
+            )
+        })?;
         tracing::info!(
             records = r.records,
             segments = r.segments,
@@ -165,19 +174,29 @@ pub fn save(srv: &crate::server::Server) -> Result<(), String> {
     let wal = srv.durability.as_ref().and_then(|d| d.wal());
     let seq = wal.map_or(0, |w| w.last_seq());
     let started = std::time::Instant::now();
-    let keys = strata_engine::snapshot::save(&srv.engine, &path, seq)
-        .map_err(|e| format!("Failed opening the snapshot file {} for saving: {e}", path.display()))?;
+    let keys = strata_engine::snapshot::save(&srv.engine, &path, seq).map_err(|e| {
+        format!(
+            "Failed opening the snapshot file {} for saving: {e}",
+            path.display()
+        )
+    })?;
     if let (Some(d), Some(w)) = (&srv.durability, wal) {
         let first_kept = w.roll()?;
         for (index, p) in wal::segments(&d.dir, &d.base).map_err(|e| e.to_string())? {
             if index < first_kept {
-                std::fs::remove_file(&p).map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
+                std::fs::remove_file(&p)
+                    .map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
             }
         }
     }
     srv.engine.stats.dirty.reset();
     srv.saves.saved_now();
-    tracing::info!(keys, seq, seconds = started.elapsed().as_secs_f64(), "DB saved on disk");
+    tracing::info!(
+        keys,
+        seq,
+        seconds = started.elapsed().as_secs_f64(),
+        "DB saved on disk"
+    );
     Ok(())
 }
 
@@ -222,7 +241,10 @@ pub fn maybe_save(srv: &crate::server::Server) {
         return;
     }
     let points = srv.config.get("save");
-    let words: Vec<u64> = points.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let words: Vec<u64> = points
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -275,7 +297,9 @@ pub fn bgsave(srv: &crate::server::Server, rewrite: bool) -> Result<(), String> 
     std::thread::Builder::new()
         .name("strata-bgsave-wait".into())
         .spawn(move || {
-            let r = job.join().unwrap_or_else(|_| Err(std::io::Error::other("the save thread panicked")));
+            let r = job
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the save thread panicked")));
             match r {
                 Ok(keys) => {
                     if let (Some(d), Some(first_kept)) = (&durability, first_kept) {
@@ -292,7 +316,12 @@ pub fn bgsave(srv: &crate::server::Server, rewrite: bool) -> Result<(), String> 
                     engine.stats.dirty.add(now.saturating_sub(dirty_at_cut));
                     saves.saved_now();
                     saves.last_ok.store(true, Ordering::Relaxed);
-                    tracing::info!(keys, seq, seconds = started.elapsed().as_secs_f64(), "Background saving terminated with success");
+                    tracing::info!(
+                        keys,
+                        seq,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "Background saving terminated with success"
+                    );
                 }
                 Err(e) => {
                     saves.last_ok.store(false, Ordering::Relaxed);

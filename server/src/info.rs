@@ -151,7 +151,11 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             let loading = srv.loading.load(Ordering::Relaxed) as u8;
             let bg = srv.saves.in_progress.load(Ordering::Relaxed) as u8;
             let rw = (bg == 1 && srv.saves.rewrite.load(Ordering::Relaxed)) as u8;
-            let bg_status = if srv.saves.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" };
+            let bg_status = if srv.saves.last_ok.load(Ordering::Relaxed) {
+                "ok"
+            } else {
+                "err"
+            };
             let aof_write = match srv.durability.as_ref().and_then(|d| d.error()) {
                 Some(_) => "err",
                 None => "ok",

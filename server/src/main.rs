@@ -192,7 +192,8 @@ fn main() {
                         tracing::error!("{e}");
                         std::process::exit(1);
                     }
-                    srv.loading.store(false, std::sync::atomic::Ordering::Relaxed);
+                    srv.loading
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
                 }
                 let mut ops = server::OpsSampler::default();
                 loop {
@@ -272,7 +273,8 @@ fn main() {
                 loop {
                     match l.accept().await {
                         Ok((stream, peer)) => {
-                            let n = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % workers.len();
+                            let n = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                                % workers.len();
                             match stream.into_std() {
                                 Ok(s) => {
                                     let _ = workers[n].send((s, peer));
@@ -288,7 +290,8 @@ fn main() {
                 }
             });
         }
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},

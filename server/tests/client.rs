@@ -50,14 +50,19 @@ fn typed_commands_pipelines_and_transactions() {
         .unwrap_err();
     assert!(err.to_string().contains("WRONGTYPE"), "{err}");
 
-    let n: i64 = con.hset_multiple("h", &[("a", "1"), ("b", "2")]).map(|_: ()| 2).unwrap();
+    let n: i64 = con
+        .hset_multiple("h", &[("a", "1"), ("b", "2")])
+        .map(|_: ()| 2)
+        .unwrap();
     assert_eq!(n, 2);
     let all: std::collections::HashMap<String, String> = con.hgetall("h").unwrap();
     assert_eq!(all.get("b").map(String::as_str), Some("2"));
     let _: () = con.rpush("q", &["x", "y", "z"]).unwrap();
     let popped: Vec<String> = con.lpop("q", std::num::NonZeroUsize::new(2)).unwrap();
     assert_eq!(popped, ["x", "y"]);
-    let _: () = con.zadd_multiple("board", &[(10, "ann"), (30, "bob"), (20, "cy")]).unwrap();
+    let _: () = con
+        .zadd_multiple("board", &[(10, "ann"), (30, "bob"), (20, "cy")])
+        .unwrap();
     let top: Vec<(String, f64)> = con.zrevrange_withscores("board", 0, 1).unwrap();
     assert_eq!(top, [("bob".to_string(), 30.0), ("cy".to_string(), 20.0)]);
 }

@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use common::{assert_reply, encode_command, run, RawClient, Resp, Server};
 
-
 /// 2100-01-01T00:00:00Z in unix seconds: field expiry times this far ahead
 /// make every reply independent of the clock.
 const Y2100: &str = "4102444800";
@@ -104,7 +103,6 @@ fn ints(values: &[i64]) -> Resp {
 fn bulks(values: &[&str]) -> Resp {
     array(values.iter().map(|v| bulk(v)).collect())
 }
-
 
 /// Sends a command given as separate arguments (for values with spaces or
 /// built at run time) and reads its reply.

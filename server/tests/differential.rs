@@ -417,7 +417,20 @@ macro_rules! case_files {
     };
 }
 
-case_files!(strings, bitmaps, hll, keys, transactions, connection, resp3, hashes, lists, sets, zsets, sort);
+case_files!(
+    strings,
+    bitmaps,
+    hll,
+    keys,
+    transactions,
+    connection,
+    resp3,
+    hashes,
+    lists,
+    sets,
+    zsets,
+    sort
+);
 
 #[test]
 fn every_case_file_has_a_test() {
@@ -1381,11 +1394,24 @@ fn generator_is_deterministic() {
 /// Elements for the collection generator: small integers (intsets), short words, one value
 /// longer than the 64-byte listpack limit.
 const ELEMS: &[&str] = &[
-    "0", "1", "2", "3", "-5", "10", "a", "b", "c", "dd", "e e", "",
+    "0",
+    "1",
+    "2",
+    "3",
+    "-5",
+    "10",
+    "a",
+    "b",
+    "c",
+    "dd",
+    "e e",
+    "",
     "a-value-that-is-longer-than-the-sixty-four-byte-listpack-limit-for-sure",
 ];
 /// Scores whose sums print the same under Redis 7.0's %.17g and stay exact.
-const SCORES: &[&str] = &["0", "1", "-1", "2.5", "10", "-3.5", "100", "inf", "-inf", "0.5"];
+const SCORES: &[&str] = &[
+    "0", "1", "-1", "2.5", "10", "-3.5", "100", "inf", "-inf", "0.5",
+];
 const CKEYS: &[&str] = &["c0", "c1", "c2", "c3", "c4"];
 const INDEXES: &[&str] = &["0", "1", "-1", "2", "-2", "5", "-10", "100", "x"];
 
@@ -1424,7 +1450,10 @@ fn generate_collection(rng: &mut Rng) -> Op {
         4 => (cmd("HGET", k, vec![elem(rng)]), Exact),
         5 => (cmd("HDEL", k, elems(rng, 3)), Exact),
         6 => (cmd("HGETALL", k, vec![]), Sorted),
-        7 => (cmd("HINCRBY", k, vec![elem(rng), w(rng.pick(INDEXES))]), Exact),
+        7 => (
+            cmd("HINCRBY", k, vec![elem(rng), w(rng.pick(INDEXES))]),
+            Exact,
+        ),
         8 => (cmd("HLEN", k, vec![]), Exact),
         9 => (cmd("HMGET", k, elems(rng, 3)), Exact),
         10..=12 => {
@@ -1433,20 +1462,44 @@ fn generate_collection(rng: &mut Rng) -> Op {
         }
         13 => {
             let name = if rng.chance(50) { "LPOP" } else { "RPOP" };
-            let rest = if rng.chance(50) { vec![w(rng.pick(&["0", "1", "3", "-1"]))] } else { vec![] };
+            let rest = if rng.chance(50) {
+                vec![w(rng.pick(&["0", "1", "3", "-1"]))]
+            } else {
+                vec![]
+            };
             (cmd(name, k, rest), Exact)
         }
-        14 => (cmd("LRANGE", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]), Exact),
+        14 => (
+            cmd(
+                "LRANGE",
+                k,
+                vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))],
+            ),
+            Exact,
+        ),
         15 => (cmd("LINDEX", k, vec![w(rng.pick(INDEXES))]), Exact),
         16 => (cmd("LSET", k, vec![w(rng.pick(INDEXES)), elem(rng)]), Exact),
-        17 => (cmd("LREM", k, vec![w(rng.pick(&["0", "1", "-1", "2", "-2"])), elem(rng)]), Exact),
+        17 => (
+            cmd(
+                "LREM",
+                k,
+                vec![w(rng.pick(&["0", "1", "-1", "2", "-2"])), elem(rng)],
+            ),
+            Exact,
+        ),
         18 => {
             let where_ = w(rng.pick(&["BEFORE", "AFTER"]));
             (cmd("LINSERT", k, vec![where_, elem(rng), elem(rng)]), Exact)
         }
-        19 => (cmd("LTRIM", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]), Exact),
+        19 => (
+            cmd("LTRIM", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]),
+            Exact,
+        ),
         20 => {
-            let (a, b) = (w(rng.pick(&["LEFT", "RIGHT"])), w(rng.pick(&["LEFT", "RIGHT"])));
+            let (a, b) = (
+                w(rng.pick(&["LEFT", "RIGHT"])),
+                w(rng.pick(&["LEFT", "RIGHT"])),
+            );
             (cmd("LMOVE", k, vec![ckey(rng), a, b]), Exact)
         }
         21 => {
@@ -1487,7 +1540,10 @@ fn generate_collection(rng: &mut Rng) -> Op {
             }
             (cmd("ZADD", k, rest), Exact)
         }
-        36 => (cmd("ZINCRBY", k, vec![w(rng.pick(SCORES)), elem(rng)]), Exact),
+        36 => (
+            cmd("ZINCRBY", k, vec![w(rng.pick(SCORES)), elem(rng)]),
+            Exact,
+        ),
         37 => (cmd("ZREM", k, elems(rng, 3)), Exact),
         38 => {
             let mut rest = vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))];
@@ -1504,14 +1560,32 @@ fn generate_collection(rng: &mut Rng) -> Op {
             let hi = w(rng.pick(&["+inf", "10", "(10", "2.5", "0"]));
             let mut rest = vec![lo, hi, w("WITHSCORES")];
             if rng.chance(30) {
-                rest.extend([w("LIMIT"), w(rng.pick(&["0", "1"])), w(rng.pick(&["1", "2", "-1"]))]);
+                rest.extend([
+                    w("LIMIT"),
+                    w(rng.pick(&["0", "1"])),
+                    w(rng.pick(&["1", "2", "-1"])),
+                ]);
             }
             (cmd("ZRANGEBYSCORE", k, rest), Exact)
         }
         40 => (cmd("ZRANK", k, vec![elem(rng)]), Exact),
         41 => (cmd("ZSCORE", k, vec![elem(rng)]), Exact),
-        42 => (cmd(rng.pick(&["ZPOPMIN", "ZPOPMAX"]), k, vec![w(rng.pick(&["1", "2"]))]), Exact),
-        43 => (cmd("ZREMRANGEBYRANK", k, vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))]), Exact),
+        42 => (
+            cmd(
+                rng.pick(&["ZPOPMIN", "ZPOPMAX"]),
+                k,
+                vec![w(rng.pick(&["1", "2"]))],
+            ),
+            Exact,
+        ),
+        43 => (
+            cmd(
+                "ZREMRANGEBYRANK",
+                k,
+                vec![w(rng.pick(INDEXES)), w(rng.pick(INDEXES))],
+            ),
+            Exact,
+        ),
         44 => {
             let name = rng.pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]);
             (cmd(name, k, vec![w("2"), ckey(rng), ckey(rng)]), Exact)

@@ -62,7 +62,11 @@ fn start(dir: &Path, extra: &[&str]) -> Proc {
                 return Proc { child, port };
             }
         }
-        assert!(Instant::now() < deadline, "no PING answer; log:\n{}", log(dir));
+        assert!(
+            Instant::now() < deadline,
+            "no PING answer; log:\n{}",
+            log(dir)
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -100,7 +104,6 @@ fn wal_segments(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
-
 
 /// Reads that show the whole state the writes below build.
 const PROBES: &[&str] = &[
@@ -189,7 +192,10 @@ fn every_type_survives_kill_9_under_always() {
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(run(&mut c, "GET after"), Resp::Bulk(Some(b"restart".to_vec())));
+    assert_eq!(
+        run(&mut c, "GET after"),
+        Resp::Bulk(Some(b"restart".to_vec()))
+    );
     assert!(wal_segments(dir.path()).len() >= 2);
     assert!(log(dir.path()).contains("DB loaded from the write-ahead log"));
 }
@@ -279,7 +285,10 @@ fn damage_before_the_tail_refuses_to_start() {
     fs::write(&seg, &data).unwrap();
     let l = start_fails(dir.path());
     assert!(l.contains("is corrupt at offset"), "log:\n{l}");
-    assert!(l.contains(&seg.display().to_string()), "the message names the file:\n{l}");
+    assert!(
+        l.contains(&seg.display().to_string()),
+        "the message names the file:\n{l}"
+    );
 }
 
 #[test]
@@ -324,17 +333,31 @@ fn save_then_the_log_after_it_restores_everything() {
     run(&mut c, "INCRBY n 5");
     run(&mut c, "RPUSH l after");
     run(&mut c, "DEL h0");
-    let before: Vec<Resp> = ["GET n", "EXPIRETIME n", "LRANGE l 0 -1", "HGETALL h3", "EXISTS h0", "DBSIZE"]
-        .iter()
-        .map(|l| run(&mut c, l))
-        .collect();
+    let before: Vec<Resp> = [
+        "GET n",
+        "EXPIRETIME n",
+        "LRANGE l 0 -1",
+        "HGETALL h3",
+        "EXISTS h0",
+        "DBSIZE",
+    ]
+    .iter()
+    .map(|l| run(&mut c, l))
+    .collect();
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    let after: Vec<Resp> = ["GET n", "EXPIRETIME n", "LRANGE l 0 -1", "HGETALL h3", "EXISTS h0", "DBSIZE"]
-        .iter()
-        .map(|l| run(&mut c, l))
-        .collect();
+    let after: Vec<Resp> = [
+        "GET n",
+        "EXPIRETIME n",
+        "LRANGE l 0 -1",
+        "HGETALL h3",
+        "EXISTS h0",
+        "DBSIZE",
+    ]
+    .iter()
+    .map(|l| run(&mut c, l))
+    .collect();
     assert_eq!(after, before, "log:\n{}", log(dir.path()));
     assert_eq!(run(&mut c, "GET n"), Resp::Bulk(Some(b"15".to_vec())));
     // A second SAVE after the restart covers the new segments too.
@@ -405,7 +428,10 @@ fn info_field(c: &mut RawClient, field: &str) -> String {
         other => panic!("INFO answered {}", other.render()),
     };
     text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_string())
+        })
         .unwrap_or_default()
 }
 
@@ -434,7 +460,10 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
             acked
         })
     };
-    assert_eq!(run(&mut c, "BGSAVE"), Resp::Simple(b"Background saving started".to_vec()));
+    assert_eq!(
+        run(&mut c, "BGSAVE"),
+        Resp::Simple(b"Background saving started".to_vec())
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
         assert!(Instant::now() < deadline, "BGSAVE never finished");
@@ -450,13 +479,19 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
     let acked = writer.join().unwrap();
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(run(&mut c, "GET key:1999"), Resp::Bulk(Some(b"1999".to_vec())));
+    assert_eq!(
+        run(&mut c, "GET key:1999"),
+        Resp::Bulk(Some(b"1999".to_vec()))
+    );
     assert_eq!(run(&mut c, "HLEN h:3"), Resp::Int(200));
     let during = match run(&mut c, "GET during") {
         Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
         other => panic!("GET answered {}", other.render()),
     };
-    assert!(during >= acked && during <= acked + 1, "acknowledged {acked}, recovered {during}");
+    assert!(
+        during >= acked && during <= acked + 1,
+        "acknowledged {acked}, recovered {during}"
+    );
 }
 
 #[test]
@@ -472,7 +507,9 @@ fn bgrewriteaof_drops_the_covered_log() {
         Resp::Simple(b"Background append only file rewriting started".to_vec())
     );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while info_field(&mut c, "aof_rewrite_in_progress") != "0" || info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+    while info_field(&mut c, "aof_rewrite_in_progress") != "0"
+        || info_field(&mut c, "rdb_bgsave_in_progress") != "0"
+    {
         assert!(Instant::now() < deadline);
         thread::sleep(Duration::from_millis(20));
     }
@@ -482,7 +519,10 @@ fn bgrewriteaof_drops_the_covered_log() {
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
     assert_eq!(run(&mut c, "LLEN l"), Resp::Int(301));
-    assert_eq!(run(&mut c, "LINDEX l -1"), Resp::Bulk(Some(b"tail".to_vec())));
+    assert_eq!(
+        run(&mut c, "LINDEX l -1"),
+        Resp::Bulk(Some(b"tail".to_vec()))
+    );
 }
 
 #[test]
@@ -495,7 +535,11 @@ fn save_points_take_background_snapshots() {
     run(&mut c, "SET c 3");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !dir.path().join("dump.strata").exists() {
-        assert!(Instant::now() < deadline, "no snapshot after the save point; log:\n{}", log(dir.path()));
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot after the save point; log:\n{}",
+            log(dir.path())
+        );
         thread::sleep(Duration::from_millis(50));
     }
     while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
@@ -503,18 +547,27 @@ fn save_points_take_background_snapshots() {
         thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
-    assert_eq!(run(&mut c, "CONFIG GET save"), Resp::Array(Some(vec![
-        Resp::Bulk(Some(b"save".to_vec())),
-        Resp::Bulk(Some(b"1 3".to_vec())),
-    ])));
+    assert_eq!(
+        run(&mut c, "CONFIG GET save"),
+        Resp::Array(Some(vec![
+            Resp::Bulk(Some(b"save".to_vec())),
+            Resp::Bulk(Some(b"1 3".to_vec())),
+        ]))
+    );
     assert!(run(&mut c, "CONFIG SET save \"1 2 3\"").is_error());
-    assert_eq!(run(&mut c, "CONFIG SET save \"\""), Resp::Simple(b"OK".to_vec()));
+    assert_eq!(
+        run(&mut c, "CONFIG SET save \"\""),
+        Resp::Simple(b"OK".to_vec())
+    );
     kill9(p);
     let p = start(dir.path(), &["--appendonly", "no"]);
     let mut c = RawClient::connect(p.port);
-    assert_eq!(run(&mut c, "MGET a b c"), Resp::Array(Some(vec![
-        Resp::Bulk(Some(b"1".to_vec())),
-        Resp::Bulk(Some(b"2".to_vec())),
-        Resp::Bulk(Some(b"3".to_vec())),
-    ])));
+    assert_eq!(
+        run(&mut c, "MGET a b c"),
+        Resp::Array(Some(vec![
+            Resp::Bulk(Some(b"1".to_vec())),
+            Resp::Bulk(Some(b"2".to_vec())),
+            Resp::Bulk(Some(b"3".to_vec())),
+        ]))
+    );
 }

@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use common::{assert_reply, encode_command, free_port, run, RawClient, Resp, Server};
 
-
 const MB: u64 = 1024 * 1024;
 const NOAUTH: &str = "NOAUTH Authentication required.";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -72,7 +71,6 @@ fn nil() -> Resp {
 fn array(items: Vec<Resp>) -> Resp {
     Resp::Array(Some(items))
 }
-
 
 /// The integer in an integer reply.
 fn int(reply: Resp, what: &str) -> i64 {

@@ -234,8 +234,10 @@ impl<'a> Guard<'a> {
         let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| d.shard_of(k)).collect();
         idx.sort_unstable();
         idx.dedup();
-        let locks: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
-            idx.into_iter().map(|i| (i, lock_shard(&d.shards[i]))).collect();
+        let locks: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = idx
+            .into_iter()
+            .map(|i| (i, lock_shard(&d.shards[i])))
+            .collect();
         // A background snapshot must see these shards as they were before this command.
         for (i, s) in locks.iter() {
             eng.before_shard_write(db, *i, s);

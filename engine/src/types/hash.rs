@@ -10,7 +10,9 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::pack;
-use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value};
+use super::{
+    bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value,
+};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -277,7 +279,8 @@ fn convert_for_ttl(v: &mut Value) -> &mut HashTable {
 /// Redis's hashTypeTryConversion: a packed hash becomes a table before a write that would
 /// bring in too many fields or too long a string.
 fn try_conversion(v: &mut Value, args: &[&[u8]], lim: &Limits) {
-    let too_big = args.len() / 2 > lim.hash_entries || args.iter().any(|a| a.len() > lim.hash_value);
+    let too_big =
+        args.len() / 2 > lim.hash_entries || args.iter().any(|a| a.len() > lim.hash_value);
     match v {
         Value::Flat(_) if too_big => {
             convert(v);
@@ -323,7 +326,9 @@ fn set_ttl_aware(v: &mut Value, field: &[u8], val: &[u8], lim: &Limits, keep_ttl
             let h = table_mut(v).expect("a hash");
             let new = h.insert_keep_ttl(field, val, keep_ttl);
             if h.packed_ex
-                && (h.len() > lim.hash_entries || field.len() > lim.hash_value || val.len() > lim.hash_value)
+                && (h.len() > lim.hash_entries
+                    || field.len() > lim.hash_value
+                    || val.len() > lim.hash_value)
             {
                 h.packed_ex = false;
             }
@@ -466,7 +471,10 @@ pub fn hset(cx: &mut Ctx, key: &[u8], args: &[Bytes]) -> Result<i64, CmdError> {
     g.log(|| Effect::HSet {
         db,
         key: key.to_vec(),
-        pairs: refs.chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect(),
+        pairs: refs
+            .chunks(2)
+            .map(|p| (p[0].to_vec(), p[1].to_vec()))
+            .collect(),
     });
     Ok(added as i64)
 }
@@ -474,7 +482,9 @@ pub fn hset(cx: &mut Ctx, key: &[u8], args: &[Bytes]) -> Result<i64, CmdError> {
 pub fn hsetnx(cx: &mut Ctx, key: &[u8], field: &[u8], val: &[u8]) -> Result<i64, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[key]);
-    if write_hash(&mut g, key, false)? && g.peek(key).is_some_and(|e| get(&e.value, field).is_some()) {
+    if write_hash(&mut g, key, false)?
+        && g.peek(key).is_some_and(|e| get(&e.value, field).is_some())
+    {
         return Ok(0);
     }
     write_hash(&mut g, key, true)?;
@@ -630,7 +640,12 @@ pub fn hincrby(cx: &mut Ctx, key: &[u8], field: &[u8], by: i64) -> Result<i64, C
 }
 
 /// HINCRBYFLOAT in long double arithmetic, as Redis computes and prints it.
-pub fn hincrbyfloat(cx: &mut Ctx, key: &[u8], field: &[u8], by: LongDouble) -> Result<Reply, CmdError> {
+pub fn hincrbyfloat(
+    cx: &mut Ctx,
+    key: &[u8],
+    field: &[u8],
+    by: LongDouble,
+) -> Result<Reply, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[key]);
     let cur = if write_hash(&mut g, key, false)? {
@@ -673,7 +688,10 @@ pub fn hrandfield(
         return Ok(Reply::Array(Vec::new()));
     };
     let picks = sample_pairs(v, count);
-    Ok(pick_reply(picks.iter().map(|(f, v)| (&f[..], &v[..])), withvalues))
+    Ok(pick_reply(
+        picks.iter().map(|(f, v)| (&f[..], &v[..])),
+        withvalues,
+    ))
 }
 
 /// Random fields with their values (see [`super::sample`]).
@@ -771,43 +789,45 @@ pub fn hexpire(
 ) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     if !write_hash(&mut g, key, false)? {
-        return Ok(Reply::Array(fields.iter().map(|_| Reply::Int(-2)).collect()));
+        return Ok(Reply::Array(
+            fields.iter().map(|_| Reply::Int(-2)).collect(),
+        ));
     }
     let now = g.now;
     let mut codes = Vec::with_capacity(fields.len());
     let mut deleted = Vec::new();
     let mut set_at = Vec::new();
     g.modify(key, |v| {
-            for f in fields {
-                if get(v, f).is_none() {
-                    codes.push(-2);
-                    continue;
-                }
-                let cur = match v {
-                    Value::Big(_) => table_mut(v).and_then(|h| h.field_ttl(f)),
-                    Value::Flat(_) => None,
-                };
-                // No expiry counts as infinite for GT and LT.
-                let ok = match cond {
-                    FieldCond::Always => true,
-                    FieldCond::Nx => cur.is_none(),
-                    FieldCond::Xx => cur.is_some(),
-                    FieldCond::Gt => cur.is_some_and(|c| at > c),
-                    FieldCond::Lt => cur.is_none_or(|c| at < c),
-                };
-                if !ok {
-                    codes.push(0);
-                } else if at <= now {
-                    remove(v, f);
-                    deleted.push(f.to_vec());
-                    codes.push(2);
-                } else {
-                    convert_for_ttl(v).set_field_ttl(f, at);
-                    set_at.push((f.to_vec(), at));
-                    codes.push(1);
-                }
+        for f in fields {
+            if get(v, f).is_none() {
+                codes.push(-2);
+                continue;
             }
-        });
+            let cur = match v {
+                Value::Big(_) => table_mut(v).and_then(|h| h.field_ttl(f)),
+                Value::Flat(_) => None,
+            };
+            // No expiry counts as infinite for GT and LT.
+            let ok = match cond {
+                FieldCond::Always => true,
+                FieldCond::Nx => cur.is_none(),
+                FieldCond::Xx => cur.is_some(),
+                FieldCond::Gt => cur.is_some_and(|c| at > c),
+                FieldCond::Lt => cur.is_none_or(|c| at < c),
+            };
+            if !ok {
+                codes.push(0);
+            } else if at <= now {
+                remove(v, f);
+                deleted.push(f.to_vec());
+                codes.push(2);
+            } else {
+                convert_for_ttl(v).set_field_ttl(f, at);
+                set_at.push((f.to_vec(), at));
+                codes.push(1);
+            }
+        }
+    });
     let db = g.db as u32;
     if !deleted.is_empty() {
         g.log(|| Effect::HDel {
@@ -837,7 +857,12 @@ pub enum FieldTtlKind {
 }
 
 /// Per field: -2 no such field, -1 no expiry, else the remaining time or the deadline.
-pub fn httl(cx: &mut Ctx, key: &[u8], kind: FieldTtlKind, fields: &[Bytes]) -> Result<Reply, CmdError> {
+pub fn httl(
+    cx: &mut Ctx,
+    key: &[u8],
+    kind: FieldTtlKind,
+    fields: &[Bytes],
+) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let now = g.now;
     let v = read_hash(&mut g, key)?;
@@ -871,7 +896,9 @@ pub fn httl(cx: &mut Ctx, key: &[u8], kind: FieldTtlKind, fields: &[Bytes]) -> R
 pub fn hpersist(cx: &mut Ctx, key: &[u8], fields: &[Bytes]) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     if !write_hash(&mut g, key, false)? {
-        return Ok(Reply::Array(fields.iter().map(|_| Reply::Int(-2)).collect()));
+        return Ok(Reply::Array(
+            fields.iter().map(|_| Reply::Int(-2)).collect(),
+        ));
     }
     let mut codes = Vec::with_capacity(fields.len());
     let mut cleared = Vec::new();

@@ -195,7 +195,12 @@ pub fn elements(v: &Value) -> Vec<Vec<u8>> {
 /// Runs `f` on the list as a [`QuickList`], then settles the encoding: a packed list converts
 /// to the large form when `add` (bytes, count) would take it past the node limit (checked
 /// before the change, as Redis does); a large one converts back when it has shrunk to half.
-fn with_list<R>(v: &mut Value, lim: &Limits, add: (usize, usize), f: impl FnOnce(&mut QuickList) -> R) -> R {
+fn with_list<R>(
+    v: &mut Value,
+    lim: &Limits,
+    add: (usize, usize),
+    f: impl FnOnce(&mut QuickList) -> R,
+) -> R {
     match v {
         Value::Flat(fl) => {
             let buf = fl.buf();
@@ -256,7 +261,9 @@ fn pop_n(v: &mut Value, lim: &Limits, left: bool, n: usize) -> Vec<Box<[u8]>> {
             return out;
         }
     }
-    with_list(v, lim, (0, 0), |q| (0..n).map_while(|_| q.pop(left)).collect())
+    with_list(v, lim, (0, 0), |q| {
+        (0..n).map_while(|_| q.pop(left)).collect()
+    })
 }
 
 /// Redis's index normalization: negative counts from the end.
@@ -279,12 +286,17 @@ fn log_pop(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize) {
     });
 }
 
-
 // ------------------------------------------------------------------ commands
 
 /// LPUSH/RPUSH (and the X forms, which need the list to exist). The new length, 0 when an X
 /// form found no list.
-pub fn push(cx: &mut Ctx, key: &[u8], elems: &[Bytes], left: bool, only_existing: bool) -> Result<i64, CmdError> {
+pub fn push(
+    cx: &mut Ctx,
+    key: &[u8],
+    elems: &[Bytes],
+    left: bool,
+    only_existing: bool,
+) -> Result<i64, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[key]);
     if !check_write(&mut g, key, Kind::List)? {
@@ -294,7 +306,9 @@ pub fn push(cx: &mut Ctx, key: &[u8], elems: &[Bytes], left: bool, only_existing
         g.set(key, empty(), Ttl::Clear);
     }
     let refs: Vec<&[u8]> = elems.iter().map(|e| &e[..]).collect();
-    let n = g.modify(key, |v| push_all(v, &lim, left, &refs)).unwrap_or(0);
+    let n = g
+        .modify(key, |v| push_all(v, &lim, left, &refs))
+        .unwrap_or(0);
     let db = g.db as u32;
     g.log(|| Effect::ListPush {
         db,
@@ -307,7 +321,13 @@ pub fn push(cx: &mut Ctx, key: &[u8], elems: &[Bytes], left: bool, only_existing
 
 /// Pops from a list the guard already holds: what LPOP, LMPOP and LMOVE share. None when the
 /// key is missing (the caller has checked its type).
-pub(crate) fn pop_locked(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize, lim: &Limits) -> Option<Vec<Box<[u8]>>> {
+pub(crate) fn pop_locked(
+    g: &mut Guard<'_>,
+    key: &[u8],
+    left: bool,
+    count: usize,
+    lim: &Limits,
+) -> Option<Vec<Box<[u8]>>> {
     let out = pop_keep(g, key, left, count, lim)?;
     drop_if_empty(g, key);
     Some(out)
@@ -315,7 +335,13 @@ pub(crate) fn pop_locked(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize
 
 /// Pops and logs, leaving an emptied list in place (LMOVE onto the same key refills it, and
 /// replay relies on the logged `Del` rather than deleting by itself).
-fn pop_keep(g: &mut Guard<'_>, key: &[u8], left: bool, count: usize, lim: &Limits) -> Option<Vec<Box<[u8]>>> {
+fn pop_keep(
+    g: &mut Guard<'_>,
+    key: &[u8],
+    left: bool,
+    count: usize,
+    lim: &Limits,
+) -> Option<Vec<Box<[u8]>>> {
     g.peek(key)?;
     let out = g.modify(key, |v| pop_n(v, lim, left, count))?;
     log_pop(g, key, left, out.len());
@@ -328,7 +354,11 @@ pub fn pop(cx: &mut Ctx, key: &[u8], left: bool, count: Option<usize>) -> Result
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[key]);
     if !check_write(&mut g, key, Kind::List)? {
-        return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
     }
     if count == Some(0) {
         return Ok(Reply::Array(Vec::new()));
@@ -350,7 +380,9 @@ pub fn lindex(cx: &mut Ctx, key: &[u8], i: i64) -> Result<Reply, CmdError> {
     let Some(v) = read_list(&mut g, key)? else {
         return Ok(Reply::Nil);
     };
-    Ok(norm(i, len(v)).and_then(|i| index(v, i)).map_or(Reply::Nil, bulk))
+    Ok(norm(i, len(v))
+        .and_then(|i| index(v, i))
+        .map_or(Reply::Nil, bulk))
 }
 
 pub fn lset(cx: &mut Ctx, key: &[u8], i: i64, elem: &[u8]) -> Result<Reply, CmdError> {
@@ -382,7 +414,11 @@ pub fn lset(cx: &mut Ctx, key: &[u8], i: i64, elem: &[u8]) -> Result<Reply, CmdE
 /// Redis's range clamping for LRANGE and LTRIM: Some((start, end)) inclusive, or None when empty.
 fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let l = len as i64;
-    let mut s = if start < 0 { l.saturating_add(start) } else { start };
+    let mut s = if start < 0 {
+        l.saturating_add(start)
+    } else {
+        start
+    };
     let mut e = if end < 0 { l.saturating_add(end) } else { end };
     if s < 0 {
         s = 0;
@@ -460,10 +496,17 @@ pub fn lrem(cx: &mut Ctx, key: &[u8], count: i64, elem: &[u8]) -> Result<i64, Cm
 /// LREM in one pass: the first |count| matches from the head (count > 0) or the tail (< 0),
 /// or all of them (0).
 fn rem(q: &mut QuickList, count: i64, elem: &[u8]) -> usize {
-    let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
     // From the tail: skip the matches that come before the last `limit` ones.
     let mut skip = if count < 0 {
-        q.iter().filter(|e| *e == elem).count().saturating_sub(limit)
+        q.iter()
+            .filter(|e| *e == elem)
+            .count()
+            .saturating_sub(limit)
     } else {
         0
     };
@@ -489,7 +532,13 @@ fn rem(q: &mut QuickList, count: i64, elem: &[u8]) -> usize {
 }
 
 /// LINSERT: the new length, -1 when the pivot is missing, 0 when the key is.
-pub fn linsert(cx: &mut Ctx, key: &[u8], before: bool, pivot: &[u8], elem: &[u8]) -> Result<i64, CmdError> {
+pub fn linsert(
+    cx: &mut Ctx,
+    key: &[u8],
+    before: bool,
+    pivot: &[u8],
+    elem: &[u8],
+) -> Result<i64, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[key]);
     if !check_write(&mut g, key, Kind::List)? {
@@ -530,7 +579,13 @@ pub struct LposOpts {
 
 pub fn lpos(cx: &mut Ctx, key: &[u8], elem: &[u8], o: LposOpts) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
-    let none = || if o.count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil };
+    let none = || {
+        if o.count.is_some() {
+            Reply::Array(Vec::new())
+        } else {
+            Reply::Nil
+        }
+    };
     let Some(v) = read_list(&mut g, key)? else {
         return Ok(none());
     };
@@ -581,7 +636,13 @@ pub fn lpos(cx: &mut Ctx, key: &[u8], elem: &[u8], o: LposOpts) -> Result<Reply,
 }
 
 /// LMOVE / RPOPLPUSH: pops from `src`'s `from_left` end and pushes onto `dst`'s `to_left` end.
-pub fn lmove(cx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<Reply, CmdError> {
+pub fn lmove(
+    cx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Result<Reply, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[src, dst]);
     if !check_write(&mut g, src, Kind::List)? {
@@ -602,7 +663,13 @@ pub fn lmove(cx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: boo
 }
 
 /// Pushes onto a list the guard holds, creating it (the caller has checked its type).
-pub(crate) fn push_locked(g: &mut Guard<'_>, key: &[u8], left: bool, elems: &[&[u8]], lim: &Limits) {
+pub(crate) fn push_locked(
+    g: &mut Guard<'_>,
+    key: &[u8],
+    left: bool,
+    elems: &[&[u8]],
+    lim: &Limits,
+) {
     if g.peek(key).is_none() {
         g.set(key, empty(), Ttl::Clear);
     }

@@ -232,7 +232,9 @@ impl Value {
         match self {
             Value::Flat(s) => match s.kind() {
                 FlatKind::String if s.flags() & FLAG_INT != 0 => "int",
-                FlatKind::String if s.flags() & FLAG_RAW == 0 && s.content().len() <= EMBSTR_MAX => {
+                FlatKind::String
+                    if s.flags() & FLAG_RAW == 0 && s.content().len() <= EMBSTR_MAX =>
+                {
                     "embstr"
                 }
                 FlatKind::String => "raw",
@@ -410,7 +412,6 @@ pub struct Limits {
     pub list_size: i64,
 }
 
-
 /// The value at `key` for a read: None if missing, WRONGTYPE if it is another type.
 pub(crate) fn read<'g>(
     g: &'g mut Guard<'_>,
@@ -446,7 +447,9 @@ pub fn strtod(b: &[u8]) -> Option<f64> {
     if b.is_empty() {
         return Some(0.0);
     }
-    let start = b.iter().position(|c| !c.is_ascii_whitespace() && *c != 0x0b)?;
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace() && *c != 0x0b)?;
     crate::number::parse_f64(&b[start..]).filter(|v| !v.is_nan())
 }
 
@@ -535,7 +538,9 @@ pub(crate) fn sample<T: Clone>(
             Some(one) => (0..k).filter_map(|_| one()).collect(),
             None => {
                 let all = all();
-                (0..k).map(|_| all[r.gen_range(0..all.len())].clone()).collect()
+                (0..k)
+                    .map(|_| all[r.gen_range(0..all.len())].clone())
+                    .collect()
             }
         };
     }

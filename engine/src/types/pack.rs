@@ -123,7 +123,11 @@ pub fn replace(v: &mut Vec<u8>, off: usize, e: &[u8]) {
 }
 
 /// A buffer with `header` (flags byte and access clock) and the given entries.
-pub fn build<'a>(header: [u8; HEADER], count: usize, entries: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+pub fn build<'a>(
+    header: [u8; HEADER],
+    count: usize,
+    entries: impl Iterator<Item = &'a [u8]>,
+) -> Vec<u8> {
     let mut v = Vec::with_capacity(64);
     v.extend_from_slice(&header);
     v.extend_from_slice(&(count as u32).to_le_bytes());
@@ -136,7 +140,10 @@ pub fn build<'a>(header: [u8; HEADER], count: usize, entries: impl Iterator<Item
 /// The size Redis's listpack would give an entry (encoding plus back-length), which drives
 /// the list conversions `list-max-listpack-size` controls.
 pub fn redis_entry_size(e: &[u8]) -> usize {
-    let enc = match (e.len() <= 20).then(|| crate::number::parse_i64(e)).flatten() {
+    let enc = match (e.len() <= 20)
+        .then(|| crate::number::parse_i64(e))
+        .flatten()
+    {
         Some(v) if (0..=127).contains(&v) => 1,
         Some(v) if (-4096..=4095).contains(&v) => 2,
         Some(v) if i16::try_from(v).is_ok() => 3,

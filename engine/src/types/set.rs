@@ -6,7 +6,10 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::pack;
-use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value, HEADER};
+use super::{
+    bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value,
+    HEADER,
+};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -224,7 +227,9 @@ fn intset_to_pack(v: &mut Value) {
     let n = len(v);
     let mut b = itoa::Buffer::new();
     let strs: Vec<Vec<u8>> = match v {
-        Value::Flat(f) => ints(f.buf()).map(|x| b.format(x).as_bytes().to_vec()).collect(),
+        Value::Flat(f) => ints(f.buf())
+            .map(|x| b.format(x).as_bytes().to_vec())
+            .collect(),
         Value::Big(_) => Vec::new(),
     };
     *v = Value::Flat(Flat(
@@ -351,7 +356,8 @@ fn sample_members(v: &Value, count: i64) -> Vec<Vec<u8>> {
     super::sample(
         len(v),
         count,
-        one.as_mut().map(|f| f as &mut dyn FnMut() -> Option<Vec<u8>>),
+        one.as_mut()
+            .map(|f| f as &mut dyn FnMut() -> Option<Vec<u8>>),
         |m: &Vec<u8>| &m[..],
         || members(v),
     )
@@ -417,7 +423,6 @@ fn log_rem(g: &mut Guard<'_>, key: &[u8], members: Vec<Vec<u8>>) {
         members,
     });
 }
-
 
 /// Adds members to a set the guard holds, creating it Redis's way. Returns how many were new.
 pub(crate) fn add_locked(g: &mut Guard<'_>, key: &[u8], members: &[&[u8]], lim: &Limits) -> usize {
@@ -530,7 +535,11 @@ pub fn smove(cx: &mut Ctx, src: &[u8], dst: &[u8], m: &[u8]) -> Result<i64, CmdE
 pub fn spop(cx: &mut Ctx, key: &[u8], count: Option<usize>) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     if !check_write(&mut g, key, Kind::Set)? {
-        return Ok(if count.is_some() { Reply::Set(Vec::new()) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Set(Vec::new())
+        } else {
+            Reply::Nil
+        });
     }
     let popped: Vec<Vec<u8>> = match count {
         None => g
@@ -611,7 +620,12 @@ pub enum SetOp {
 
 /// Computes the operation over the keys' sets into a new set value built as Redis builds it
 /// (starting from an intset). Missing keys are empty sets. None for an empty result.
-fn compute(g: &mut Guard<'_>, keys: &[&[u8]], op: SetOp, lim: &Limits) -> Result<Option<Value>, CmdError> {
+fn compute(
+    g: &mut Guard<'_>,
+    keys: &[&[u8]],
+    op: SetOp,
+    lim: &Limits,
+) -> Result<Option<Value>, CmdError> {
     // Check every type first (Redis reports WRONGTYPE even after a missing key).
     for k in keys {
         check_write(g, k, Kind::Set)?;

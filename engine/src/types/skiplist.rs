@@ -234,7 +234,11 @@ impl SkipList {
         };
         if after_back && before_next {
             self.nodes[x as usize].score = new;
-            for (i, &prev) in update.iter().enumerate().take(self.nodes[x as usize].levels.len()) {
+            for (i, &prev) in update
+                .iter()
+                .enumerate()
+                .take(self.nodes[x as usize].levels.len())
+            {
                 self.link_mut(prev, i).score = new;
             }
             return;

@@ -98,7 +98,11 @@ pub fn sort(cx: &mut Ctx, key: &[u8], o: &SortOpts) -> Result<Reply, CmdError> {
         None => (0, n - 1),
         Some((off, cnt)) => {
             let s = off.max(0);
-            let e = if cnt < 0 { n - 1 } else { s.saturating_add(cnt) - 1 };
+            let e = if cnt < 0 {
+                n - 1
+            } else {
+                s.saturating_add(cnt) - 1
+            };
             (s, e)
         }
     };

@@ -9,7 +9,9 @@ use rand::Rng;
 
 use super::pack;
 use super::skiplist::SkipList;
-use super::{bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value};
+use super::{
+    bulk, check_write, drop_if_empty, read, BigData, Flat, FlatKind, Kind, Limits, ScanOpts, Value,
+};
 use crate::ctx::Ctx;
 use crate::effect::Effect;
 use crate::error::{self, CmdError};
@@ -245,7 +247,10 @@ fn to_big(v: &mut Value) -> &mut SkipZSet {
 }
 
 fn pack_remove(f: &mut Flat, m: &[u8]) -> bool {
-    let Some(off) = pack::pairs(f.buf()).find(|(_, x, _)| *x == m).map(|(o, _, _)| o) else {
+    let Some(off) = pack::pairs(f.buf())
+        .find(|(_, x, _)| *x == m)
+        .map(|(o, _, _)| o)
+    else {
         return false;
     };
     f.edit(|b| {
@@ -330,7 +335,9 @@ fn remove_ranks(v: &mut Value, start: usize, end: usize) -> Vec<Vec<u8>> {
 fn maybe_pack(v: &mut Value, lim: &Limits) {
     if let Value::Big(b) = v {
         if let BigData::ZSet(z) = &b.data {
-            if z.len() <= lim.zset_entries && z.sl.iter_from(0).all(|(_, m)| m.len() <= lim.zset_value) {
+            if z.len() <= lim.zset_entries
+                && z.sl.iter_from(0).all(|(_, m)| m.len() <= lim.zset_value)
+            {
                 let mut out = Value::Flat(Flat::new_collection(FlatKind::ZSetPack));
                 for (s, m) in z.sl.iter_from(0) {
                     set(&mut out, m, s, lim);
@@ -418,7 +425,11 @@ fn bounds(view: &View, r: &Range) -> (usize, usize) {
 /// Redis's rank normalization: Some((start, end)) inclusive or None when empty.
 fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let l = len as i64;
-    let mut s = if start < 0 { l.saturating_add(start) } else { start };
+    let mut s = if start < 0 {
+        l.saturating_add(start)
+    } else {
+        start
+    };
     let mut e = if end < 0 { l.saturating_add(end) } else { end };
     if s < 0 {
         s = 0;
@@ -433,7 +444,12 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 /// The selected elements, in reply order.
-fn select<'a>(view: &'a View, r: &Range, rev: bool, limit: Option<(i64, i64)>) -> Vec<(&'a [u8], f64)> {
+fn select<'a>(
+    view: &'a View,
+    r: &Range,
+    rev: bool,
+    limit: Option<(i64, i64)>,
+) -> Vec<(&'a [u8], f64)> {
     let n = view.len();
     if let Range::Rank(a, b) = r {
         let Some((s, e)) = rank_range(*a, *b, n) else {
@@ -456,7 +472,11 @@ fn select<'a>(view: &'a View, r: &Range, rev: bool, limit: Option<(i64, i64)>) -
     if offset >= avail {
         return Vec::new();
     }
-    let take = if count < 0 { avail - offset } else { (count as usize).min(avail - offset) };
+    let take = if count < 0 {
+        avail - offset
+    } else {
+        (count as usize).min(avail - offset)
+    };
     if rev {
         view.iter(end - 1 - offset, true).take(take).collect()
     } else {
@@ -466,7 +486,12 @@ fn select<'a>(view: &'a View, r: &Range, rev: bool, limit: Option<(i64, i64)>) -
 
 fn with_scores(items: &[(&[u8], f64)], withscores: bool) -> Reply {
     if withscores {
-        Reply::Pairs(items.iter().map(|(m, s)| (bulk(m), Reply::Double(*s))).collect())
+        Reply::Pairs(
+            items
+                .iter()
+                .map(|(m, s)| (bulk(m), Reply::Double(*s)))
+                .collect(),
+        )
     } else {
         Reply::bulk_array(items.iter().map(|(m, _)| *m))
     }
@@ -502,7 +527,6 @@ fn log_rem(g: &mut Guard<'_>, key: &[u8], members: Vec<Vec<u8>>) {
     });
 }
 
-
 // ------------------------------------------------------------------ commands
 
 /// ZADD flags.
@@ -517,7 +541,12 @@ pub struct AddFlags {
 }
 
 /// ZADD (and ZINCRBY, as ZADD INCR). `pairs` holds parsed scores and members.
-pub fn zadd(cx: &mut Ctx, key: &[u8], pairs: &[(f64, Bytes)], f: AddFlags) -> Result<Reply, CmdError> {
+pub fn zadd(
+    cx: &mut Ctx,
+    key: &[u8],
+    pairs: &[(f64, Bytes)],
+    f: AddFlags,
+) -> Result<Reply, CmdError> {
     let lim = cx.eng.limits();
     let mut g = cx.lock(&[key]);
     let nil = || if f.incr { Reply::Nil } else { Reply::Int(0) };
@@ -623,15 +652,29 @@ pub fn zmscore(cx: &mut Ctx, key: &[u8], ms: &[Bytes]) -> Result<Reply, CmdError
     let view = v.map(View::of);
     Ok(Reply::Array(
         ms.iter()
-            .map(|m| view.as_ref().and_then(|w| w.score(m)).map_or(Reply::Nil, Reply::Double))
+            .map(|m| {
+                view.as_ref()
+                    .and_then(|w| w.score(m))
+                    .map_or(Reply::Nil, Reply::Double)
+            })
             .collect(),
     ))
 }
 
 /// ZRANK/ZREVRANK, with WITHSCORE (Redis 7.2) a [rank, score] pair.
-pub fn zrank(cx: &mut Ctx, key: &[u8], m: &[u8], rev: bool, withscore: bool) -> Result<Reply, CmdError> {
+pub fn zrank(
+    cx: &mut Ctx,
+    key: &[u8],
+    m: &[u8],
+    rev: bool,
+    withscore: bool,
+) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
-    let nil = if withscore { Reply::NilArray } else { Reply::Nil };
+    let nil = if withscore {
+        Reply::NilArray
+    } else {
+        Reply::Nil
+    };
     let Some(v) = read_zset(&mut g, key)? else {
         return Ok(nil);
     };
@@ -748,7 +791,12 @@ pub fn zremrange(cx: &mut Ctx, key: &[u8], r: &Range) -> Result<i64, CmdError> {
 }
 
 /// Pops up to `count` lowest (or highest) from a sorted set the guard holds.
-pub(crate) fn pop_locked(g: &mut Guard<'_>, key: &[u8], max: bool, count: usize) -> Vec<(Vec<u8>, f64)> {
+pub(crate) fn pop_locked(
+    g: &mut Guard<'_>,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Vec<(Vec<u8>, f64)> {
     let items: Vec<(Vec<u8>, f64)> = match g.peek(key) {
         None => return Vec::new(),
         Some(e) => {
@@ -757,7 +805,11 @@ pub(crate) fn pop_locked(g: &mut Guard<'_>, key: &[u8], max: bool, count: usize)
             if n == 0 {
                 return Vec::new();
             }
-            let it = if max { view.iter(n - 1, true) } else { view.iter(0, false) };
+            let it = if max {
+                view.iter(n - 1, true)
+            } else {
+                view.iter(0, false)
+            };
             it.take(count).map(|(m, s)| (m.to_vec(), s)).collect()
         }
     };
@@ -785,7 +837,12 @@ pub fn zpop(cx: &mut Ctx, key: &[u8], max: bool, count: Option<usize>) -> Result
                 .flat_map(|(m, s)| [bulk(m), Reply::Double(*s)])
                 .collect(),
         ),
-        Some(_) => Reply::Pairs(items.iter().map(|(m, s)| (bulk(m), Reply::Double(*s))).collect()),
+        Some(_) => Reply::Pairs(
+            items
+                .iter()
+                .map(|(m, s)| (bulk(m), Reply::Double(*s)))
+                .collect(),
+        ),
     })
 }
 
@@ -811,7 +868,12 @@ pub fn zmpop(cx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Result<Re
     Ok(Reply::NilArray)
 }
 
-pub fn zrandmember(cx: &mut Ctx, key: &[u8], count: Option<i64>, withscores: bool) -> Result<Reply, CmdError> {
+pub fn zrandmember(
+    cx: &mut Ctx,
+    key: &[u8],
+    count: Option<i64>,
+    withscores: bool,
+) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let v = read_zset(&mut g, key)?;
     let Some(count) = count else {
@@ -848,7 +910,8 @@ fn sample(v: &Value, count: i64) -> Vec<(Vec<u8>, f64)> {
     super::sample(
         len(v),
         count,
-        one.as_mut().map(|f| f as &mut dyn FnMut() -> Option<(Vec<u8>, f64)>),
+        one.as_mut()
+            .map(|f| f as &mut dyn FnMut() -> Option<(Vec<u8>, f64)>),
         |p: &(Vec<u8>, f64)| &p.0[..],
         || entries(v),
     )

@@ -8,11 +8,32 @@ use strata_engine::types::hash::{self as h, FieldCond, FieldTtlKind, Part};
 
 use super::{parse_cursor, parse_int, Call};
 
-
 handlers!(
-    hset, hmset, hsetnx, hget, hmget, hgetall, hkeys, hvals, hdel, hlen, hexists, hstrlen,
-    hincrby, hincrbyfloat, hrandfield, hscan, hexpire, hpexpire, hexpireat, hpexpireat, httl,
-    hpttl, hexpiretime, hpexpiretime, hpersist,
+    hset,
+    hmset,
+    hsetnx,
+    hget,
+    hmget,
+    hgetall,
+    hkeys,
+    hvals,
+    hdel,
+    hlen,
+    hexists,
+    hstrlen,
+    hincrby,
+    hincrbyfloat,
+    hrandfield,
+    hscan,
+    hexpire,
+    hpexpire,
+    hexpireat,
+    hpexpireat,
+    httl,
+    hpttl,
+    hexpiretime,
+    hpexpiretime,
+    hpersist,
 );
 
 /// SSCAN/HSCAN/ZSCAN, in Redis's order: the cursor, then the key (missing = an empty scan,
@@ -21,19 +42,30 @@ pub fn scan_command(
     call: &mut Call,
     kind: strata_engine::types::Kind,
     allow_novalues: bool,
-    run: fn(&mut strata_engine::ctx::Ctx, &[u8], &strata_engine::types::ScanOpts) -> Result<Reply, CmdError>,
+    run: fn(
+        &mut strata_engine::ctx::Ctx,
+        &[u8],
+        &strata_engine::types::ScanOpts,
+    ) -> Result<Reply, CmdError>,
 ) -> Result<Reply, CmdError> {
     let (k, args) = (call.arg(1).clone(), call.args);
     let cursor = parse_cursor(&args[2])?;
     if !strata_engine::types::exists_as(&mut call.cx(), &k, kind)? {
-        return Ok(Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]));
+        return Ok(Reply::Array(vec![
+            Reply::bulk_str("0"),
+            Reply::Array(Vec::new()),
+        ]));
     }
     let o = scan_opts(args, cursor, allow_novalues)?;
     run(&mut call.cx(), &k, &o)
 }
 
 /// SSCAN/HSCAN/ZSCAN's options after the cursor; `novalues` is accepted only for HSCAN.
-fn scan_opts(args: &[Bytes], cursor: u64, allow_novalues: bool) -> Result<strata_engine::types::ScanOpts<'_>, CmdError> {
+fn scan_opts(
+    args: &[Bytes],
+    cursor: u64,
+    allow_novalues: bool,
+) -> Result<strata_engine::types::ScanOpts<'_>, CmdError> {
     let mut o = strata_engine::types::ScanOpts {
         cursor,
         count: 10,
@@ -108,7 +140,11 @@ mod imp {
     }
 
     pub fn hsetnx(call: &mut Call) -> Result<Reply, CmdError> {
-        let (k, f, v) = (call.arg(1).clone(), call.arg(2).clone(), call.arg(3).clone());
+        let (k, f, v) = (
+            call.arg(1).clone(),
+            call.arg(2).clone(),
+            call.arg(3).clone(),
+        );
         h::hsetnx(&mut call.cx(), &k, &f, &v).map(Reply::Int)
     }
 
@@ -176,7 +212,9 @@ mod imp {
 
     pub fn hrandfield(call: &mut Call) -> Result<Reply, CmdError> {
         let k = call.arg(1).clone();
-        if call.args.len() > 4 || (call.args.len() == 4 && !call.arg(3).eq_ignore_ascii_case(b"WITHVALUES")) {
+        if call.args.len() > 4
+            || (call.args.len() == 4 && !call.arg(3).eq_ignore_ascii_case(b"WITHVALUES"))
+        {
             return Err(error::SYNTAX);
         }
         let count = match call.args.get(2) {
@@ -203,7 +241,11 @@ mod imp {
             return Err(invalid());
         }
         let ms = v * unit_ms;
-        let base = if absolute { 0 } else { call.srv.engine.now_ms() as i64 };
+        let base = if absolute {
+            0
+        } else {
+            call.srv.engine.now_ms() as i64
+        };
         if base > HFE_MAX_ABS_MS - ms {
             return Err(invalid());
         }

@@ -126,7 +126,11 @@ mod imp {
             "AFTER" => false,
             _ => return Err(error::SYNTAX),
         };
-        let (k, p, e) = (call.arg(1).clone(), call.arg(3).clone(), call.arg(4).clone());
+        let (k, p, e) = (
+            call.arg(1).clone(),
+            call.arg(3).clone(),
+            call.arg(4).clone(),
+        );
         l::linsert(&mut call.cx(), &k, before, &p, &e).map(Reply::Int)
     }
 

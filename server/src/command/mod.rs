@@ -22,9 +22,9 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod strings;
-pub mod zsets;
 pub mod table;
 pub mod transactions;
+pub mod zsets;
 
 use bytes::Bytes;
 use strata_engine::ctx::Ctx;

@@ -100,7 +100,9 @@ pub fn save(call: &mut Call) -> Reply {
 /// BGSAVE [SCHEDULE]: a snapshot taken in the background (the cut is made under the exclusive
 /// gate, which the dispatcher holds).
 pub fn bgsave(call: &mut Call) -> Reply {
-    if call.args.len() > 2 || (call.args.len() == 2 && !call.arg(1).eq_ignore_ascii_case(b"SCHEDULE")) {
+    if call.args.len() > 2
+        || (call.args.len() == 2 && !call.arg(1).eq_ignore_ascii_case(b"SCHEDULE"))
+    {
         return Reply::Error(error::SYNTAX);
     }
     match crate::durability::bgsave(call.srv, false) {

@@ -10,8 +10,23 @@ use super::lists::numkeys;
 use super::{optional_count, Call};
 
 handlers!(
-    sadd, srem, smembers, sismember, smismember, scard, smove, spop, srandmember, sscan, sinter,
-    sunion, sdiff, sinterstore, sunionstore, sdiffstore, sintercard,
+    sadd,
+    srem,
+    smembers,
+    sismember,
+    smismember,
+    scard,
+    smove,
+    spop,
+    srandmember,
+    sscan,
+    sinter,
+    sunion,
+    sdiff,
+    sinterstore,
+    sunionstore,
+    sdiffstore,
+    sintercard,
 );
 
 mod imp {
@@ -48,7 +63,11 @@ mod imp {
     }
 
     pub fn smove(call: &mut Call) -> Result<Reply, CmdError> {
-        let (a, b, m) = (call.arg(1).clone(), call.arg(2).clone(), call.arg(3).clone());
+        let (a, b, m) = (
+            call.arg(1).clone(),
+            call.arg(2).clone(),
+            call.arg(3).clone(),
+        );
         s::smove(&mut call.cx(), &a, &b, &m).map(Reply::Int)
     }
 

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::flag::*;
 use super::{
-    bitmaps, connection, hashes, hll, keys, lists, server, sets, sort, strings, transactions, zsets, Cmd,
-    Handler,
+    bitmaps, connection, hashes, hll, keys, lists, server, sets, sort, strings, transactions,
+    zsets, Cmd, Handler,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -319,10 +319,15 @@ mod tests {
         assert_eq!(bitop.key_positions(5), vec![2, 3, 4]);
         assert_eq!(lookup(b"get").unwrap().key_positions(2), vec![1]);
         let args = |s: &str| -> Vec<bytes::Bytes> {
-            s.split(' ').map(|w| bytes::Bytes::copy_from_slice(w.as_bytes())).collect()
+            s.split(' ')
+                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
         };
         let zu = lookup(b"zunionstore").unwrap();
-        assert_eq!(zu.keys_in(&args("zunionstore d 2 a b WEIGHTS 1 2")), vec![1, 3, 4]);
+        assert_eq!(
+            zu.keys_in(&args("zunionstore d 2 a b WEIGHTS 1 2")),
+            vec![1, 3, 4]
+        );
         let lm = lookup(b"lmpop").unwrap();
         assert_eq!(lm.keys_in(&args("lmpop 2 a b LEFT")), vec![2, 3]);
         assert_eq!(lm.keys_in(&args("lmpop 9 a LEFT")), Vec::<usize>::new());

@@ -12,14 +12,44 @@ use super::sets::card_limit;
 use super::{mpop_count, optional_count, parse_int, Call};
 
 handlers!(
-    zadd, zincrby, zrem, zcard, zscore, zmscore, zrank, zrevrank, zcount, zlexcount, zrange,
-    zrangestore, zrangebyscore, zrevrangebyscore, zrangebylex, zrevrangebylex, zrevrange,
-    zremrangebyrank, zremrangebyscore, zremrangebylex, zpopmin, zpopmax, zmpop, zrandmember,
-    zscan, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard,
+    zadd,
+    zincrby,
+    zrem,
+    zcard,
+    zscore,
+    zmscore,
+    zrank,
+    zrevrank,
+    zcount,
+    zlexcount,
+    zrange,
+    zrangestore,
+    zrangebyscore,
+    zrevrangebyscore,
+    zrangebylex,
+    zrevrangebylex,
+    zrevrange,
+    zremrangebyrank,
+    zremrangebyscore,
+    zremrangebylex,
+    zpopmin,
+    zpopmax,
+    zmpop,
+    zrandmember,
+    zscan,
+    zunion,
+    zinter,
+    zdiff,
+    zunionstore,
+    zinterstore,
+    zdiffstore,
+    zintercard,
 );
 
 fn score(a: &[u8]) -> Result<f64, CmdError> {
-    number::parse_f64(a).filter(|v| !v.is_nan()).ok_or(error::NOT_FLOAT)
+    number::parse_f64(a)
+        .filter(|v| !v.is_nan())
+        .ok_or(error::NOT_FLOAT)
 }
 
 /// How ZRANGE's start and stop are read.
@@ -40,7 +70,14 @@ struct RangeArgs {
 
 /// Parses a ZRANGE-family range. `by` and `rev` are preset by the legacy commands; `opts`
 /// says whether BYSCORE/BYLEX/REV may appear.
-fn range_args(args: &[Bytes], at: usize, mut by: By, mut rev: bool, unified: bool, store: bool) -> Result<RangeArgs, CmdError> {
+fn range_args(
+    args: &[Bytes],
+    at: usize,
+    mut by: By,
+    mut rev: bool,
+    unified: bool,
+    store: bool,
+) -> Result<RangeArgs, CmdError> {
     let mut limit = None;
     let mut withscores = false;
     let mut i = at + 2;
@@ -131,12 +168,19 @@ fn op_args(args: &[Bytes], at: usize, op: ZOp, store: bool) -> Result<OpArgs<'_>
             "WEIGHTS" if op != ZOp::Diff && i + (n as usize) < args.len() => {
                 o.weights = args[i + 1..=i + n as usize]
                     .iter()
-                    .map(|a| number::parse_f64(a).filter(|v| !v.is_nan()).ok_or(error::WEIGHT_NOT_FLOAT))
+                    .map(|a| {
+                        number::parse_f64(a)
+                            .filter(|v| !v.is_nan())
+                            .ok_or(error::WEIGHT_NOT_FLOAT)
+                    })
                     .collect::<Result<_, _>>()?;
                 i += n as usize;
             }
             "AGGREGATE" if op != ZOp::Diff && i + 1 < args.len() => {
-                o.agg = match String::from_utf8_lossy(&args[i + 1]).to_ascii_uppercase().as_str() {
+                o.agg = match String::from_utf8_lossy(&args[i + 1])
+                    .to_ascii_uppercase()
+                    .as_str()
+                {
                     "SUM" => Aggregate::Sum,
                     "MIN" => Aggregate::Min,
                     "MAX" => Aggregate::Max,
@@ -160,7 +204,10 @@ mod imp {
         let mut f = AddFlags::default();
         let mut i = 2;
         while i < args.len() {
-            match String::from_utf8_lossy(&args[i]).to_ascii_uppercase().as_str() {
+            match String::from_utf8_lossy(&args[i])
+                .to_ascii_uppercase()
+                .as_str()
+            {
                 "NX" => f.nx = true,
                 "XX" => f.xx = true,
                 "GT" => f.gt = true,
@@ -242,13 +289,19 @@ mod imp {
     }
 
     pub fn zcount(call: &mut Call) -> Result<Reply, CmdError> {
-        let r = Range::Score(z::parse_score_bound(call.arg(2))?, z::parse_score_bound(call.arg(3))?);
+        let r = Range::Score(
+            z::parse_score_bound(call.arg(2))?,
+            z::parse_score_bound(call.arg(3))?,
+        );
         let k = call.arg(1).clone();
         z::zcount(&mut call.cx(), &k, &r).map(Reply::Int)
     }
 
     pub fn zlexcount(call: &mut Call) -> Result<Reply, CmdError> {
-        let r = Range::Lex(z::parse_lex_bound(call.arg(2))?, z::parse_lex_bound(call.arg(3))?);
+        let r = Range::Lex(
+            z::parse_lex_bound(call.arg(2))?,
+            z::parse_lex_bound(call.arg(3))?,
+        );
         let k = call.arg(1).clone();
         z::zcount(&mut call.cx(), &k, &r).map(Reply::Int)
     }
@@ -345,7 +398,9 @@ mod imp {
     }
 
     pub fn zrandmember(call: &mut Call) -> Result<Reply, CmdError> {
-        if call.args.len() > 4 || (call.args.len() == 4 && !call.arg(3).eq_ignore_ascii_case(b"WITHSCORES")) {
+        if call.args.len() > 4
+            || (call.args.len() == 4 && !call.arg(3).eq_ignore_ascii_case(b"WITHSCORES"))
+        {
             return Err(error::SYNTAX);
         }
         let withscores = call.args.len() == 4;
