@@ -32,6 +32,12 @@ use keyspace::{Db, Guard};
 /// Where committed effects go: the write-ahead log, or a test's recorder.
 pub trait EffectSink: Send + Sync {
     fn append(&self, effects: &[Effect]);
+
+    /// Whether effects are wanted now (the log can be turned off at run time). Changes only
+    /// under the exclusive gate, so a write is either wholly recorded or not at all.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Settings the engine needs, most of them changeable at run time by CONFIG SET.
@@ -233,7 +239,7 @@ impl Engine {
 
     /// Whether effects are being recorded (a WAL or a test recorder is attached).
     pub fn has_sink(&self) -> bool {
-        self.sink.is_some()
+        self.sink.as_ref().is_some_and(|s| s.enabled())
     }
 
     /// Hands effects to the sink and counts them as changes since the last save.

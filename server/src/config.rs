@@ -358,7 +358,8 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "appendonly",
         kind: Kind::Bool,
         default: "no",
-        mutable: false,
+        // CONFIG SET turns the log on and off (the command does it: it needs the server).
+        mutable: true,
         apply: None,
     },
     Directive {
@@ -371,6 +372,23 @@ pub static DIRECTIVES: &[Directive] = &[
                 strata_engine::wal::Fsync::parse(v).unwrap_or(strata_engine::wal::Fsync::EverySec);
             e.config.appendfsync.store(f as u8, Ordering::Relaxed)
         }),
+    },
+    Directive {
+        name: "auto-aof-rewrite-percentage",
+        kind: Kind::Int {
+            min: 0,
+            max: I32MAX,
+        },
+        default: "100",
+        mutable: true,
+        apply: None,
+    },
+    Directive {
+        name: "auto-aof-rewrite-min-size",
+        kind: Kind::Memory { min: 0 },
+        default: "67108864",
+        mutable: true,
+        apply: None,
     },
     Directive {
         name: "appenddirname",

@@ -101,13 +101,11 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         // disk; if the log failed, the connection closes unanswered rather than acknowledge.
         let seq = crate::durability::take_last_seq();
         if seq > 0 {
-            if let Some(d) = &srv.durability {
-                let mode = strata_engine::wal::Fsync::from_u8(
-                    srv.engine.config.appendfsync.load(Ordering::Relaxed),
-                );
-                if !d.wait_durable(seq, mode).await {
-                    return Ok(());
-                }
+            let mode = strata_engine::wal::Fsync::from_u8(
+                srv.engine.config.appendfsync.load(Ordering::Relaxed),
+            );
+            if !srv.durability.wait_durable(seq, mode).await {
+                return Ok(());
             }
         }
         if !wbuf.is_empty() {

@@ -147,24 +147,54 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             );
         }
         "persistence" => {
-            let aof_enabled = srv.durability.is_some() as u8;
             let loading = srv.loading.load(Ordering::Relaxed) as u8;
             let bg = srv.saves.in_progress.load(Ordering::Relaxed) as u8;
             let rw = (bg == 1 && srv.saves.rewrite.load(Ordering::Relaxed)) as u8;
+            let d = &srv.durability;
+            let st = &srv.saves;
+            let aof_enabled = d.enabled() as u8;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |t| t.as_secs());
+            let current = if bg == 1 {
+                now.saturating_sub(st.started_at.load(Ordering::Relaxed)) as i64
+            } else {
+                -1
+            };
+            let last = match st.last_secs.load(Ordering::Relaxed) {
+                u64::MAX => -1,
+                s => s as i64,
+            };
+            let (rdb_cur, aof_cur) = if rw == 1 {
+                (-1, current)
+            } else {
+                (current, -1)
+            };
+            let base = st.base_size.load(Ordering::Relaxed);
+            let aof_sizes = if aof_enabled == 1 {
+                format!(
+                    "aof_current_size:{}\r\naof_base_size:{base}\r\naof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+                    base + d.log_bytes()
+                )
+            } else {
+                String::new()
+            };
             let bg_status = if srv.saves.last_ok.load(Ordering::Relaxed) {
                 "ok"
             } else {
                 "err"
             };
-            let aof_write = match srv.durability.as_ref().and_then(|d| d.error()) {
+            let aof_write = match d.error() {
                 Some(_) => "err",
                 None => "ok",
             };
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:{loading}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{bg_status}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{aof_enabled}\r\naof_rewrite_in_progress:{rw}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{bg_status}\r\naof_last_write_status:{aof_write}\r\n",
+                "# Persistence\r\nloading:{loading}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{bg_status}\r\nrdb_last_bgsave_time_sec:{last}\r\nrdb_current_bgsave_time_sec:{rdb_cur}\r\naof_enabled:{aof_enabled}\r\naof_rewrite_in_progress:{rw}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{last}\r\naof_current_rewrite_time_sec:{aof_cur}\r\naof_last_bgrewrite_status:{bg_status}\r\naof_rewrites:{}\r\naof_last_write_status:{aof_write}\r\n{aof_sizes}",
                 eng.stats.dirty.get(),
-                srv.saves.last_save.load(Ordering::Relaxed),
+                st.last_save.load(Ordering::Relaxed),
+                st.rewrite_scheduled.load(Ordering::Relaxed) as u8,
+                st.rewrites.load(Ordering::Relaxed),
             );
         }
         "stats" => {

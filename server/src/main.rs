@@ -147,20 +147,23 @@ fn main() {
     }
     // With `appendonly yes`, every commit goes to the write-ahead log, which is replayed here
     // before any client can connect.
-    let durability = config.get_bool("appendonly").then(|| {
-        let wal_dir = std::path::Path::new(&dir).join(config.get("appenddirname"));
-        strata_server::durability::Durability::new(wal_dir, config.get("appendfilename"))
-    });
-    let sink = durability.clone().map(|d| {
-        Box::new(strata_server::durability::WalSink(d)) as Box<dyn strata_engine::EffectSink>
-    });
+    let fsync = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let durability = strata_server::durability::Durability::new(
+        std::path::Path::new(&dir).join(config.get("appenddirname")),
+        config.get("appendfilename"),
+        config.get_bool("appendonly"),
+        fsync.clone(),
+    );
+    // The log's writer and the engine's CONFIG SET appendfsync share one setting.
+    let sink = Box::new(strata_server::durability::WalSink(durability.clone()));
     let engine = Engine::open(
         EngineConfig {
             databases: config.get_u64("databases") as usize,
             shards: config.get_u64("shards") as usize,
+            appendfsync: fsync,
             ..Default::default()
         },
-        sink,
+        Some(sink),
     );
     config.apply_all(&engine);
     let pidfile = config.get("pidfile");
@@ -169,12 +172,11 @@ fn main() {
     }
     let port = config.get_u64("port") as u16;
     let bind = config.get("bind");
-    let mut srv = server::Server::new(engine.clone(), config, port);
-    srv.durability = durability;
+    let srv = server::Server::new(engine.clone(), config, port, durability);
     // While the log is replayed, clients are accepted and answered -LOADING, as Redis does.
     let has_snapshot = strata_server::durability::snapshot_path(&srv.config).exists();
     srv.loading.store(
-        srv.durability.is_some() || has_snapshot,
+        srv.durability.enabled() || has_snapshot,
         std::sync::atomic::Ordering::Relaxed,
     );
     let srv = Arc::new(srv);
@@ -205,7 +207,7 @@ fn main() {
                     let period = Duration::from_millis(1000 / hz);
                     std::thread::sleep(period);
                     srv.engine.active_expire_cycle(period / 4);
-                    strata_server::durability::maybe_save(&srv);
+                    strata_server::durability::cron(&srv);
                     ops.sample(&srv);
                 }
             })

@@ -78,8 +78,8 @@ pub struct Server {
     pub hot: HotConfig,
     pub config: Config,
     pub clients: Registry,
-    /// The write-ahead log, when `appendonly yes`.
-    pub durability: Option<Arc<crate::durability::Durability>>,
+    /// The write-ahead log (`appendonly`, which CONFIG SET turns on and off).
+    pub durability: Arc<crate::durability::Durability>,
     /// True while the log is replayed at startup: commands without the `loading` flag get
     /// -LOADING.
     pub loading: std::sync::atomic::AtomicBool,
@@ -94,7 +94,12 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(engine: Arc<Engine>, config: Config, port: u16) -> Server {
+    pub fn new(
+        engine: Arc<Engine>,
+        config: Config,
+        port: u16,
+        durability: Arc<crate::durability::Durability>,
+    ) -> Server {
         let run_id: String = (0..40)
             .map(|_| {
                 let n: u8 = rand::random::<u8>() % 16;
@@ -119,7 +124,7 @@ impl Server {
             hot,
             config,
             clients: Registry::default(),
-            durability: None,
+            durability,
             loading: std::sync::atomic::AtomicBool::new(false),
             saves: Arc::new(crate::durability::SaveState::new(
                 SystemTime::now()
@@ -139,9 +144,7 @@ impl Server {
 
     /// Makes everything logged durable before the process exits (SHUTDOWN, SIGTERM).
     pub fn prepare_exit(&self) {
-        if let Some(d) = &self.durability {
-            d.close();
-        }
+        self.durability.close();
     }
 
     /// Re-reads the cached directives after CONFIG SET.

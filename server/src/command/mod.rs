@@ -334,7 +334,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     }
     // A failed write-ahead log stops writes (reads go on), as Redis's MISCONF does.
     if cmd.has(flag::WRITE) && client.multi.is_none() {
-        if let Some(err) = srv.durability.as_ref().and_then(|d| d.error()) {
+        if let Some(err) = srv.durability.error() {
             return Reply::Error(CmdError::owned(format!(
                 "MISCONF Errors writing to the AOF file: {err}"
             )));

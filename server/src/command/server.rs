@@ -105,14 +105,37 @@ pub fn bgsave(call: &mut Call) -> Reply {
     {
         return Reply::Error(error::SYNTAX);
     }
+    let st = &call.srv.saves;
+    if st.in_progress.load(Ordering::Acquire) {
+        if st.rewrite.load(Ordering::Relaxed) {
+            if call.args.len() == 2 {
+                st.bgsave_scheduled.store(true, Ordering::Release);
+                return Reply::Status("Background saving scheduled");
+            }
+            return Reply::Error(CmdError::owned(
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. Use \
+                 BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+                    .to_string(),
+            ));
+        }
+        return Reply::Error(CmdError::owned(
+            "ERR Background save already in progress".to_string(),
+        ));
+    }
     match crate::durability::bgsave(call.srv, false) {
         Ok(()) => Reply::Status("Background saving started"),
         Err(e) => Reply::Error(CmdError::owned(format!("ERR {e}"))),
     }
 }
 
-/// BGREWRITEAOF: a background snapshot that then drops the log segments it covers.
+/// BGREWRITEAOF: a background snapshot that then drops the log segments it covers; scheduled
+/// for when a running BGSAVE ends.
 pub fn bgrewriteaof(call: &mut Call) -> Reply {
+    let st = &call.srv.saves;
+    if st.in_progress.load(Ordering::Acquire) && !st.rewrite.load(Ordering::Relaxed) {
+        st.rewrite_scheduled.store(true, Ordering::Release);
+        return Reply::Status("Background append only file rewriting scheduled");
+    }
     match crate::durability::bgsave(call.srv, true) {
         Ok(()) => Reply::Status("Background append only file rewriting started"),
         Err(e) => Reply::Error(CmdError::owned(format!("ERR {e}"))),
@@ -247,13 +270,27 @@ fn config_set(call: &mut Call) -> Reply {
             )
         })
         .collect();
-    match call.srv.config.set_many(&call.srv.engine, &pairs) {
-        Ok(()) => {
-            call.srv.refresh_hot();
-            Reply::Ok
-        }
-        Err(e) => Reply::Error(e),
+    let srv = call.srv;
+    if let Err(e) = srv.config.set_many(&srv.engine, &pairs) {
+        return Reply::Error(e);
     }
+    srv.refresh_hot();
+    // appendonly needs the server, not just the engine: the log is opened (and rewritten) or
+    // closed here. CONFIG holds the exclusive gate (its table flags), so no write is in flight.
+    let on = srv.config.get_bool("appendonly");
+    if on != srv.durability.enabled() {
+        if let Err(e) = crate::durability::set_appendonly(srv, on) {
+            tracing::warn!("Unable to turn on the write-ahead log: {e}");
+            let _ = srv
+                .config
+                .set_many(&srv.engine, &[("appendonly".into(), "no".into())]);
+            return Reply::Error(CmdError::config_set_failed(
+                "appendonly",
+                "Unable to turn on AOF. Check server logs.",
+            ));
+        }
+    }
+    Reply::Ok
 }
 
 fn config_resetstat(call: &mut Call) -> Reply {

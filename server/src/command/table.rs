@@ -104,7 +104,7 @@ pub static COMMANDS: &[Cmd] = &[
     c("time", 1, LOADING | STALE | FAST, NOKEY, &["@fast"], "server", "2.6.0", "Returns the server time.", server::time),
     c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | EXCLUSIVE, NOKEY, ADM, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
     c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, ADM, "server", "1.0.0", "A container for debugging commands.", server::debug),
-    c("config", -2, NOKEY_FLAGS, NOKEY, &["@slow"], "server", "2.0.0", "A container for server configuration commands.", server::config),
+    c("config", -2, NOKEY_FLAGS | EXCLUSIVE, NOKEY, &["@slow"], "server", "2.0.0", "A container for server configuration commands.", server::config),
     c("command", -1, LOADING | STALE, NOKEY, &["@slow", "@connection"], "server", "2.8.13", "Returns detailed information about all commands.", server::command),
     c("memory", -2, 0, NOKEY, &["@slow"], "server", "4.0.0", "A container for memory diagnostics commands.", server::memory),
     c("cluster", -2, 0, NOKEY, &["@slow"], "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
