@@ -357,7 +357,8 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "appendonly",
         kind: Kind::Bool,
-        default: "no",
+        // Unlike Redis (no): a session store should not lose a second of writes by default.
+        default: "yes",
         // CONFIG SET turns the log on and off (the command does it: it needs the server).
         mutable: true,
         apply: None,
