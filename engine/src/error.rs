@@ -189,6 +189,11 @@ pub const STRING_TOO_LONG: CmdError =
     CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 pub const BIT_OFFSET: CmdError = CmdError::new("ERR bit offset is not an integer or out of range");
 pub const BIT_VALUE: CmdError = CmdError::new("ERR bit is not an integer or out of range");
+pub const BGSAVE_IN_PROGRESS: CmdError = CmdError::new("ERR Background save already in progress");
+pub const BGSAVE_AOF_ACTIVE: CmdError = CmdError::new(
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+);
+pub const AOF_ON_FAILED: &str = "Unable to turn on AOF. Check server logs.";
 pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
 pub const WRONGPASS: CmdError =
     CmdError::new("WRONGPASS invalid username-password pair or user is disabled.");

@@ -29,13 +29,28 @@ impl Drop for Proc {
 }
 
 fn spawn(dir: &Path, extra: &[&str]) -> (Child, u16) {
+    spawn_in(dir, extra, None)
+}
+
+/// Starts the server, through `sh -c "<prelude>; exec ..."` when a prelude is given (to set
+/// limits such as `ulimit -f` on the server alone).
+fn spawn_in(dir: &Path, extra: &[&str], prelude: Option<&str>) -> (Child, u16) {
     let port = free_port();
     let log = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("server.log"))
         .expect("open the log");
-    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
+    let mut command = match prelude {
+        Some(p) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("{p}; exec \"$0\" \"$@\"")])
+                .arg(env!("CARGO_BIN_EXE_strata-server"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_strata-server")),
+    };
+    let child = command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .arg("--dir")
         .arg(dir)
@@ -51,7 +66,11 @@ fn spawn(dir: &Path, extra: &[&str]) -> (Child, u16) {
 
 /// Starts the server and waits (bounded) until it answers PING.
 fn start(dir: &Path, extra: &[&str]) -> Proc {
-    let (mut child, port) = spawn(dir, extra);
+    start_in(dir, extra, None)
+}
+
+fn start_in(dir: &Path, extra: &[&str], prelude: Option<&str>) -> Proc {
+    let (mut child, port) = spawn_in(dir, extra, prelude);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -570,4 +589,278 @@ fn save_points_take_background_snapshots() {
             Resp::Bulk(Some(b"3".to_vec())),
         ]))
     );
+}
+
+/// Waits (bounded) until no background save or rewrite runs.
+fn wait_saves_done(c: &mut RawClient) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(c, "rdb_bgsave_in_progress") != "0"
+        || info_field(c, "aof_rewrite_in_progress") != "0"
+        || info_field(c, "aof_rewrite_scheduled") != "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a background save never finished"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn int_of(r: Resp) -> i64 {
+    match r {
+        Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse().unwrap(),
+        Resp::Bulk(None) => 0,
+        Resp::Int(n) => n,
+        other => panic!("expected a number, got {}", other.render()),
+    }
+}
+
+/// Several clients append consecutive numbers to their own lists under `always`; the server
+/// is killed at varying moments, some during a BGSAVE or BGREWRITEAOF, and restarted on the
+/// same directory, round after round. After every restart each list must be exactly 1..n
+/// with n at least the last acknowledged number and at most one more: a per-client prefix
+/// of what was issued, with no holes and no value never written.
+#[test]
+fn kill_9_rounds_during_snapshots_keep_a_prefix_of_every_client() {
+    const WRITERS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let mut next = [1i64; WRITERS];
+    let mut acked = [0i64; WRITERS];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..8 {
+        let p = start(dir.path(), &["--appendfsync", "always"]);
+        let mut c = RawClient::connect(p.port);
+        for w in 0..WRITERS {
+            let items = match run(&mut c, &format!("LRANGE q:{w} 0 -1")) {
+                Resp::Array(Some(items)) => items,
+                other => panic!("LRANGE answered {}", other.render()),
+            };
+            let got: Vec<i64> = items.into_iter().map(int_of).collect();
+            let n = got.len() as i64;
+            assert_eq!(
+                got,
+                (1..=n).collect::<Vec<_>>(),
+                "round {round} writer {w}: not a prefix; log:\n{}",
+                log(dir.path())
+            );
+            assert!(
+                n >= acked[w] && n <= acked[w] + 1,
+                "round {round} writer {w}: acknowledged {}, recovered {n}",
+                acked[w]
+            );
+            next[w] = n + 1;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let stop = stop.clone();
+                let port = p.port;
+                let mut i = next[w];
+                thread::spawn(move || {
+                    let mut c = RawClient::connect(port);
+                    let key = format!("q:{w}");
+                    let mut last = i - 1;
+                    while !stop.load(Ordering::Relaxed) {
+                        let v = i.to_string();
+                        match c.try_cmd(&[b"RPUSH", key.as_bytes(), v.as_bytes()]) {
+                            Ok(Resp::Int(_)) => last = i,
+                            _ => break,
+                        }
+                        i += 1;
+                    }
+                    last
+                })
+            })
+            .collect();
+        // Some bulk so a snapshot takes a moment, then a snapshot of one kind or the other
+        // (or none), and the kill at a varying moment after it.
+        for i in 0..500 {
+            run(&mut c, &format!("SET pad:{round}:{i} {}", "x".repeat(100)));
+        }
+        match rand(3) {
+            0 => assert!(!run(&mut c, "BGSAVE").is_error()),
+            1 => assert!(!run(&mut c, "BGREWRITEAOF").is_error()),
+            _ => {}
+        }
+        thread::sleep(Duration::from_millis(rand(200)));
+        kill9(p);
+        stop.store(true, Ordering::Relaxed);
+        for (w, t) in writers.into_iter().enumerate() {
+            acked[w] = t.join().unwrap();
+        }
+    }
+    assert!(
+        acked.iter().all(|&a| a > 0),
+        "the writers never got going: {acked:?}"
+    );
+}
+
+/// `CONFIG SET appendonly yes` on a server started without the log: the log is opened and
+/// rewritten at once, so after a kill -9 everything written before and after comes back.
+/// Turning it off flushes it; a SAVE with the log off removes the stale segments.
+#[test]
+fn appendonly_turns_on_and_off_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendonly", "no", "--save", ""]);
+    let mut c = RawClient::connect(p.port);
+    run(&mut c, "SET before on");
+    assert_eq!(info_field(&mut c, "aof_enabled"), "0");
+    assert!(wal_segments(dir.path()).is_empty());
+    assert_eq!(
+        run(&mut c, "CONFIG SET appendonly yes"),
+        Resp::Simple(b"OK".to_vec())
+    );
+    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    wait_saves_done(&mut c);
+    assert_eq!(info_field(&mut c, "aof_rewrites"), "1");
+    run(&mut c, "SET after on");
+    kill9(p);
+    // Started with the log on (as CONFIG REWRITE would have recorded it).
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(
+        run(&mut c, "MGET before after"),
+        Resp::Array(Some(vec![
+            Resp::Bulk(Some(b"on".to_vec())),
+            Resp::Bulk(Some(b"on".to_vec())),
+        ]))
+    );
+    assert_eq!(
+        run(&mut c, "CONFIG SET appendonly no"),
+        Resp::Simple(b"OK".to_vec())
+    );
+    assert_eq!(info_field(&mut c, "aof_enabled"), "0");
+    run(&mut c, "SET unlogged 1");
+    assert!(!wal_segments(dir.path()).is_empty());
+    assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+    assert!(
+        wal_segments(dir.path()).is_empty(),
+        "the stale log outlived a snapshot taken with the log off"
+    );
+    // On again: numbering continues after the snapshot, so its records are all replayed.
+    run(&mut c, "CONFIG SET appendonly yes");
+    wait_saves_done(&mut c);
+    run(&mut c, "SET last 1");
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(run(&mut c, "DBSIZE"), Resp::Int(4));
+    assert_eq!(run(&mut c, "GET last"), Resp::Bulk(Some(b"1".to_vec())));
+}
+
+/// `auto-aof-rewrite-percentage` and `-min-size`: once the log outgrows the last snapshot by
+/// the percentage, a rewrite starts on its own and the log shrinks.
+#[test]
+fn the_log_is_rewritten_when_it_outgrows_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(
+        dir.path(),
+        &[
+            "--save",
+            "",
+            "--auto-aof-rewrite-percentage",
+            "100",
+            "--auto-aof-rewrite-min-size",
+            "64kb",
+        ],
+    );
+    let mut c = RawClient::connect(p.port);
+    let value = "v".repeat(200);
+    // ~100 KB of log over one key set: more than the minimum, and no snapshot yet.
+    for round in 0..5 {
+        for i in 0..100 {
+            run(&mut c, &format!("SET k:{i} {round}{value}"));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(&mut c, "aof_rewrites") == "0" {
+        assert!(
+            Instant::now() < deadline,
+            "no automatic rewrite; INFO aof_current_size {}",
+            info_field(&mut c, "aof_current_size")
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    wait_saves_done(&mut c);
+    let base: u64 = info_field(&mut c, "aof_base_size").parse().unwrap();
+    let current: u64 = info_field(&mut c, "aof_current_size").parse().unwrap();
+    assert!(
+        base > 0 && current < 2 * base,
+        "base {base}, current {current}"
+    );
+    // Below the growth threshold nothing more happens.
+    run(&mut c, "SET small 1");
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut c, "aof_rewrites"), "1");
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(run(&mut c, "DBSIZE"), Resp::Int(101));
+    assert_eq!(
+        run(&mut c, "GET k:7"),
+        Resp::Bulk(Some(format!("4{value}").into_bytes()))
+    );
+}
+
+/// A log that cannot be written (here the file-size limit, `ulimit -f`, with SIGXFSZ
+/// ignored, so writes fail with EFBIG as on a full disk) stops writes with -MISCONF while
+/// reads go on; under `always` nothing unsynced is acknowledged, and a restart without the
+/// limit recovers every acknowledged write.
+#[test]
+fn a_failing_log_stops_writes_with_misconf() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start_in(
+        dir.path(),
+        &["--appendfsync", "always"],
+        Some("trap '' XFSZ; ulimit -f 64"),
+    );
+    let mut c = RawClient::connect(p.port);
+    let value = "v".repeat(100);
+    let mut acked = 0;
+    let mut refused = None;
+    for i in 1..10_000 {
+        match c.try_cmd(&[b"SET", format!("k:{i}").as_bytes(), value.as_bytes()]) {
+            Ok(Resp::Simple(_)) => acked = i,
+            Ok(other) => {
+                refused = Some(other.render());
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(acked > 100, "only {acked} writes before the failure");
+    assert!(acked < 9_999, "the log never failed");
+    if let Some(r) = refused {
+        assert!(r.contains("MISCONF"), "refused with {r}");
+    }
+    let mut c = RawClient::connect(p.port);
+    let r = run(&mut c, "SET after failure");
+    assert!(
+        r.is_error()
+            && r.render()
+                .contains("MISCONF Errors writing to the AOF file"),
+        "{}",
+        r.render()
+    );
+    assert_eq!(
+        run(&mut c, "GET k:1"),
+        Resp::Bulk(Some(value.clone().into_bytes()))
+    );
+    assert_eq!(info_field(&mut c, "aof_last_write_status"), "err");
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    let n = int_of(run(&mut c, "DBSIZE"));
+    assert!(
+        n >= acked && n <= acked + 1,
+        "acknowledged {acked}, recovered {n}; log:\n{}",
+        log(dir.path())
+    );
+    assert_eq!(run(&mut c, "EXISTS after"), Resp::Int(0));
 }

@@ -112,15 +112,9 @@ pub fn bgsave(call: &mut Call) -> Reply {
                 st.bgsave_scheduled.store(true, Ordering::Release);
                 return Reply::Status("Background saving scheduled");
             }
-            return Reply::Error(CmdError::owned(
-                "ERR Another child process is active (AOF?): can't BGSAVE right now. Use \
-                 BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
-                    .to_string(),
-            ));
+            return Reply::Error(error::BGSAVE_AOF_ACTIVE);
         }
-        return Reply::Error(CmdError::owned(
-            "ERR Background save already in progress".to_string(),
-        ));
+        return Reply::Error(error::BGSAVE_IN_PROGRESS);
     }
     match crate::durability::bgsave(call.srv, false) {
         Ok(()) => Reply::Status("Background saving started"),
@@ -286,7 +280,7 @@ fn config_set(call: &mut Call) -> Reply {
                 .set_many(&srv.engine, &[("appendonly".into(), "no".into())]);
             return Reply::Error(CmdError::config_set_failed(
                 "appendonly",
-                "Unable to turn on AOF. Check server logs.",
+                error::AOF_ON_FAILED,
             ));
         }
     }
