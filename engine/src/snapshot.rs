@@ -4,10 +4,11 @@
 //! A snapshot file is a header (magic `STRATASN`, format version u32 LE, the log sequence
 //! number S it is taken at u64 LE, key count u64 LE, CRC32C of those 28 bytes), then records
 //! framed exactly as the log's (length, number, payload CRC, header CRC, payload), numbered
-//! from 1, each holding the effects that rebuild one key or a chunk of one big collection
-//! (`Set`; `HSet`, `ListPush`, `SAdd`, `ZAdd` of at most [`CHUNK`] elements; then `Expire` and
-//! `HExpire`), and last an end record with no effects. The snapshot at S plus the log records
-//! after S is the whole state.
+//! from 1, and last an end record with no effects. A record's payload is a codec byte (0:
+//! raw, 1: lz4 block preceded by its u32 LE raw length) around a log payload: the effects that
+//! rebuild a run of keys, about [`BLOCK`] bytes of them (`Set`; `HSet`, `ListPush`, `SAdd`,
+//! `ZAdd` of at most [`CHUNK`] elements; then `Expire` and `HExpire`). The snapshot at S plus
+//! the log records after S is the whole state.
 //!
 //! Files are written to a temporary name, fsynced, renamed over the old snapshot, and the
 //! directory fsynced, so a crash leaves either the old snapshot or the new one.
@@ -28,16 +29,101 @@ use crate::keyspace::Shard;
 
 use crate::effect::Effect;
 use crate::types::{hash, list, set, zset, BigData, Kind, Value};
-use crate::wal::{encode_payload, frame};
+use crate::wal::frame;
 use crate::Engine;
 
 pub const MAGIC: &[u8; 8] = b"STRATASN";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER: usize = 32;
 /// Elements per effect for big collections.
 pub const CHUNK: usize = 1024;
-/// Effects per record: small keys share records.
-const RECORD_EFFECTS: usize = 64;
+/// Encoded effects per record, before compression: small keys share records, and lz4 gets
+/// enough to work on.
+pub const BLOCK: usize = 64 * 1024;
+const CODEC_RAW: u8 = 0;
+const CODEC_LZ4: u8 = 1;
+
+/// Packs effects into record payloads of about [`BLOCK`] bytes, lz4-compressed.
+#[derive(Default)]
+pub struct Blocks {
+    buf: Vec<u8>,
+    count: u64,
+    /// Finished payloads, ready to be framed.
+    pub done: Vec<Vec<u8>>,
+}
+
+impl Blocks {
+    pub fn push(&mut self, chunks: Vec<Vec<Effect>>) {
+        for e in chunks.iter().flatten() {
+            crate::effect::encode(e, &mut self.buf);
+            self.count += 1;
+        }
+        if self.buf.len() >= BLOCK {
+            self.finish();
+        }
+    }
+
+    /// Ends the current block, if it holds anything.
+    pub fn finish(&mut self) {
+        if self.count == 0 {
+            return;
+        }
+        let mut raw = Vec::with_capacity(self.buf.len() + 10);
+        let mut n = self.count;
+        while n >= 0x80 {
+            raw.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        raw.push(n as u8);
+        raw.extend_from_slice(&self.buf);
+        self.buf.clear();
+        self.count = 0;
+        self.done.push(compress(&raw));
+    }
+}
+
+/// A record payload holding `raw` (a log payload): lz4 when that is smaller.
+fn compress(raw: &[u8]) -> Vec<u8> {
+    let packed = lz4_flex::block::compress(raw);
+    if packed.len() + 4 < raw.len() && raw.len() <= u32::MAX as usize {
+        let mut out = Vec::with_capacity(packed.len() + 5);
+        out.push(CODEC_LZ4);
+        out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        out.extend_from_slice(&packed);
+        out
+    } else {
+        let mut out = Vec::with_capacity(raw.len() + 1);
+        out.push(CODEC_RAW);
+        out.extend_from_slice(raw);
+        out
+    }
+}
+
+/// The effects in a record payload. The raw length of a compressed block is checked against
+/// what lz4 can expand to (255 bytes per input byte) before anything is allocated.
+pub fn decode_record(p: &[u8]) -> Result<Vec<Effect>, String> {
+    match p.split_first() {
+        Some((&CODEC_RAW, raw)) => crate::wal::decode_payload(raw),
+        Some((&CODEC_LZ4, rest)) if rest.len() >= 4 => {
+            let len = u32::from_le_bytes(rest[..4].try_into().expect("4")) as usize;
+            let packed = &rest[4..];
+            if len > packed.len().saturating_mul(255) + 16 {
+                return Err(format!(
+                    "compressed block claims {len} bytes from {}",
+                    packed.len()
+                ));
+            }
+            let raw = lz4_flex::block::decompress(packed, len)
+                .map_err(|e| format!("compressed block is damaged: {e}"))?;
+            if raw.len() != len {
+                return Err("compressed block has the wrong length".into());
+            }
+            crate::wal::decode_payload(&raw)
+        }
+        Some((c, _)) => Err(format!("unknown record codec {c}")),
+        None => Err("empty record".into()),
+    }
+}
 
 fn header(seq: u64, keys: u64) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
@@ -135,7 +221,9 @@ pub fn save(eng: &Engine, path: &Path, seq: u64) -> io::Result<u64> {
                 let s = s.lock();
                 for (k, e) in s.dict.iter() {
                     out.keys += 1;
-                    out.push(key_effects(db as u32, k, &e.value, e.expire_at))?;
+                    out.blocks
+                        .push(key_effects(db as u32, k, &e.value, e.expire_at));
+                    out.write_done()?;
                 }
             }
         }
@@ -143,35 +231,31 @@ pub fn save(eng: &Engine, path: &Path, seq: u64) -> io::Result<u64> {
     })
 }
 
-/// A snapshot file being written: packs effects into records (small keys share records, since
-/// a record's 20-byte header would otherwise cost more than a short key and value).
+/// A snapshot file being written: effects are packed into blocks (small keys share records,
+/// since a record's 20-byte header would otherwise cost more than a short key and value),
+/// and finished blocks are framed and written in order.
 struct Writer {
     w: BufWriter<File>,
     n: u64,
     keys: u64,
-    pending: Vec<Effect>,
+    blocks: Blocks,
+    frame: Vec<u8>,
 }
 
 impl Writer {
-    fn push(&mut self, chunks: Vec<Vec<Effect>>) -> io::Result<()> {
-        for c in chunks {
-            self.pending.extend(c);
-            if self.pending.len() >= RECORD_EFFECTS {
-                self.flush()?;
-            }
-        }
-        Ok(())
+    fn write_payload(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.n += 1;
+        self.frame.clear();
+        frame(self.n, payload, &mut self.frame);
+        self.w.write_all(&self.frame)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+    /// Writes the blocks finished so far.
+    fn write_done(&mut self) -> io::Result<()> {
+        for p in std::mem::take(&mut self.blocks.done) {
+            self.write_payload(&p)?;
         }
-        self.n += 1;
-        let mut buf = Vec::new();
-        frame(self.n, &encode_payload(&self.pending), &mut buf);
-        self.pending.clear();
-        self.w.write_all(&buf)
+        Ok(())
     }
 }
 
@@ -201,15 +285,15 @@ fn write_file(
             w: BufWriter::with_capacity(1 << 20, file),
             n: 0,
             keys: 0,
-            pending: Vec::with_capacity(RECORD_EFFECTS),
+            blocks: Blocks::default(),
+            frame: Vec::new(),
         };
         // The key count is known only at the end: a placeholder header now, rewritten then.
         out.w.write_all(&header(seq, 0))?;
         fill(&mut out)?;
-        out.flush()?;
-        let mut buf = Vec::new();
-        frame(out.n + 1, &encode_payload(&[]), &mut buf);
-        out.w.write_all(&buf)?;
+        out.blocks.finish();
+        out.write_done()?;
+        out.write_payload(&compress(&crate::wal::encode_payload(&[])))?;
         let mut file = out.w.into_inner().map_err(|e| e.into_error())?;
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(0))?;
@@ -237,12 +321,32 @@ pub struct Loaded {
 pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
     let data =
         fs::read(path).map_err(|e| format!("cannot read the snapshot {}: {e}", path.display()))?;
+    load_image(eng, &data, &path.display().to_string())
+}
+
+/// A snapshot file's bytes, made of `records` (each a list of effects) at sequence `seq`:
+/// what [`save`] writes for them, for tests and the fuzz harness.
+pub fn encode_image(seq: u64, keys: u64, records: &[Vec<Effect>]) -> Vec<u8> {
+    let mut out = header(seq, keys).to_vec();
+    for (i, r) in records.iter().enumerate() {
+        frame(
+            i as u64 + 1,
+            &compress(&crate::wal::encode_payload(r)),
+            &mut out,
+        );
+    }
+    let end = compress(&crate::wal::encode_payload(&[]));
+    frame(records.len() as u64 + 1, &end, &mut out);
+    out
+}
+
+/// [`load`] from the file's bytes; `name` is what error messages call it.
+pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, String> {
     let bad = |offset: usize, what: &str| {
         format!(
-            "the snapshot {} is damaged at offset {offset}: {what}. Restore it from a backup, or \
-             move it away to start from the write-ahead log alone (which then lacks what the \
-             snapshot covered)",
-            path.display()
+            "the snapshot {name} is damaged at offset {offset}: {what}. Restore it from a \
+             backup, or move it away to start from the write-ahead log alone (which then lacks \
+             what the snapshot covered)"
         )
     };
     if data.len() < HEADER
@@ -263,10 +367,11 @@ pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
     // Records are checked exactly as the log's are; the whole file must be sound and end with
     // the empty end record. A damaged snapshot is refused before anything is applied: the
     // checksums are verified in a first pass.
-    crate::wal::read_records(&data, HEADER, 1, |_, _| Ok(()))
+    crate::wal::read_raw_records(data, HEADER, 1, |_, _| Ok(()))
         .map_err(|(off, why)| bad(off, &why))?;
     let mut ended = false;
-    crate::wal::read_records(&data, HEADER, 1, |_, effects| {
+    crate::wal::read_raw_records(data, HEADER, 1, |_, payload| {
+        let effects = decode_record(payload)?;
         if ended {
             return Err("records after the end record".into());
         }
@@ -296,7 +401,9 @@ pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
 /// serializes the shards nobody wrote to. Every shard is serialized exactly once, as it was
 /// at the cut: no fork, and no copy of the dataset beyond the shards in flight to the file.
 /// One serialized shard: its key count and the effects that rebuild its keys.
-type ShardImage = (usize, Vec<Vec<Effect>>);
+/// Kept as finished, compressed record payloads, so a shard waiting for the file costs about
+/// its compressed size.
+type ShardImage = (usize, Vec<Vec<u8>>);
 
 pub struct Hook {
     active: AtomicBool,
@@ -330,14 +437,15 @@ impl Engine {
         if !self.snap.pending[slot].swap(false, Ordering::AcqRel) {
             return;
         }
-        let mut chunks = Vec::new();
+        let mut blocks = Blocks::default();
         let mut keys = 0usize;
         for (k, e) in shard.dict.iter() {
             keys += 1;
-            chunks.extend(key_effects(db as u32, k, &e.value, e.expire_at));
+            blocks.push(key_effects(db as u32, k, &e.value, e.expire_at));
         }
+        blocks.finish();
         if let Some(tx) = self.snap.tx.lock().as_ref() {
-            let _ = tx.send((keys, chunks));
+            let _ = tx.send((keys, blocks.done));
         }
     }
 
@@ -373,10 +481,10 @@ impl Engine {
         let total = self.snap.pending.len();
         write_file(path, seq, |out| {
             let mut done = 0usize;
-            let take = |out: &mut Writer, done: &mut usize, (keys, chunks): ShardImage| {
+            let take = |out: &mut Writer, done: &mut usize, (keys, payloads): ShardImage| {
                 out.keys += keys as u64;
                 *done += 1;
-                out.push(chunks)
+                payloads.iter().try_for_each(|p| out.write_payload(p))
             };
             // Sweep the shards nobody has written to yet, writing out what arrives meanwhile.
             for (db, d) in self.dbs.iter().enumerate() {
@@ -549,6 +657,56 @@ mod tests {
             assert_eq!(fresh.dump(), at_cut, "round {round}");
             assert!(!eng.snap.active());
         }
+    }
+
+    #[test]
+    fn golden_snapshot_bytes() {
+        let set = Effect::Set {
+            db: 0,
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            expire_at: 0,
+            keep_ttl: false,
+        };
+        let image = encode_image(7, 1, &[vec![set]]);
+        let hex: String = image.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, GOLDEN);
+        let eng = engine();
+        let l = load_image(&eng, &image, "golden").unwrap();
+        assert_eq!(l, Loaded { seq: 7, keys: 1 });
+    }
+
+    const GOLDEN: &str = "535452415441534e020000000700000000000000010000000000000090e991950a0000000100000000000000690e354abc988d9200010100016b01760000020000000200000000000000d27761f1ca682ade0000";
+
+    #[test]
+    fn compressed_blocks_round_trip_and_hostile_ones_are_refused() {
+        let effects: Vec<Effect> = (0..500)
+            .map(|i| Effect::Set {
+                db: 0,
+                key: format!("key:{i:06}").into_bytes(),
+                value: vec![b'x'; 100],
+                expire_at: 0,
+                keep_ttl: false,
+            })
+            .collect();
+        let raw = crate::wal::encode_payload(&effects);
+        let p = compress(&raw);
+        assert_eq!(p[0], CODEC_LZ4);
+        assert!(p.len() * 4 < raw.len(), "{} of {}", p.len(), raw.len());
+        assert_eq!(decode_record(&p).unwrap(), effects);
+        // A claimed length beyond what lz4 can expand to is refused before allocating.
+        let mut huge = p.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_record(&huge).unwrap_err().contains("claims"));
+        let mut short = p.clone();
+        short[1..5].copy_from_slice(&((raw.len() - 1) as u32).to_le_bytes());
+        assert!(decode_record(&short).is_err());
+        assert!(decode_record(&[9, 1, 2]).unwrap_err().contains("codec"));
+        assert!(decode_record(&[]).is_err());
+        assert!(decode_record(&p[..p.len() - 3]).is_err());
+        // Incompressible payloads are stored raw.
+        let tiny = compress(&crate::wal::encode_payload(&[]));
+        assert_eq!(tiny, vec![CODEC_RAW, 0]);
     }
 
     #[test]

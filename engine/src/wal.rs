@@ -140,7 +140,8 @@ pub fn frame(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-fn decode_payload(p: &[u8]) -> Result<Vec<Effect>, String> {
+/// Decodes a record's payload (see [`encode_payload`]).
+pub fn decode_payload(p: &[u8]) -> Result<Vec<Effect>, String> {
     let mut n: u64 = 0;
     let mut pos = 0;
     let mut shift = 0;
@@ -374,12 +375,23 @@ pub fn read_records(
     first_seq: u64,
     mut f: impl FnMut(u64, Vec<Effect>) -> Result<(), String>,
 ) -> Result<usize, (usize, String)> {
+    read_raw_records(data, start, first_seq, |seq, payload| {
+        f(seq, decode_payload(payload)?)
+    })
+}
+
+/// [`read_records`] handing over each record's payload undecoded.
+pub fn read_raw_records(
+    data: &[u8],
+    start: usize,
+    first_seq: u64,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), String>,
+) -> Result<usize, (usize, String)> {
     let mut off = start;
     let mut expect = first_seq;
     while off < data.len() {
         let (seq, payload, next) = read_record(data, off, expect).map_err(|w| (off, w))?;
-        let effects = decode_payload(payload).map_err(|w| (off, w))?;
-        f(seq, effects).map_err(|w| (off, w))?;
+        f(seq, payload).map_err(|w| (off, w))?;
         expect = seq.wrapping_add(1);
         off = next;
     }

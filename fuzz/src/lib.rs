@@ -19,6 +19,7 @@ pub mod hll;
 pub mod input;
 pub mod mutate;
 pub mod resp;
+pub mod snapshot;
 pub mod wal;
 
 use std::fmt::Write as _;
@@ -112,6 +113,14 @@ pub const TARGETS: &[Target] = &[
         dictionary: wal::DICTIONARY,
         max_len: 4 * 1024,
         cost: 2,
+    },
+    Target {
+        name: "snapshot",
+        check: snapshot::check,
+        generate: snapshot::generate,
+        dictionary: snapshot::DICTIONARY,
+        max_len: 4 * 1024,
+        cost: 4,
     },
     Target {
         name: "glob",
