@@ -369,22 +369,46 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
     // checksums are verified in a first pass.
     crate::wal::read_raw_records(data, HEADER, 1, |_, _| Ok(()))
         .map_err(|(off, why)| bad(off, &why))?;
-    let mut ended = false;
-    crate::wal::read_raw_records(data, HEADER, 1, |_, payload| {
-        let effects = decode_record(payload)?;
-        if ended {
-            return Err("records after the end record".into());
+    // Two stages on two threads: one decompresses and decodes records, the other applies
+    // them, in file order.
+    let (tx, rx) = channel::bounded::<(usize, Vec<Effect>)>(64);
+    let (ended, failure, decoded) = std::thread::scope(|s| {
+        let decoder = s.spawn(move || {
+            let mut off = HEADER;
+            crate::wal::read_raw_records(data, HEADER, 1, |_, payload| {
+                let at = off;
+                off += crate::wal::RECORD_HEADER + payload.len();
+                let effects = decode_record(payload)?;
+                // A closed channel means the applier stopped on an error of its own.
+                let _ = tx.send((at, effects));
+                Ok(())
+            })
+        });
+        let mut ended = false;
+        let mut failure = None;
+        'records: for (at, effects) in rx.iter() {
+            if ended {
+                failure = Some(bad(at, "records after the end record"));
+                break;
+            }
+            ended = effects.is_empty();
+            for e in &effects {
+                if let Err(e) = eng.apply(e) {
+                    failure = Some(bad(at, &format!("a record names an impossible state: {e}")));
+                    break 'records;
+                }
+            }
         }
-        if effects.is_empty() {
-            ended = true;
-        }
-        for e in &effects {
-            eng.apply(e)
-                .map_err(|e| format!("a record names an impossible state: {e}"))?;
-        }
-        Ok(())
-    })
-    .map_err(|(off, why)| bad(off, &why))?;
+        drop(rx);
+        let decoded = decoder
+            .join()
+            .unwrap_or_else(|_| Err((HEADER, "the decoder panicked".into())));
+        (ended, failure, decoded)
+    });
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    decoded.map_err(|(off, why)| bad(off, &why))?;
     if !ended {
         return Err(bad(
             data.len(),
