@@ -24,12 +24,10 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
 use crate::effect::{self, Effect};
 
@@ -447,16 +445,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 // ------------------------------------------------------------------ the writer
 
-enum Msg {
-    Record(u64, Vec<u8>),
-    /// Write and sync everything before this, then answer.
-    Flush(Sender<()>),
-    /// Write and sync everything before this, close the segment, open the next one, and
-    /// answer with its index (or the error).
-    Roll(Sender<Result<u64, String>>),
-}
-
-/// Shared state between the log's users and its writer thread.
+/// Shared state between the log's users and its sync thread.
 pub struct WalState {
     /// Everything up to this sequence number is durable (fdatasync done).
     pub synced: AtomicU64,
@@ -469,23 +458,55 @@ pub struct WalState {
     pub fsync: Arc<AtomicU8>,
 }
 
-/// The open log: hands commits to the writer thread in sequence order.
+/// Records logged but not yet written, already framed, in sequence order.
+struct Pending {
+    buf: Vec<u8>,
+    /// The last sequence number handed out.
+    last: u64,
+    /// Records in `buf`.
+    count: u64,
+}
+
+/// The segment being written, and where the next one goes.
+struct Files {
+    seg: Segment,
+    dir: PathBuf,
+    base: String,
+    index_next: u64,
+    /// The emptied buffer of the previous write, reused by the next.
+    spare: Vec<u8>,
+}
+
+struct Inner {
+    pending: Mutex<Pending>,
+    files: Mutex<Files>,
+    state: Arc<WalState>,
+    stop: AtomicBool,
+    on_sync: Box<dyn Fn(u64) + Send + Sync>,
+}
+
+/// The open log. A commit is framed into a shared buffer under a short lock ([`Wal::append`]).
+/// Whoever needs it written takes the whole buffer and writes it with one `write(2)`
+/// ([`Wal::write_out`]): under `everysec` and `no` the connection does so before replying (a
+/// page-cache write, as Redis writes its AOF from its event loop), so the records of every
+/// connection that arrived meanwhile go out together. `fdatasync` only ever runs on the sync
+/// thread: under `always` it writes and syncs everything pending, then again for whatever
+/// arrived during that sync (group commit); under `everysec` once a second.
 pub struct Wal {
-    tx: Mutex<(u64, Sender<Msg>)>,
-    pub state: Arc<WalState>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    inner: Arc<Inner>,
+    syncer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Wal {
     /// Opens a new segment after `last_index`, continuing from sequence `last_seq`.
-    /// `on_sync` runs on the writer thread after each sync (or error), to wake waiters.
+    /// `on_sync` runs after each sync (or error), to wake waiters.
     pub fn open(
         dir: &Path,
         base: &str,
         fsync: Fsync,
         last_index: u64,
         last_seq: u64,
-        on_sync: Box<dyn Fn(u64) + Send>,
+        on_sync: Box<dyn Fn(u64) + Send + Sync>,
     ) -> io::Result<Wal> {
         Wal::open_shared(
             dir,
@@ -504,7 +525,7 @@ impl Wal {
         fsync: Arc<AtomicU8>,
         last_index: u64,
         last_seq: u64,
-        on_sync: Box<dyn Fn(u64) + Send>,
+        on_sync: Box<dyn Fn(u64) + Send + Sync>,
     ) -> io::Result<Wal> {
         fs::create_dir_all(dir)?;
         let state = Arc::new(WalState {
@@ -514,90 +535,139 @@ impl Wal {
             fsync,
         });
         let seg = Segment::create(dir, base, last_index + 1, last_seq + 1)?;
-        let (tx, rx) = channel::unbounded();
-        let st = state.clone();
-        let dir = dir.to_path_buf();
-        let base = base.to_string();
-        let writer = std::thread::Builder::new()
-            .name("wal-writer".into())
-            .spawn(move || writer_loop(rx, seg, dir, base, st, on_sync))?;
-        Ok(Wal {
-            tx: Mutex::new((last_seq, tx)),
+        let inner = Arc::new(Inner {
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(1 << 16),
+                last: last_seq,
+                count: 0,
+            }),
+            files: Mutex::new(Files {
+                seg,
+                dir: dir.to_path_buf(),
+                base: base.to_string(),
+                index_next: last_index + 2,
+                spare: Vec::with_capacity(1 << 16),
+            }),
             state,
-            writer: Mutex::new(Some(writer)),
+            stop: AtomicBool::new(false),
+            on_sync,
+        });
+        let i = inner.clone();
+        let syncer = std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || sync_loop(&i))?;
+        Ok(Wal {
+            inner,
+            syncer: Mutex::new(Some(syncer)),
         })
     }
 
-    /// Logs one commit; returns its sequence number. The record is encoded outside the lock;
-    /// numbering and queueing happen together, so the file is in sequence order.
+    /// Logs one commit; returns its sequence number. The payload is encoded outside the lock;
+    /// numbering and framing happen together, so the file is in sequence order.
     pub fn append(&self, effects: &[Effect]) -> u64 {
         let payload = encode_payload(effects);
-        let mut g = self.tx.lock().expect("wal lock");
-        g.0 += 1;
-        let seq = g.0;
-        let _ = g.1.send(Msg::Record(seq, payload));
+        let seq = {
+            let mut p = self.inner.pending.lock().expect("wal lock");
+            p.last += 1;
+            p.count += 1;
+            let seq = p.last;
+            frame(seq, &payload, &mut p.buf);
+            seq
+        };
+        if self.fsync() == Fsync::Always {
+            self.wake_syncer();
+        }
         seq
+    }
+
+    fn fsync(&self) -> Fsync {
+        Fsync::from_u8(self.inner.state.fsync.load(Ordering::Relaxed))
+    }
+
+    fn wake_syncer(&self) {
+        if let Some(h) = self.syncer.lock().expect("wal syncer lock").as_ref() {
+            h.thread().unpark();
+        }
+    }
+
+    /// Writes everything logged so far to the file (no fsync). On return, every record
+    /// appended before the call is written, unless the log failed.
+    pub fn write_out(&self) {
+        write_out(
+            &self.inner,
+            &mut self.inner.files.lock().expect("wal files lock"),
+        );
     }
 
     /// The last sequence number handed out.
     pub fn last_seq(&self) -> u64 {
-        self.tx.lock().expect("wal lock").0
+        self.inner.pending.lock().expect("wal lock").last
     }
 
     pub fn synced(&self) -> u64 {
-        self.state.synced.load(Ordering::Acquire)
+        self.inner.state.synced.load(Ordering::Acquire)
     }
 
     pub fn written(&self) -> u64 {
-        self.state.written.load(Ordering::Acquire)
+        self.inner.state.written.load(Ordering::Acquire)
     }
 
     pub fn error(&self) -> Option<String> {
-        self.state.error.lock().expect("wal error lock").clone()
+        self.inner
+            .state
+            .error
+            .lock()
+            .expect("wal error lock")
+            .clone()
     }
 
     pub fn set_fsync(&self, f: Fsync) {
-        self.state.fsync.store(f as u8, Ordering::Relaxed);
+        self.inner.state.fsync.store(f as u8, Ordering::Relaxed);
+        self.wake_syncer();
     }
 
     /// Writes and syncs everything logged so far.
     pub fn flush(&self) {
-        let (tx, rx) = channel::bounded(1);
-        let sent = self.tx.lock().expect("wal lock").1.send(Msg::Flush(tx));
-        if sent.is_ok() {
-            let _ = rx.recv();
-        }
+        write_and_sync(&self.inner);
     }
 
     /// Ends the current segment and starts the next, returning the new segment's index: every
     /// record logged before the call is in a segment with a lower index (a snapshot that covers
     /// them can then drop those segments).
     pub fn roll(&self) -> Result<u64, String> {
-        let (tx, rx) = channel::bounded(1);
-        self.tx
-            .lock()
-            .expect("wal lock")
-            .1
-            .send(Msg::Roll(tx))
-            .map_err(|_| "the log is closed".to_string())?;
-        rx.recv()
-            .map_err(|_| "the log writer stopped".to_string())?
+        let inner = &self.inner;
+        let mut f = inner.files.lock().expect("wal files lock");
+        write_out(inner, &mut f);
+        let r = roll(inner, &mut f);
+        drop(f);
+        (inner.on_sync)(self.synced());
+        r
     }
 
-    /// Flushes and stops the writer (clean shutdown).
+    /// Flushes and stops the sync thread (clean shutdown).
     pub fn close(&self) {
-        self.flush();
-        let (dead, _) = channel::unbounded();
-        let old = std::mem::replace(&mut self.tx.lock().expect("wal lock").1, dead);
-        drop(old);
-        if let Some(h) = self.writer.lock().expect("wal writer lock").take() {
+        self.inner.stop.store(true, Ordering::Release);
+        let h = self.syncer.lock().expect("wal syncer lock").take();
+        if let Some(h) = h {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+        write_and_sync(&self.inner);
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::Release);
+        if let Some(h) = self.syncer.lock().expect("wal syncer lock").take() {
+            h.thread().unpark();
             let _ = h.join();
         }
     }
 }
 
 struct Segment {
-    file: File,
+    file: Arc<File>,
     len: u64,
 }
 
@@ -612,137 +682,159 @@ impl Segment {
         file.sync_all()?;
         sync_dir(dir)?;
         Ok(Segment {
-            file,
+            file: Arc::new(file),
             len: FILE_HEADER as u64,
         })
     }
 }
 
-fn writer_loop(
-    rx: Receiver<Msg>,
-    mut seg: Segment,
-    dir: PathBuf,
-    base: String,
-    st: Arc<WalState>,
-    on_sync: Box<dyn Fn(u64) + Send>,
-) {
-    let mut index_next = {
-        // The segment just created is the highest index.
-        segments(&dir, &base)
-            .ok()
-            .and_then(|s| s.last().map(|(i, _)| *i))
-            .unwrap_or(0)
-            + 1
+fn failed(inner: &Inner) -> bool {
+    inner.state.error.lock().expect("wal error lock").is_some()
+}
+
+/// Takes everything pending and writes it with one call. The caller holds the files lock, so
+/// writes reach the file in sequence order.
+fn write_out(inner: &Inner, f: &mut Files) {
+    let st = &inner.state;
+    let (last, mut buf) = {
+        let mut p = inner.pending.lock().expect("wal lock");
+        if p.buf.is_empty() {
+            return;
+        }
+        let spare = std::mem::take(&mut f.spare);
+        p.count = 0;
+        (p.last, std::mem::replace(&mut p.buf, spare))
     };
-    let mut written = st.synced.load(Ordering::Acquire);
-    let mut synced = written;
-    let mut last_sync = Instant::now();
-    let mut buf = Vec::with_capacity(1 << 16);
-    loop {
-        let mode = Fsync::from_u8(st.fsync.load(Ordering::Relaxed));
-        let wait = if mode == Fsync::EverySec && written > synced {
-            Duration::from_millis(1000).saturating_sub(last_sync.elapsed())
-        } else {
-            Duration::from_millis(1000)
-        };
-        let first = match rx.recv_timeout(wait) {
-            Ok(m) => Some(m),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        let mut flushes = Vec::new();
-        let mut rolls = Vec::new();
-        buf.clear();
-        let mut next_seq = written;
-        for m in first.into_iter().chain(rx.try_iter()) {
-            match m {
-                Msg::Record(seq, payload) => {
-                    frame(seq, &payload, &mut buf);
-                    next_seq = seq;
-                }
-                Msg::Flush(ack) => flushes.push(ack),
-                Msg::Roll(ack) => {
-                    rolls.push(ack);
-                    // Records after a roll belong to the next segment: stop the batch here.
-                    break;
-                }
+    if !failed(inner) {
+        match (&*f.seg.file).write_all(&buf) {
+            Ok(()) => {
+                f.seg.len += buf.len() as u64;
+                st.written.store(last, Ordering::Release);
             }
-        }
-        let failed = st.error.lock().expect("wal error lock").is_some();
-        if !buf.is_empty() && !failed {
-            match seg.file.write_all(&buf) {
-                Ok(()) => {
-                    seg.len += buf.len() as u64;
-                    written = next_seq;
-                    st.written.store(written, Ordering::Release);
-                }
-                Err(e) => fail(&st, &on_sync, format!("write error: {e}")),
-            }
-        }
-        let mode = Fsync::from_u8(st.fsync.load(Ordering::Relaxed));
-        let due = match mode {
-            Fsync::Always => written > synced,
-            Fsync::EverySec => written > synced && last_sync.elapsed() >= Duration::from_secs(1),
-            Fsync::No => false,
-        } || ((!flushes.is_empty() || !rolls.is_empty()) && written > synced);
-        let failed = st.error.lock().expect("wal error lock").is_some();
-        if due && !failed {
-            match seg.file.sync_data() {
-                Ok(()) => {
-                    synced = written;
-                    last_sync = Instant::now();
-                    st.synced.store(synced, Ordering::Release);
-                    on_sync(synced);
-                }
-                Err(e) => fail(&st, &on_sync, format!("fsync error: {e}")),
-            }
-        } else if !buf.is_empty() {
-            // Written but not synced: wake whoever waits for the write itself.
-            on_sync(synced);
-        }
-        for ack in flushes {
-            let _ = ack.send(());
-        }
-        for ack in rolls {
-            let failed = st.error.lock().expect("wal error lock").clone();
-            let r = match failed {
-                Some(e) => Err(e),
-                None => match Segment::create(&dir, &base, index_next, written + 1) {
-                    Ok(s) => {
-                        seg = s;
-                        index_next += 1;
-                        Ok(index_next - 1)
-                    }
-                    Err(e) => Err(format!("cannot open a new segment: {e}")),
-                },
-            };
-            let _ = ack.send(r);
-        }
-        if seg.len >= SEGMENT_BYTES && !failed && written == synced {
-            match Segment::create(&dir, &base, index_next, written + 1) {
-                Ok(s) => {
-                    seg = s;
-                    index_next += 1;
-                }
-                Err(e) => fail(&st, &on_sync, format!("cannot open a new segment: {e}")),
-            }
+            // Nothing more is written after a failed write: the file may end in part of a
+            // record, which recovery cuts as a torn tail.
+            Err(e) => fail(inner, format!("write error: {e}")),
         }
     }
-    if written > synced {
-        let _ = seg.file.sync_data();
-        st.synced.store(written, Ordering::Release);
-        on_sync(written);
+    buf.clear();
+    f.spare = buf;
+}
+
+/// Syncs the file holding everything written so far. The fsync runs outside the files lock,
+/// so writers go on meanwhile; what they write is covered by the next sync.
+fn sync(inner: &Inner) {
+    let st = &inner.state;
+    let (file, upto) = {
+        let f = inner.files.lock().expect("wal files lock");
+        (f.seg.file.clone(), st.written.load(Ordering::Acquire))
+    };
+    if upto <= st.synced.load(Ordering::Acquire) || failed(inner) {
+        return;
+    }
+    match file.sync_data() {
+        Ok(()) => {
+            st.synced.fetch_max(upto, Ordering::AcqRel);
+            (inner.on_sync)(upto);
+        }
+        Err(e) => fail(inner, format!("fsync error: {e}")),
     }
 }
 
-fn fail(st: &WalState, on_sync: &dyn Fn(u64), what: String) {
+fn write_and_sync(inner: &Inner) {
+    write_out(inner, &mut inner.files.lock().expect("wal files lock"));
+    sync(inner);
+}
+
+/// Syncs the current segment and opens the next. The caller holds the files lock and has
+/// written everything pending.
+fn roll(inner: &Inner, f: &mut Files) -> Result<u64, String> {
+    if let Some(e) = inner.state.error.lock().expect("wal error lock").clone() {
+        return Err(e);
+    }
+    let st = &inner.state;
+    let written = st.written.load(Ordering::Acquire);
+    if let Err(e) = f.seg.file.sync_data() {
+        let e = format!("fsync error: {e}");
+        fail(inner, e.clone());
+        return Err(e);
+    }
+    st.synced.fetch_max(written, Ordering::AcqRel);
+    match Segment::create(&f.dir, &f.base, f.index_next, written + 1) {
+        Ok(s) => {
+            f.seg = s;
+            f.index_next += 1;
+            Ok(f.index_next - 1)
+        }
+        Err(e) => {
+            let e = format!("cannot open a new segment: {e}");
+            fail(inner, e.clone());
+            Err(e)
+        }
+    }
+}
+
+/// Under `always`, how long the sync thread may wait for a batch to fill up to half the size
+/// of the previous one: clients answered by the last sync are sending their next writes, and
+/// one fsync for all of them beats one for the first few and another for the rest.
+const GATHER: Duration = Duration::from_micros(200);
+
+fn sync_loop(inner: &Inner) {
+    let st = &inner.state;
+    let mut last_sync = Instant::now();
+    let mut last_batch = 0u64;
+    while !inner.stop.load(Ordering::Acquire) {
+        let mode = Fsync::from_u8(st.fsync.load(Ordering::Relaxed));
+        let pending = || inner.pending.lock().expect("wal lock").count;
+        match mode {
+            Fsync::Always
+                if pending() > 0
+                    || st.written.load(Ordering::Acquire) > st.synced.load(Ordering::Acquire) =>
+            {
+                let deadline = Instant::now() + GATHER;
+                loop {
+                    let now = Instant::now();
+                    if pending() * 2 >= last_batch || now >= deadline {
+                        break;
+                    }
+                    // Every append unparks this thread.
+                    std::thread::park_timeout(deadline - now);
+                }
+                last_batch = pending();
+                write_and_sync(inner);
+                last_sync = Instant::now();
+            }
+            Fsync::Always => std::thread::park_timeout(Duration::from_millis(100)),
+            Fsync::EverySec | Fsync::No => {
+                let wait = Duration::from_secs(1).saturating_sub(last_sync.elapsed());
+                if !wait.is_zero() {
+                    std::thread::park_timeout(wait);
+                    continue;
+                }
+                // Records no connection wrote (the cron's expiries) are written here too.
+                write_out(inner, &mut inner.files.lock().expect("wal files lock"));
+                if mode == Fsync::EverySec {
+                    sync(inner);
+                }
+                last_sync = Instant::now();
+            }
+        }
+        let mut f = inner.files.lock().expect("wal files lock");
+        if f.seg.len >= SEGMENT_BYTES && !failed(inner) {
+            write_out(inner, &mut f);
+            let _ = roll(inner, &mut f);
+        }
+    }
+}
+
+fn fail(inner: &Inner, what: String) {
     tracing_free_log(&what);
+    let st = &inner.state;
     let mut e = st.error.lock().expect("wal error lock");
     if e.is_none() {
         *e = Some(what);
     }
     drop(e);
-    on_sync(st.synced.load(Ordering::Acquire));
+    (inner.on_sync)(st.synced.load(Ordering::Acquire));
 }
 
 /// The engine has no logging dependency: errors go to stderr and to `WalState::error`, which the

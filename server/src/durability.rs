@@ -217,11 +217,20 @@ impl Durability {
         Ok(())
     }
 
-    /// Waits until commit `seq` may be acknowledged: on disk (fdatasync) under `appendfsync
-    /// always`; written to the file otherwise, so a crash of the process alone never loses an
-    /// acknowledged write (as Redis writes its AOF before replying). False when the log failed:
-    /// the caller must not acknowledge the write.
+    /// Waits until commit `seq` may be acknowledged: on disk (fdatasync by the log's sync
+    /// thread) under `appendfsync always`; otherwise written to the file, here and now, so a
+    /// crash of the process alone never loses an acknowledged write (as Redis writes its AOF
+    /// before replying). False when the log failed: the caller must not acknowledge the write.
     pub async fn wait_durable(&self, seq: u64, mode: Fsync) -> bool {
+        if mode != Fsync::Always {
+            let Some(w) = self.wal() else {
+                return true;
+            };
+            if w.written() < seq {
+                w.write_out();
+            }
+            return w.written() >= seq;
+        }
         loop {
             let notified = self.notify.notified();
             let mut notified = std::pin::pin!(notified);
@@ -230,12 +239,7 @@ impl Durability {
             let Some(w) = self.wal() else {
                 return true;
             };
-            let done = if mode == Fsync::Always {
-                w.synced()
-            } else {
-                w.written()
-            };
-            if done >= seq {
+            if w.synced() >= seq {
                 return true;
             }
             if w.error().is_some() {
