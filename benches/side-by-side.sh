@@ -20,10 +20,10 @@ SUITE="${SUITE:-set_p1,get_p1,incr_p1,mset_p1,set_p16,get_p16,incr_p16,mset_p16,
 ROUNDS="${ROUNDS:-3}" OUT_DIR="$OUT/resp" \
   bash "$SHARED/bench/resp-bench.sh" \
   'redis=cmd:redis-server --port {PORT} --dir {DIR} --save "" --appendonly no' \
-  "strata=cmd:$BIN --port {PORT} --dir {DIR}"
+  "strata=cmd:$BIN --port {PORT} --dir {DIR} --save \"\" --appendonly no"
 
 if [ "${MEM:-1}" = 1 ]; then
-  for target in "redis-server --port {PORT} --dir {DIR} --save \"\" --appendonly no" "$BIN --port {PORT} --dir {DIR}"; do
+  for target in "redis-server --port {PORT} --dir {DIR} --save \"\" --appendonly no" "$BIN --port {PORT} --dir {DIR} --save \"\" --appendonly no"; do
     python3 "$SHARED/bench/mem-recovery.py" --server-cmd "$target" --phases strings --port 7620 | tee -a "$OUT/memory.txt"
   done
 fi
