@@ -456,7 +456,14 @@ pub struct WalState {
     pub error: Mutex<Option<String>>,
     /// `appendfsync`, changeable at run time.
     pub fsync: Arc<AtomicU8>,
+    /// When the running fdatasync started (milliseconds since the log opened, plus one), or 0
+    /// when none runs: under `everysec` a sync stalled past [`STALL`] holds up replies.
+    pub sync_started: AtomicU64,
 }
+
+/// Under `everysec`, how long an fsync may run before replies to new writes wait for it, so the
+/// writes at risk stay within about two seconds (Redis's bound) however slow the disk gets.
+pub const STALL: Duration = Duration::from_secs(1);
 
 /// Records logged but not yet written, already framed, in sequence order.
 struct Pending {
@@ -478,6 +485,7 @@ struct Files {
 }
 
 struct Inner {
+    opened: Instant,
     pending: Mutex<Pending>,
     files: Mutex<Files>,
     state: Arc<WalState>,
@@ -533,9 +541,11 @@ impl Wal {
             written: AtomicU64::new(last_seq),
             error: Mutex::new(None),
             fsync,
+            sync_started: AtomicU64::new(0),
         });
         let seg = Segment::create(dir, base, last_index + 1, last_seq + 1)?;
         let inner = Arc::new(Inner {
+            opened: Instant::now(),
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(1 << 16),
                 last: last_seq,
@@ -619,6 +629,14 @@ impl Wal {
             .lock()
             .expect("wal error lock")
             .clone()
+    }
+
+    /// Whether an fdatasync has been running for longer than [`STALL`].
+    pub fn sync_stalled(&self) -> bool {
+        let started = self.inner.state.sync_started.load(Ordering::Acquire);
+        started != 0
+            && self.inner.opened.elapsed().as_millis() as u64 + 1
+                > started + STALL.as_millis() as u64
     }
 
     pub fn set_fsync(&self, f: Fsync) {
@@ -731,7 +749,11 @@ fn sync(inner: &Inner) {
     if upto <= st.synced.load(Ordering::Acquire) || failed(inner) {
         return;
     }
-    match file.sync_data() {
+    let started = inner.opened.elapsed().as_millis() as u64 + 1;
+    st.sync_started.store(started, Ordering::Release);
+    let r = file.sync_data();
+    st.sync_started.store(0, Ordering::Release);
+    match r {
         Ok(()) => {
             st.synced.fetch_max(upto, Ordering::AcqRel);
             (inner.on_sync)(upto);
@@ -786,9 +808,12 @@ fn sync_loop(inner: &Inner) {
         let mode = Fsync::from_u8(st.fsync.load(Ordering::Relaxed));
         let pending = || inner.pending.lock().expect("wal lock").count;
         match mode {
+            // After a failure nothing more is written or synced: wait to be stopped.
             Fsync::Always
-                if pending() > 0
-                    || st.written.load(Ordering::Acquire) > st.synced.load(Ordering::Acquire) =>
+                if !failed(inner)
+                    && (pending() > 0
+                        || st.written.load(Ordering::Acquire)
+                            > st.synced.load(Ordering::Acquire)) =>
             {
                 let deadline = Instant::now() + GATHER;
                 loop {
@@ -1047,6 +1072,42 @@ mod tests {
             }
             fs::write(d.path().join("log.000001.wal"), &data).unwrap();
             let _ = replay(d.path());
+        }
+    }
+
+    /// Under `everysec` nobody asks for a sync: the sync thread makes written records durable
+    /// on its own, within about a second (bounded wait here), and writes records no
+    /// connection wrote out; under `no` it writes them but never syncs.
+    #[test]
+    fn everysec_syncs_on_its_own_and_no_only_writes() {
+        for mode in [Fsync::EverySec, Fsync::No] {
+            let d = tempfile::tempdir().unwrap();
+            let wal = Wal::open(d.path(), "log", mode, 0, 0, Box::new(|_| {})).unwrap();
+            let a = wal.append(&[set("a", "1")]);
+            wal.write_out();
+            assert_eq!(wal.written(), a);
+            // Not written out by anyone: the sync thread does it.
+            let b = wal.append(&[set("b", "2")]);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let goal = |w: &Wal| match mode {
+                Fsync::EverySec => w.synced() >= b,
+                _ => w.written() >= b,
+            };
+            while !goal(&wal) {
+                assert!(Instant::now() < deadline, "{mode:?}: never got to {b}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(!wal.sync_stalled());
+            if mode == Fsync::No {
+                std::thread::sleep(Duration::from_millis(1200));
+                assert_eq!(
+                    wal.synced(),
+                    0,
+                    "appendfsync no must leave syncing to the OS"
+                );
+            }
+            wal.close();
+            assert_eq!(wal.synced(), b);
         }
     }
 

@@ -229,7 +229,26 @@ impl Durability {
             if w.written() < seq {
                 w.write_out();
             }
-            return w.written() >= seq;
+            if w.written() < seq {
+                return false;
+            }
+            // A stalled fsync holds replies (not the writes already made) until it ends, so
+            // the writes at risk stay within about two seconds, as Redis delays its writes.
+            if mode == Fsync::EverySec {
+                while w.sync_stalled() && w.error().is_none() {
+                    let notified = self.notify.notified();
+                    let mut notified = std::pin::pin!(notified);
+                    notified.as_mut().enable();
+                    if !w.sync_stalled() {
+                        break;
+                    }
+                    // The sync thread notifies when the sync ends; the timeout re-checks in
+                    // case the log was turned off meanwhile.
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_millis(100), notified).await;
+                }
+            }
+            return true;
         }
         loop {
             let notified = self.notify.notified();
@@ -497,6 +516,9 @@ pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
     let d = &srv.durability;
     if on == d.enabled() {
         return Ok(());
+    }
+    if srv.loading.load(Ordering::Acquire) {
+        return Err("the dataset is still loading".into());
     }
     if !on {
         d.turn_off();
