@@ -490,6 +490,9 @@ struct Inner {
     files: Mutex<Files>,
     state: Arc<WalState>,
     stop: AtomicBool,
+    /// The sync thread is parked waiting for work: the next append under `always` wakes it
+    /// (only that one: a wake-up per append would cost more than the writes).
+    idle: AtomicBool,
     on_sync: Box<dyn Fn(u64) + Send + Sync>,
 }
 
@@ -507,7 +510,8 @@ pub struct Wal {
 
 impl Wal {
     /// Opens a new segment after `last_index`, continuing from sequence `last_seq`.
-    /// `on_sync` runs after each sync (or error), to wake waiters.
+    /// `on_sync` runs after each sync with the number now synced (`u64::MAX` after an error),
+    /// to wake waiters.
     pub fn open(
         dir: &Path,
         base: &str,
@@ -560,6 +564,7 @@ impl Wal {
             }),
             state,
             stop: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
             on_sync,
         });
         let i = inner.clone();
@@ -584,7 +589,7 @@ impl Wal {
             frame(seq, &payload, &mut p.buf);
             seq
         };
-        if self.fsync() == Fsync::Always {
+        if self.fsync() == Fsync::Always && self.inner.idle.swap(false, Ordering::AcqRel) {
             self.wake_syncer();
         }
         seq
@@ -795,10 +800,10 @@ fn roll(inner: &Inner, f: &mut Files) -> Result<u64, String> {
     }
 }
 
-/// Under `always`, how long the sync thread may wait for a batch to fill up to half the size
-/// of the previous one: clients answered by the last sync are sending their next writes, and
+/// Under `always`, how long the sync thread may wait for a batch to reach the size of the
+/// previous one: clients answered by the last sync are sending their next writes, and
 /// one fsync for all of them beats one for the first few and another for the rest.
-const GATHER: Duration = Duration::from_micros(200);
+const GATHER: Duration = Duration::from_micros(500);
 
 fn sync_loop(inner: &Inner) {
     let st = &inner.state;
@@ -816,19 +821,21 @@ fn sync_loop(inner: &Inner) {
                             > st.synced.load(Ordering::Acquire)) =>
             {
                 let deadline = Instant::now() + GATHER;
-                loop {
-                    let now = Instant::now();
-                    if pending() * 2 >= last_batch || now >= deadline {
-                        break;
-                    }
-                    // Every append unparks this thread.
-                    std::thread::park_timeout(deadline - now);
+                while pending() < last_batch && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_micros(20));
                 }
                 last_batch = pending();
                 write_and_sync(inner);
                 last_sync = Instant::now();
             }
-            Fsync::Always => std::thread::park_timeout(Duration::from_millis(100)),
+            Fsync::Always => {
+                inner.idle.store(true, Ordering::Release);
+                // An append between the check above and here finds `idle` set and unparks.
+                if pending() == 0 {
+                    std::thread::park_timeout(Duration::from_millis(100));
+                }
+                inner.idle.store(false, Ordering::Release);
+            }
             Fsync::EverySec | Fsync::No => {
                 let wait = Duration::from_secs(1).saturating_sub(last_sync.elapsed());
                 if !wait.is_zero() {
@@ -859,7 +866,8 @@ fn fail(inner: &Inner, what: String) {
         *e = Some(what);
     }
     drop(e);
-    (inner.on_sync)(st.synced.load(Ordering::Acquire));
+    // Everyone waiting looks again, and finds the error.
+    (inner.on_sync)(u64::MAX);
 }
 
 /// The engine has no logging dependency: errors go to stderr and to `WalState::error`, which the

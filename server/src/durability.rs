@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 
 use parking_lot::RwLock;
 use strata_engine::effect::Effect;
@@ -42,8 +43,8 @@ pub struct Durability {
     wal: RwLock<Option<Arc<Wal>>>,
     /// `appendfsync`, shared with the engine's config and every log opened.
     fsync: Arc<AtomicU8>,
-    /// Woken by the writer thread after every write, fsync or failure.
-    notify: Arc<tokio::sync::Notify>,
+    /// Connections waiting for their commit to be synced (or for a stalled sync to end).
+    waiters: Arc<Waiters>,
     /// The highest sequence number of the loaded snapshot and of every log this process has
     /// closed: a snapshot taken with the log off is numbered with it, and a log turned on
     /// continues after it, so recovery never skips a record it needs.
@@ -58,7 +59,7 @@ impl Durability {
             on: AtomicBool::new(on),
             wal: RwLock::new(None),
             fsync,
-            notify: Arc::new(tokio::sync::Notify::new()),
+            waiters: Arc::new(Waiters::default()),
             floor: AtomicU64::new(0),
         })
     }
@@ -105,14 +106,14 @@ impl Durability {
 
     /// Opens a new segment after `last_index`, numbering from the floor.
     fn open(&self, last_index: u64) -> Result<(), String> {
-        let notify = self.notify.clone();
+        let waiters = self.waiters.clone();
         let w = Wal::open_shared(
             &self.dir,
             &self.base,
             self.fsync.clone(),
             last_index,
             self.floor.load(Ordering::Acquire),
-            Box::new(move |_| notify.notify_waiters()),
+            Box::new(move |synced| waiters.wake_upto(synced)),
         )
         .map_err(|e| {
             format!(
@@ -152,7 +153,7 @@ impl Durability {
         }
         self.on.store(false, Ordering::Release);
         *self.wal.write() = None;
-        self.notify.notify_waiters();
+        self.waiters.wake_upto(u64::MAX);
     }
 
     fn stale_segments(&self) -> Result<Vec<(u64, PathBuf)>, String> {
@@ -234,45 +235,90 @@ impl Durability {
             }
             // A stalled fsync holds replies (not the writes already made) until it ends, so
             // the writes at risk stay within about two seconds, as Redis delays its writes.
-            if mode == Fsync::EverySec {
-                while w.sync_stalled() && w.error().is_none() {
-                    let notified = self.notify.notified();
-                    let mut notified = std::pin::pin!(notified);
-                    notified.as_mut().enable();
-                    if !w.sync_stalled() {
-                        break;
+            if mode == Fsync::EverySec && w.sync_stalled() {
+                drop(w);
+                // Woken when the sync ends (any sync's end wakes number 0), fails, or the
+                // log is turned off.
+                std::future::poll_fn(|cx| {
+                    let Some(w) = self.wal() else {
+                        return Poll::Ready(());
+                    };
+                    let done = || !w.sync_stalled() || w.error().is_some();
+                    if done() {
+                        return Poll::Ready(());
                     }
-                    // The sync thread notifies when the sync ends; the timeout re-checks in
-                    // case the log was turned off meanwhile.
-                    let _ =
-                        tokio::time::timeout(std::time::Duration::from_millis(100), notified).await;
-                }
+                    self.waiters.add(0, cx.waker());
+                    if done() {
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending
+                })
+                .await;
             }
             return true;
         }
-        loop {
-            let notified = self.notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
+        std::future::poll_fn(|cx| {
             // The log may have been turned off meanwhile: it was flushed on the way out.
             let Some(w) = self.wal() else {
-                return true;
+                return Poll::Ready(true);
             };
-            if w.synced() >= seq {
-                return true;
+            let ready = || {
+                if w.synced() >= seq {
+                    Some(true)
+                } else if w.error().is_some() {
+                    Some(false)
+                } else {
+                    None
+                }
+            };
+            if let Some(r) = ready() {
+                return Poll::Ready(r);
             }
-            if w.error().is_some() {
-                return false;
+            // Registered, then checked again: a sync that ended in between is not missed.
+            self.waiters.add(seq, cx.waker());
+            match ready() {
+                Some(r) => Poll::Ready(r),
+                None => Poll::Pending,
             }
-            drop(w);
-            notified.await;
-        }
+        })
+        .await
     }
 
     /// Writes and syncs everything logged, for a clean shutdown.
     pub fn close(&self) {
         if let Some(w) = self.wal() {
             w.close();
+        }
+    }
+}
+
+/// Connections waiting on the log, each with the sequence number it needs synced. Only the
+/// ones a sync satisfies are woken: waking every waiter after every sync cost more than the
+/// writes themselves.
+#[derive(Default)]
+struct Waiters(parking_lot::Mutex<Vec<(u64, Waker)>>);
+
+impl Waiters {
+    fn add(&self, seq: u64, waker: &Waker) {
+        self.0.lock().push((seq, waker.clone()));
+    }
+
+    /// Wakes everyone waiting for `synced` or less (`u64::MAX`: everyone, to look again).
+    fn wake_upto(&self, synced: u64) {
+        let mut ready = Vec::new();
+        {
+            let mut list = self.0.lock();
+            let mut i = 0;
+            while i < list.len() {
+                if list[i].0 <= synced {
+                    ready.push(list.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for w in ready {
+            w.wake();
         }
     }
 }
