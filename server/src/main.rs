@@ -63,8 +63,14 @@ fn init_logging(level: &str, file: &str) {
     }));
     let registry = tracing_subscriber::registry().with(filter);
     if file.is_empty() {
+        // Colours only on a terminal: a pipe or a file gets plain text.
+        use std::io::IsTerminal;
         registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
             .init();
     } else {
         match std::fs::OpenOptions::new()
