@@ -68,6 +68,15 @@ impl CmdError {
         ))
     }
 
+    /// A subcommand with arguments it does not take (Redis's generic subcommand error).
+    pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> CmdError {
+        CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            printable_trunc(sub, 128),
+            cmd.to_ascii_uppercase()
+        ))
+    }
+
     pub fn invalid_expire(cmd: &str) -> CmdError {
         CmdError::owned(format!(
             "ERR invalid expire time in '{}' command",
@@ -145,6 +154,12 @@ impl CmdError {
     pub fn config_unknown_option(name: &str) -> CmdError {
         CmdError::owned(format!(
             "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+        ))
+    }
+
+    pub fn subscribed_context(cmd: &str) -> CmdError {
+        CmdError::owned(format!(
+            "ERR Can't execute '{cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ))
     }
 

@@ -34,6 +34,11 @@ pub enum Reply {
     /// A verbatim string (`=` with a three-letter format) in RESP3; a bulk string in RESP2.
     Verbatim(&'static str, Bytes),
     Error(CmdError),
+    /// An out-of-band message (pub/sub): a push (`>`) in RESP3, an array in RESP2.
+    Push(Vec<Reply>),
+    /// Several replies to one command, written one after another (SUBSCRIBE to several
+    /// channels confirms each).
+    Many(Vec<Reply>),
     /// An array of bulk strings already in wire form (identical in RESP2 and RESP3): one
     /// buffer instead of an allocation per element, for LRANGE and friends.
     Encoded(Bytes),

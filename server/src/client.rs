@@ -33,6 +33,10 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+    /// Channel, pattern and shard-channel subscriptions (CLIENT LIST sub/psub/ssub).
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
 }
 
 impl ClientInfo {
@@ -55,6 +59,9 @@ impl ClientInfo {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
         }
     }
 
@@ -80,11 +87,19 @@ impl ClientInfo {
         if self.no_touch.load(Ordering::Relaxed) {
             flags.push('T');
         }
+        let (sub, psub, ssub) = (
+            self.sub.load(Ordering::Relaxed),
+            self.psub.load(Ordering::Relaxed),
+            self.ssub.load(Ordering::Relaxed),
+        );
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -153,6 +168,8 @@ pub struct Client {
     pub no_touch: bool,
     pub close_after_reply: bool,
     pub info: Arc<ClientInfo>,
+    /// Pub/sub subscriptions and the mailbox messages arrive in, once the client subscribes.
+    pub subs: Option<Box<crate::pubsub::Subscriptions>>,
 }
 
 impl Client {
@@ -168,6 +185,7 @@ impl Client {
             no_touch: false,
             close_after_reply: false,
             info,
+            subs: None,
         }
     }
 }

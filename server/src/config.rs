@@ -27,6 +27,9 @@ pub enum Kind {
     Str,
     /// `save`: pairs of seconds and changes, or empty.
     SavePoints,
+    /// `client-output-buffer-limit`: groups of class, hard, soft, seconds. Setting some
+    /// classes keeps the others.
+    OutputLimits,
 }
 
 pub struct Directive {
@@ -341,6 +344,13 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "client-output-buffer-limit",
+        kind: Kind::OutputLimits,
+        default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        mutable: true,
+        apply: None,
+    },
+    Directive {
         name: "save",
         kind: Kind::SavePoints,
         default: "3600 1 300 100 60 10000",
@@ -524,7 +534,62 @@ pub fn canonical(d: &Directive, value: &str) -> Result<String, String> {
             }
             Ok(words.join(" "))
         }
+        Kind::OutputLimits => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if words.is_empty() || !words.len().is_multiple_of(4) {
+                return Err("Wrong number of arguments in buffer limit configuration.".into());
+            }
+            let mut out = Vec::new();
+            for g in words.chunks_exact(4) {
+                let class = match g[0].to_ascii_lowercase().as_str() {
+                    "normal" => "normal",
+                    "replica" | "slave" => "slave",
+                    "pubsub" => "pubsub",
+                    _ => {
+                        return Err(
+                            "Invalid client class specified in buffer limit configuration.".into(),
+                        )
+                    }
+                };
+                let hard = parse_memory(g[1]);
+                let soft = parse_memory(g[2]);
+                let secs = g[3].parse::<u64>().ok();
+                let (Some(hard), Some(soft), Some(secs)) = (hard, soft, secs) else {
+                    return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+                };
+                out.push(format!("{class} {hard} {soft} {secs}"));
+            }
+            Ok(out.join(" "))
+        }
     }
+}
+
+/// `client-output-buffer-limit` after setting the classes in `new` over `old`, in Redis's order.
+fn merge_output_limits(old: &str, new: &str) -> String {
+    let groups = |s: &str| -> Vec<Vec<String>> {
+        let w: Vec<String> = s.split_whitespace().map(String::from).collect();
+        w.chunks_exact(4).map(|c| c.to_vec()).collect()
+    };
+    let mut all = groups(old);
+    for g in groups(new) {
+        match all.iter_mut().find(|o| o[0] == g[0]) {
+            Some(o) => *o = g,
+            None => all.push(g),
+        }
+    }
+    all.iter()
+        .map(|g| g.join(" "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Stores a canonical value, merging the classes of `client-output-buffer-limit`.
+fn store(values: &mut BTreeMap<&'static str, String>, d: &Directive, v: String) {
+    let v = match d.kind {
+        Kind::OutputLimits => merge_output_limits(values.get(d.name).map_or("", |s| s), &v),
+        _ => v,
+    };
+    values.insert(d.name, v);
 }
 
 pub struct Config {
@@ -548,7 +613,7 @@ impl Config {
             let d =
                 directive(name).ok_or_else(|| format!("{origin}: unknown directive '{name}'"))?;
             let v = canonical(d, value).map_err(|e| format!("{origin}: '{name}' {e}"))?;
-            values.insert(d.name, v);
+            store(&mut values, d, v);
             Ok(())
         };
         if let Some(path) = file {
@@ -643,7 +708,7 @@ impl Config {
             if let Some(apply) = d.apply {
                 apply(eng, &v);
             }
-            values.insert(d.name, v);
+            store(&mut values, d, v);
         }
         Ok(())
     }

@@ -54,6 +54,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
     let mut client = Client::new(info.clone(), !password_set);
     let _ = run(&srv, &mut stream, &mut client).await;
     command::transactions::unwatch_all(&srv, &mut client);
+    command::pubsub::unsubscribe_all(&srv, &mut client);
     srv.clients.remove(client.id);
 }
 
@@ -108,11 +109,20 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                 return Ok(());
             }
         }
+        // Pub/sub messages that arrived meanwhile go out with the replies.
+        if let Some(s) = &client.subs {
+            s.mailbox.drain(&mut wbuf, client.proto);
+        }
         if !wbuf.is_empty() {
             srv.stats
                 .net_output_bytes
                 .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-            stream.write_all(&wbuf).await?;
+            // A client that stops reading blocks this write; CLIENT KILL and the output
+            // buffer limits must still be able to close it.
+            tokio::select! {
+                r = stream.write_all(&wbuf) => r?,
+                _ = &mut killed => return Ok(()),
+            }
             wbuf.clear();
             if wbuf.capacity() > 1 << 20 {
                 wbuf = BytesMut::with_capacity(16 * 1024);
@@ -131,7 +141,20 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
-        let timeout = srv.hot.timeout.load(Ordering::Relaxed);
+        // As in Redis, `timeout` does not apply to pub/sub subscribers.
+        let subscribed = client.subs.as_ref().is_some_and(|s| s.active());
+        let timeout = if subscribed {
+            0
+        } else {
+            srv.hot.timeout.load(Ordering::Relaxed)
+        };
+        let mailbox = client.subs.as_ref().map(|s| s.mailbox.clone());
+        let message = async {
+            match &mailbox {
+                Some(m) => m.notify.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         let read = async {
             if timeout > 0 {
                 match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut rbuf))
@@ -144,9 +167,16 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                 stream.read_buf(&mut rbuf).await
             }
         };
+        // Reading is cancel-safe: bytes are only taken when the read completes.
         let n = tokio::select! {
             r = read => r?,
             _ = &mut killed => 0,
+            _ = message => {
+                if client.info.killed.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                continue;
+            }
         };
         if n == 0 || client.info.killed.load(Ordering::Relaxed) {
             return Ok(());

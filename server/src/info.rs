@@ -203,7 +203,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             let ks = eng.keyspace_stats();
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
                 s.total_connections.load(Ordering::Relaxed),
                 s.total_commands.get(),
                 s.ops_per_sec.load(Ordering::Relaxed),
@@ -214,6 +214,9 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
                 e.evicted_keys.load(Ordering::Relaxed),
                 ks.hits,
                 ks.misses,
+                srv.pubsub.len(crate::pubsub::Kind::Channel),
+                srv.pubsub.len(crate::pubsub::Kind::Pattern),
+                srv.pubsub.len(crate::pubsub::Kind::Shard),
                 s.error_replies.load(Ordering::Relaxed),
             );
         }

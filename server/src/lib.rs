@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 pub mod durability;
 pub mod info;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 

@@ -78,6 +78,7 @@ pub struct Server {
     pub hot: HotConfig,
     pub config: Config,
     pub clients: Registry,
+    pub pubsub: crate::pubsub::Hub,
     /// The write-ahead log (`appendonly`, which CONFIG SET turns on and off).
     pub durability: Arc<crate::durability::Durability>,
     /// True while the log is replayed at startup: commands without the `loading` flag get
@@ -119,11 +120,12 @@ impl Server {
             config.get_u64("client-query-buffer-limit"),
             Ordering::Relaxed,
         );
-        Server {
+        let srv = Server {
             engine,
             hot,
             config,
             clients: Registry::default(),
+            pubsub: crate::pubsub::Hub::default(),
             durability,
             loading: std::sync::atomic::AtomicBool::new(false),
             saves: Arc::new(crate::durability::SaveState::new(
@@ -139,7 +141,9 @@ impl Server {
             run_id,
             port,
             config_file,
-        }
+        };
+        srv.refresh_hot();
+        srv
     }
 
     /// Makes everything logged durable before the process exits (SHUTDOWN, SIGTERM).
@@ -149,6 +153,15 @@ impl Server {
 
     /// Re-reads the cached directives after CONFIG SET.
     pub fn refresh_hot(&self) {
+        let limits = self.config.get("client-output-buffer-limit");
+        let words: Vec<&str> = limits.split_whitespace().collect();
+        if let Some(g) = words.chunks_exact(4).find(|g| g[0] == "pubsub") {
+            let l = &self.pubsub.limits;
+            l.hard.store(g[1].parse().unwrap_or(0), Ordering::Relaxed);
+            l.soft.store(g[2].parse().unwrap_or(0), Ordering::Relaxed);
+            l.soft_secs
+                .store(g[3].parse().unwrap_or(0), Ordering::Relaxed);
+        }
         self.hot
             .timeout
             .store(self.config.get_u64("timeout"), Ordering::Relaxed);

@@ -10,6 +10,14 @@ use super::{subcommand, Call};
 use crate::resp::Proto;
 
 pub fn ping(call: &mut Call) -> Reply {
+    // Subscribed RESP2 connections get PING's answer as a message-shaped array.
+    if call.client.proto == Proto::Resp2 && call.client.subs.as_ref().is_some_and(|s| s.active()) {
+        let msg = call.args.get(1).cloned().unwrap_or_default();
+        return match call.args.len() {
+            1 | 2 => Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(msg)]),
+            _ => Reply::Error(CmdError::wrong_arity("ping")),
+        };
+    }
     match call.args.len() {
         1 => Reply::Status("PONG"),
         2 => Reply::Bulk(call.arg(1).clone()),
@@ -28,6 +36,7 @@ pub fn quit(call: &mut Call) -> Reply {
 
 pub fn reset(call: &mut Call) -> Reply {
     super::transactions::unwatch_all(call.srv, call.client);
+    super::pubsub::unsubscribe_all(call.srv, call.client);
     let c = &mut *call.client;
     c.multi = None;
     c.info.multi.store(-1, Ordering::Relaxed);

@@ -18,6 +18,7 @@ pub mod hashes;
 pub mod hll;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -293,6 +294,24 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         return reject(srv, client, cmd, error::NOAUTH);
+    }
+    // A RESP2 connection with subscriptions only takes pub/sub commands, PING, QUIT and RESET.
+    if client.proto == crate::resp::Proto::Resp2
+        && client.subs.as_ref().is_some_and(|s| s.active())
+        && !matches!(
+            cmd.name,
+            "subscribe"
+                | "ssubscribe"
+                | "psubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "punsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
+        )
+    {
+        return reject(srv, client, cmd, CmdError::subscribed_context(cmd.name));
     }
     if !cmd.has(flag::LOADING) && srv.loading.load(Ordering::Relaxed) {
         return reject(srv, client, cmd, error::LOADING);

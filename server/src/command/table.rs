@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::flag::*;
 use super::{
-    bitmaps, connection, hashes, hll, keys, lists, server, sets, sort, strings, transactions,
-    zsets, Cmd, Handler,
+    bitmaps, connection, hashes, hll, keys, lists, pubsub, server, sets, sort, strings,
+    transactions, zsets, Cmd, Handler,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -80,6 +80,8 @@ const Z_WS: &[&str] = &["@write", "@sortedset", "@slow"];
 const Z_R: &[&str] = &["@read", "@sortedset", "@fast"];
 const Z_RS: &[&str] = &["@read", "@sortedset", "@slow"];
 const MK: u32 = MOVABLE_KEYS;
+const PS_S: &[&str] = &["@pubsub", "@slow"];
+const PS_F: &[&str] = &["@pubsub", "@fast"];
 
 pub static COMMANDS: &[Cmd] = &[
     // connection
@@ -91,6 +93,16 @@ pub static COMMANDS: &[Cmd] = &[
     c("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEY, CONN, "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
     c("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEY, CONN, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     c("client", -2, NOSCRIPT | LOADING | STALE, NOKEY, CONN_S, "connection", "2.4.0", "A container for client connection commands.", connection::client),
+    // pub/sub
+    c("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEY, PS_S, "pubsub", "2.0.0", "Listens for messages published to channels.", pubsub::subscribe),
+    c("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEY, PS_S, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", pubsub::unsubscribe),
+    c("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEY, PS_S, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", pubsub::psubscribe),
+    c("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEY, PS_S, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
+    c("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, PS_S, "pubsub", "7.0.0", "Listens for messages published to shard channels.", pubsub::ssubscribe),
+    c("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, PS_S, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", pubsub::sunsubscribe),
+    c("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, NOKEY, PS_F, "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
+    c("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, K1, PS_F, "pubsub", "7.0.0", "Post a message to a shard channel", pubsub::spublish),
+    c("pubsub", -2, NOKEY_FLAGS, NOKEY, &["@slow"], "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
     // server
     c("info", -1, LOADING | STALE, NOKEY, &["@slow", "@dangerous"], "server", "1.0.0", "Returns information and statistics about the server.", server::info),
     c("dbsize", 1, RF, NOKEY, &["@keyspace", "@read", "@fast"], "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),

@@ -112,6 +112,17 @@ pub fn write_reply(out: &mut BytesMut, r: &Reply, proto: Proto) {
         Reply::Verbatim(_, text) => put_bulk(out, text),
         Reply::Error(e) => put_error(out, e.as_str()),
         Reply::Encoded(b) => out.put_slice(b),
+        Reply::Push(items) => {
+            put_int_line(out, if v3 { b'>' } else { b'*' }, items.len() as i64);
+            for i in items {
+                write_reply(out, i, proto);
+            }
+        }
+        Reply::Many(replies) => {
+            for r in replies {
+                write_reply(out, r, proto);
+            }
+        }
     }
 }
 
