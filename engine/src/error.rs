@@ -209,6 +209,17 @@ pub const BGSAVE_AOF_ACTIVE: CmdError = CmdError::new(
     "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
 );
 pub const AOF_ON_FAILED: &str = "Unable to turn on AOF. Check server logs.";
+pub const NUMKEYS_NEGATIVE: CmdError = CmdError::new("ERR Number of keys can't be negative");
+pub const SCRIPT_UNKNOWN_COMMAND: CmdError =
+    CmdError::new("ERR Unknown Redis command called from script");
+pub const SCRIPT_WRONG_ARITY: CmdError =
+    CmdError::new("ERR Wrong number of args calling Redis command from script");
+pub const SCRIPT_NOT_ALLOWED: CmdError =
+    CmdError::new("ERR This Redis command is not allowed from script");
+pub const SCRIPT_READ_ONLY: CmdError =
+    CmdError::new("ERR Write commands are not allowed from read-only scripts.");
+pub const SCRIPT_FLUSH_SYNTAX: CmdError =
+    CmdError::new("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
 pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
 pub const WRONGPASS: CmdError =
     CmdError::new("WRONGPASS invalid username-password pair or user is disabled.");

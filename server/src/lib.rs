@@ -11,6 +11,7 @@ pub mod durability;
 pub mod info;
 pub mod pubsub;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 
 pub const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");

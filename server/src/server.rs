@@ -79,6 +79,7 @@ pub struct Server {
     pub config: Config,
     pub clients: Registry,
     pub pubsub: crate::pubsub::Hub,
+    pub scripts: crate::scripting::Scripts,
     /// The write-ahead log (`appendonly`, which CONFIG SET turns on and off).
     pub durability: Arc<crate::durability::Durability>,
     /// True while the log is replayed at startup: commands without the `loading` flag get
@@ -126,6 +127,7 @@ impl Server {
             config,
             clients: Registry::default(),
             pubsub: crate::pubsub::Hub::default(),
+            scripts: crate::scripting::Scripts::new(),
             durability,
             loading: std::sync::atomic::AtomicBool::new(false),
             saves: Arc::new(crate::durability::SaveState::new(

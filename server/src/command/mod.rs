@@ -19,6 +19,7 @@ pub mod hll;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -147,6 +148,7 @@ impl Cmd {
                 v.extend(store);
                 v
             }
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => numkeys(2),
             _ => numkeys(1),
         }
     }

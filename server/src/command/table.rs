@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::flag::*;
 use super::{
-    bitmaps, connection, hashes, hll, keys, lists, pubsub, server, sets, sort, strings,
+    bitmaps, connection, hashes, hll, keys, lists, pubsub, scripting, server, sets, sort, strings,
     transactions, zsets, Cmd, Handler,
 };
 
@@ -80,6 +80,7 @@ const Z_WS: &[&str] = &["@write", "@sortedset", "@slow"];
 const Z_R: &[&str] = &["@read", "@sortedset", "@fast"];
 const Z_RS: &[&str] = &["@read", "@sortedset", "@slow"];
 const MK: u32 = MOVABLE_KEYS;
+const SCR: &[&str] = &["@slow", "@scripting"];
 const PS_S: &[&str] = &["@pubsub", "@slow"];
 const PS_F: &[&str] = &["@pubsub", "@fast"];
 
@@ -103,6 +104,12 @@ pub static COMMANDS: &[Cmd] = &[
     c("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, NOKEY, PS_F, "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
     c("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, K1, PS_F, "pubsub", "7.0.0", "Post a message to a shard channel", pubsub::spublish),
     c("pubsub", -2, NOKEY_FLAGS, NOKEY, &["@slow"], "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
+    // scripting: a script holds the exclusive gate while it runs
+    c("eval", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "2.6.0", "Executes a server-side Lua script.", scripting::eval),
+    c("evalsha", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scripting::evalsha),
+    c("eval_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
+    c("evalsha_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
+    c("script", -2, NOKEY_FLAGS, NOKEY, &["@slow"], "scripting", "2.6.0", "A container for Lua scripts management commands.", scripting::script),
     // server
     c("info", -1, LOADING | STALE, NOKEY, &["@slow", "@dangerous"], "server", "1.0.0", "Returns information and statistics about the server.", server::info),
     c("dbsize", 1, RF, NOKEY, &["@keyspace", "@read", "@fast"], "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),

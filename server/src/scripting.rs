@@ -1,0 +1,485 @@
+//! Lua scripting (EVAL and friends) on an embedded Lua 5.1, with Redis's script API.
+//!
+//! One Lua state serves the server; a script runs under the engine's exclusive gate, so it is
+//! atomic, and its writes are logged as one record. Scripts are compiled once and kept by
+//! their SHA1, as Redis keeps `f_<sha>`. Globals are read-only to scripts (Redis 7), `KEYS`
+//! and `ARGV` are set for each call, and the libraries are Redis's minus what is missing
+//! (see README: `cjson`, `cmsgpack`, `struct` and `bit` are not there yet).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
+use parking_lot::Mutex;
+use strata_engine::reply::Reply;
+
+/// What runs Lua for the server.
+pub struct Scripts {
+    inner: Mutex<State>,
+}
+
+struct State {
+    lua: Lua,
+    /// Compiled scripts by lower-case hex SHA1.
+    compiled: HashMap<String, Function>,
+    /// The bodies, for SCRIPT EXISTS and EVALSHA.
+    bodies: HashMap<String, Bytes>,
+    /// `__strata_run(f)`: calls `f` and returns `true, result` or `false, {message, line}`.
+    runner: Function,
+}
+
+/// SHA1 of a script body, as lower-case hex.
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+const PRELUDE: &str = r#"
+local pcall, type, tostring, getinfo = pcall, type, tostring, debug.getinfo
+local function where(e)
+  local line = 0
+  for level = 2, 30 do
+    local info = getinfo(level, 'Sl')
+    if not info then break end
+    if info.source == '@user_script' then line = info.currentline break end
+  end
+  if type(e) == 'table' and e.err then return {tostring(e.err), line} end
+  return {tostring(e), line}
+end
+__strata_run = function(f)
+  return xpcall(f, where)
+end
+"#;
+
+/// A failed `redis.call`, raised into Lua: its text is the command's error reply.
+#[derive(Debug)]
+struct CallError(String);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Runs last: from here on a script cannot create globals or read undefined ones.
+const GUARD: &str = r#"
+local error, tostring = error, tostring
+setmetatable(_G, {
+  __newindex = function()
+    error("Attempt to modify a readonly table", 2)
+  end,
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+})
+"#;
+
+/// The outcome of a script.
+pub enum Outcome {
+    Ok(Reply),
+    /// An error reply's text (without the leading `-`).
+    Err(String),
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        let state = State::new().expect("start the Lua interpreter");
+        Scripts {
+            inner: Mutex::new(state),
+        }
+    }
+
+    /// SCRIPT LOAD: compiles and keeps the script; returns its SHA1, or the compile error.
+    pub fn load(&self, body: &Bytes) -> Result<String, String> {
+        let mut st = self.inner.lock();
+        let sha = sha1_hex(body);
+        st.compile(&sha, body)?;
+        Ok(sha)
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.inner.lock().bodies.contains_key(&sha)
+    }
+
+    pub fn flush(&self) {
+        let mut st = self.inner.lock();
+        st.compiled.clear();
+        st.bodies.clear();
+        st.lua.gc_collect().ok();
+    }
+
+    /// Runs a script known by `sha` (compiling `body` first when given). `call` runs one
+    /// `redis.call`/`redis.pcall` command and returns its reply.
+    pub fn run(
+        &self,
+        sha: &str,
+        body: Option<&Bytes>,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+    ) -> Outcome {
+        let mut st = self.inner.lock();
+        if let Some(body) = body {
+            if let Err(e) = st.compile(sha, body) {
+                return Outcome::Err(e);
+            }
+        }
+        let Some(f) = st.compiled.get(sha).cloned() else {
+            return Outcome::Err("NOSCRIPT No matching script. Please use EVAL.".into());
+        };
+        let lua = st.lua.clone();
+        let runner = st.runner.clone();
+        // redis.call and redis.pcall share the command path; `raise` picks which.
+        let call = std::cell::RefCell::new(call);
+        let command = |lua: &Lua, args: Variadic<Value>, raise: bool| -> mlua::Result<Value> {
+            let reply = match words_of(&args) {
+                Ok(words) => (call.borrow_mut())(words),
+                Err(e) => Reply::Error(strata_engine::error::CmdError::owned(e.into())),
+            };
+            match reply {
+                Reply::Error(e) if raise => {
+                    Err(mlua::Error::external(CallError(e.as_str().to_string())))
+                }
+                r => to_lua(lua, r),
+            }
+        };
+        let r = lua.scope(|scope| {
+            let g = lua.globals();
+            g.raw_set("KEYS", seq(&lua, keys)?)?;
+            g.raw_set("ARGV", seq(&lua, argv)?)?;
+            let redis: Table = g.raw_get("redis")?;
+            let command = &command;
+            let pcall = scope
+                .create_function(move |lua, args: Variadic<Value>| command(lua, args, false))?;
+            let rcall = scope
+                .create_function(move |lua, args: Variadic<Value>| command(lua, args, true))?;
+            redis.raw_set("pcall", pcall)?;
+            redis.raw_set("call", rcall)?;
+            runner.call::<(bool, Value)>(f)
+        });
+        match r {
+            Ok((true, v)) => Outcome::Ok(from_lua(&v, 0)),
+            Ok((false, Value::Table(t))) => {
+                let msg: String = t.raw_get(1).unwrap_or_default();
+                let line: i64 = t.raw_get(2).unwrap_or(0);
+                Outcome::Err(script_error(&msg, sha, line))
+            }
+            Ok((false, other)) => Outcome::Err(script_error(&format!("{other:?}"), sha, 0)),
+            Err(e) => Outcome::Err(script_error(&e.to_string(), sha, 0)),
+        }
+    }
+}
+
+impl Default for Scripts {
+    fn default() -> Scripts {
+        Scripts::new()
+    }
+}
+
+/// Redis 7's script error: the error's text (with `ERR ` when it has no code of its own), then
+/// which script and line.
+fn script_error(msg: &str, sha: &str, line: i64) -> String {
+    // A failed redis.call reaches here as mlua's error text, with a traceback after it.
+    let msg = msg
+        .split("\nstack traceback:")
+        .next()
+        .unwrap_or(msg)
+        .trim_end();
+    let first = msg.split(' ').next().unwrap_or("");
+    let coded = !first.is_empty() && first.chars().all(|c| c.is_ascii_uppercase());
+    let msg = if coded {
+        msg.to_string()
+    } else {
+        format!("ERR {msg}")
+    };
+    format!("{msg} script: {sha}, on @user_script:{line}.")
+}
+
+/// A `redis.call`'s arguments as command words.
+fn words_of(args: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|a| match a {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            Value::Number(n) => Ok(Bytes::from(lua_number(*n))),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+fn seq(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, it) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(it)?)?;
+    }
+    Ok(t)
+}
+
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    Ok(Value::Table(t))
+}
+
+/// A Lua number as Redis prints it for a command argument (`%.17g`, integers without a dot).
+fn lua_number(n: f64) -> String {
+    if !n.is_finite() {
+        return if n.is_nan() {
+            "nan".into()
+        } else if n > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if n == 0.0 {
+        return if n.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // %.17g: 17 significant digits, fixed notation for exponents -4..17, trailing zeros cut.
+    let sci = format!("{n:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if (-4..17).contains(&exp) {
+        let decimals = (16 - exp).max(0) as usize;
+        trim(format!("{n:.decimals$}"))
+    } else {
+        let m = trim(mantissa.to_string());
+        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    }
+}
+
+/// A reply as Redis hands it to Lua (RESP2 conversions).
+fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<Value> {
+    Ok(match r {
+        Reply::Ok => status(lua, "OK")?,
+        Reply::Status(s) => status(lua, s)?,
+        Reply::StatusOwned(s) => status(lua, &s)?,
+        Reply::Int(i) => Value::Integer(i),
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => Value::String(lua.create_string(&b)?),
+        Reply::Nil | Reply::NilArray => Value::Boolean(false),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, it) in items.into_iter().enumerate() {
+                t.raw_set(i + 1, to_lua(lua, it)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
+            let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
+            for (i, (k, v)) in pairs.into_iter().enumerate() {
+                t.raw_set(2 * i + 1, to_lua(lua, k)?)?;
+                t.raw_set(2 * i + 2, to_lua(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Double(d) => {
+            Value::String(lua.create_string(strata_engine::number::format_double(d))?)
+        }
+        Reply::Bool(b) => Value::Integer(b as i64),
+        Reply::Error(e) => err_table(lua, e.as_str())?,
+        Reply::Encoded(bytes) => {
+            let t = lua.create_table()?;
+            for (i, item) in decode_bulk_array(&bytes).into_iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(item)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+fn status(lua: &Lua, s: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("ok", s)?;
+    Ok(Value::Table(t))
+}
+
+/// The elements of a pre-encoded array of bulk strings (`Reply::Encoded`).
+fn decode_bulk_array(b: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let line = |from: usize| -> Option<(usize, usize)> {
+        let end = from + b.get(from..)?.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&b[from + 1..end])
+            .ok()?
+            .parse::<usize>()
+            .ok()?;
+        Some((n, end + 2))
+    };
+    let Some((count, mut at)) = line(0) else {
+        return out;
+    };
+    for _ in 0..count {
+        let Some((len, start)) = line(at) else {
+            break;
+        };
+        let Some(item) = b.get(start..start + len) else {
+            break;
+        };
+        out.push(item);
+        at = start + len + 2;
+    }
+    out
+}
+
+/// A script's return value as a reply, as Redis converts it.
+fn from_lua(v: &Value, depth: usize) -> Reply {
+    match v {
+        Value::Nil => Reply::Nil,
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Boolean(false) => Reply::Nil,
+        Value::Integer(i) => Reply::Int(*i),
+        Value::Number(n) => Reply::Int(*n as i64),
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                return Reply::Error(strata_engine::error::CmdError::owned(
+                    String::from_utf8_lossy(&e.as_bytes()).into_owned(),
+                ));
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                return Reply::StatusOwned(String::from_utf8_lossy(&s.as_bytes()).into_owned());
+            }
+            if depth > 100 {
+                return Reply::Error(strata_engine::error::CmdError::owned(
+                    "ERR reached lua stack limit".into(),
+                ));
+            }
+            let mut items = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(v) => items.push(from_lua(&v, depth + 1)),
+                }
+            }
+            Reply::Array(items)
+        }
+        _ => Reply::Nil,
+    }
+}
+
+impl State {
+    fn new() -> mlua::Result<State> {
+        // SAFETY: mlua calls the `debug` library unsafe because Lua code holding it can reach
+        // into Rust callbacks' upvalues. Only the prelude's error handler keeps
+        // `debug.getinfo`; the library is removed from the globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let g = lua.globals();
+        for unsafe_fn in ["loadfile", "dofile"] {
+            g.raw_set(unsafe_fn, Value::Nil)?;
+        }
+        let redis = lua.create_table()?;
+        redis.raw_set(
+            "sha1hex",
+            lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+        )?;
+        redis.raw_set(
+            "error_reply",
+            lua.create_function(|lua, s: mlua::String| {
+                let t = lua.create_table()?;
+                t.raw_set("err", s)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.raw_set(
+            "status_reply",
+            lua.create_function(|lua, s: mlua::String| {
+                let t = lua.create_table()?;
+                t.raw_set("ok", s)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|_, (_level, msg): (i64, mlua::String)| {
+                tracing::info!("script: {}", String::from_utf8_lossy(&msg.as_bytes()));
+                Ok(())
+            })?,
+        )?;
+        // Replication controls and RESP selection have nothing to act on here: replicas do
+        // not exist, and replies reach Lua in RESP2 form.
+        redis.raw_set("set_repl", lua.create_function(|_, _: Value| Ok(()))?)?;
+        redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+        for (name, v) in [
+            ("LOG_DEBUG", 0),
+            ("LOG_VERBOSE", 1),
+            ("LOG_NOTICE", 2),
+            ("LOG_WARNING", 3),
+            ("REPL_NONE", 0),
+            ("REPL_SLAVE", 1),
+            ("REPL_REPLICA", 1),
+            ("REPL_AOF", 2),
+            ("REPL_ALL", 3),
+        ] {
+            redis.raw_set(name, v)?;
+        }
+        g.raw_set("redis", redis)?;
+        lua.load(PRELUDE).set_name("=prelude").exec()?;
+        let runner: Function = g.raw_get("__strata_run")?;
+        g.raw_set("__strata_run", Value::Nil)?;
+        g.raw_set("debug", Value::Nil)?;
+        // Globals are read-only to scripts, as in Redis 7 (KEYS and ARGV are set with rawset).
+        lua.load(GUARD).set_name("=guard").exec()?;
+        Ok(State {
+            lua,
+            compiled: HashMap::new(),
+            bodies: HashMap::new(),
+            runner,
+        })
+    }
+
+    fn compile(&mut self, sha: &str, body: &Bytes) -> Result<(), String> {
+        if self.compiled.contains_key(sha) {
+            return Ok(());
+        }
+        let f = self
+            .lua
+            .load(body.as_ref())
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling script (new function): {msg}")
+            })?;
+        self.compiled.insert(sha.to_string(), f);
+        self.bodies.insert(sha.to_string(), body.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_format_like_printf_17g() {
+        for (n, s) in [
+            (0.1, "0.10000000000000001"),
+            (1.5, "1.5"),
+            (42.0, "42"),
+            (-3.25, "-3.25"),
+            (1e20, "1e+20"),
+            (1.5e-7, "1.4999999999999999e-07"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (0.0001, "0.0001"),
+        ] {
+            assert_eq!(super::lua_number(n), s, "{n}");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Lua scripting against redis-server: every reply of a list of EVAL/EVALSHA/SCRIPT calls
+//! (conversions both ways, errors with their script and line, read-only scripts, the script
+//! cache, KEYS/ARGV) must be byte-identical. Then a script's writes as one logged record.
+
+mod common;
+
+use common::{run, Resp, Server};
+
+const CASES: &[&str] = &[
+    "SET k v",
+    "EVAL \"return redis.call('set', KEYS[1], ARGV[1])\" 1 s hello",
+    "EVAL \"return redis.call('get', KEYS[1])\" 1 s",
+    "EVAL \"return {1, 2.9, 'x', false, true, {ok='FINE'}, nil, 5}\" 0",
+    "EVAL \"return {1, {2, {3, 'deep'}}}\" 0",
+    "EVAL \"return 3.99\" 0",
+    "EVAL \"return -2.5\" 0",
+    "EVAL \"return true\" 0",
+    "EVAL \"return false\" 0",
+    "EVAL \"return nil\" 0",
+    "EVAL \"return 'str'\" 0",
+    "EVAL \"return {err='custom failure'}\" 0",
+    "EVAL \"return redis.error_reply('MY bad')\" 0",
+    "EVAL \"return redis.status_reply('GOOD')\" 0",
+    "EVAL \"return redis.sha1hex('abc')\" 0",
+    "EVAL \"return redis.call('incr', KEYS[1])\" 1 k",
+    "EVAL \"local a = 1\nreturn redis.call('incr', KEYS[1])\" 1 k",
+    "EVAL \"return redis.pcall('incr', KEYS[1])\" 1 k",
+    "EVAL \"return redis.call('nosuch')\" 0",
+    "EVAL \"return redis.call('get')\" 0",
+    "EVAL \"return redis.call('multi')\" 0",
+    "EVAL \"return redis.call('get', {})\" 0",
+    "EVAL \"return redis.call()\" 0",
+    "EVAL \"x = 5\" 0",
+    "EVAL \"return undefined_name\" 0",
+    "EVAL \"return (\" 0",
+    "EVAL \"error('plain')\" 0",
+    "EVAL_RO \"return redis.call('set', 'a', 'b')\" 0",
+    "EVAL_RO \"return redis.call('get', KEYS[1])\" 1 s",
+    "EVAL \"return 1\" -1",
+    "EVAL \"return 1\" 2 a",
+    "EVAL \"return 1\" notanumber",
+    "EVAL \"return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}\" 2 k1 k2 a1 a2",
+    "EVAL \"redis.call('del', 'L'); redis.call('rpush', 'L', 'a', 'b', 'c'); return redis.call('lrange', 'L', 0, -1)\" 0",
+    "EVAL \"redis.call('hset', 'H', 'f', 'v'); return redis.call('hgetall', 'H')\" 0",
+    "EVAL \"redis.call('zadd', 'Z', 1.5, 'm'); return redis.call('zrange', 'Z', 0, -1, 'WITHSCORES')\" 0",
+    "EVAL \"return redis.call('incrbyfloat', 'F', 0.1)\" 0",
+    "EVAL \"return redis.call('get', 'missing')\" 0",
+    "EVAL \"return redis.call('hgetall', 'missing')\" 0",
+    "EVAL \"return redis.call('set', 'n', 42)\" 0",
+    "EVAL \"return redis.call('get', 'n')\" 0",
+    "EVAL \"return redis.call('type', 'n')\" 0",
+    "EVAL \"return redis.call('ping')\" 0",
+    "EVAL \"redis.call('select', 1); redis.call('set', 'db1key', 'x'); return redis.call('dbsize')\" 0",
+    "EXISTS db1key",
+    "SCRIPT LOAD \"return 'loaded'\"",
+    "EVALSHA 3cb4b7f2d1f4eee4ad6ab3ec3c2b5f06d3b4b2f1 0",
+    "EVALSHA ffffffffffffffffffffffffffffffffffffffff 0",
+    "SCRIPT EXISTS ffffffffffffffffffffffffffffffffffffffff",
+    "SCRIPT LOAD \"return (\"",
+    "SCRIPT FLUSH BAD",
+    "SCRIPT FLUSH",
+    "SCRIPT NOSUCH",
+];
+
+#[test]
+fn scripting_matches_redis() {
+    let Some(redis) = Server::redis(&[]) else {
+        eprintln!("redis-server not installed: skipping the scripting differential test");
+        return;
+    };
+    let strata = Server::strata(&[]);
+    let mut r = redis.client();
+    let mut s = strata.client();
+    // The loaded script's SHA, as both compute it.
+    let sha = match run(&mut r, "SCRIPT LOAD \"return 'loaded'\"") {
+        Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
+        other => panic!("SCRIPT LOAD answered {}", other.render()),
+    };
+    for case in CASES {
+        let line = case.replace("3cb4b7f2d1f4eee4ad6ab3ec3c2b5f06d3b4b2f1", &sha);
+        let want = run(&mut r, &line);
+        let got = run(&mut s, &line);
+        assert_eq!(
+            got.render(),
+            want.render(),
+            "{line}: strata differs from redis-server"
+        );
+    }
+    for line in [
+        format!("SCRIPT EXISTS {sha} ffffffffffffffffffffffffffffffffffffffff"),
+        format!("EVALSHA {sha} 0"),
+        format!("EVALSHA {} 0", sha.to_uppercase()),
+    ] {
+        assert_eq!(
+            run(&mut s, &line).render(),
+            run(&mut r, &line).render(),
+            "{line}"
+        );
+    }
+}
+
+/// A script's writes are one commit: replayed together after a restart, at the script's
+/// clock.
+#[test]
+fn a_scripts_writes_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap().to_string();
+    let extra = ["--dir", dir_arg.as_str(), "--appendfsync", "always"];
+    let strata = Server::strata(&extra);
+    let mut c = strata.client();
+    assert_eq!(
+        run(
+            &mut c,
+            "EVAL \"redis.call('set', KEYS[1], ARGV[1], 'PX', 100000); redis.call('rpush', KEYS[2], 'a', 'b'); return redis.call('incr', KEYS[3])\" 3 s l n v"
+        ),
+        Resp::Int(1)
+    );
+    drop(c);
+    drop(strata);
+    let strata = Server::strata(&extra);
+    let mut c = strata.client();
+    assert_eq!(run(&mut c, "GET s"), Resp::Bulk(Some(b"v".to_vec())));
+    assert_eq!(run(&mut c, "LLEN l"), Resp::Int(2));
+    assert_eq!(run(&mut c, "GET n"), Resp::Bulk(Some(b"1".to_vec())));
+    assert!(matches!(run(&mut c, "PTTL s"), Resp::Int(t) if t > 90_000));
+}
