@@ -220,6 +220,13 @@ pub const SCRIPT_READ_ONLY: CmdError =
     CmdError::new("ERR Write commands are not allowed from read-only scripts.");
 pub const SCRIPT_FLUSH_SYNTAX: CmdError =
     CmdError::new("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+pub const BUSY_SCRIPT: CmdError = CmdError::new(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+);
+pub const NOTBUSY: CmdError = CmdError::new("NOTBUSY No scripts in execution right now.");
+pub const UNKILLABLE: CmdError = CmdError::new(
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+);
 pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
 pub const WRONGPASS: CmdError =
     CmdError::new("WRONGPASS invalid username-password pair or user is disabled.");

@@ -232,6 +232,25 @@ impl Engine {
         self.gate.iter().map(|g| g.write()).collect()
     }
 
+    /// [`Engine::gate_shared`], giving up after `wait` (a long script may hold the gate; the
+    /// caller then answers -BUSY rather than wait).
+    pub fn gate_shared_for(&self, wait: std::time::Duration) -> Option<RwLockReadGuard<'_, ()>> {
+        self.gate[thread_stripe() % GATE_STRIPES].try_read_for(wait)
+    }
+
+    /// [`Engine::gate_exclusive`], giving up after `wait` for any stripe (releasing those
+    /// taken).
+    pub fn gate_exclusive_for(
+        &self,
+        wait: std::time::Duration,
+    ) -> Option<Vec<RwLockWriteGuard<'_, ()>>> {
+        let mut held = Vec::with_capacity(self.gate.len());
+        for g in self.gate.iter() {
+            held.push(g.try_write_for(wait)?);
+        }
+        Some(held)
+    }
+
     /// Locks the shards holding `keys` in database `db`. The caller must hold the gate.
     pub fn lock<'a>(&'a self, db: usize, keys: &[&[u8]], effects: &'a mut Effects) -> Guard<'a> {
         Guard::new(self, db, keys, effects)

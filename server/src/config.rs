@@ -344,6 +344,16 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "busy-reply-threshold",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "5000",
+        mutable: true,
+        apply: None,
+    },
+    Directive {
         name: "client-output-buffer-limit",
         kind: Kind::OutputLimits,
         default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",

@@ -7,6 +7,9 @@
 //! (see README: `cjson`, `cmsgpack`, `struct` and `bit` are not there yet).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
@@ -16,6 +19,37 @@ use strata_engine::reply::Reply;
 /// What runs Lua for the server.
 pub struct Scripts {
     inner: Mutex<State>,
+    busy: Arc<Busy>,
+}
+
+/// The running script, as other connections see it (they may not touch the Lua state while
+/// it runs).
+#[derive(Default)]
+struct Busy {
+    /// Milliseconds since `epoch` when the running script started, plus one; 0 when none runs.
+    since: AtomicU64,
+    epoch: OnceInstant,
+    /// SCRIPT KILL asked the running script to stop.
+    kill: AtomicBool,
+    /// The running script has written: it can no longer be killed.
+    wrote: AtomicBool,
+}
+
+/// An `Instant` fixed at first use.
+#[derive(Default)]
+struct OnceInstant(std::sync::OnceLock<Instant>);
+
+impl OnceInstant {
+    fn ms(&self) -> u64 {
+        self.0.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+}
+
+/// What SCRIPT KILL found.
+pub enum Kill {
+    Killed,
+    NotBusy,
+    Unkillable,
 }
 
 struct State {
@@ -49,6 +83,16 @@ __strata_run = function(f)
   return xpcall(f, where)
 end
 "#;
+
+/// Clears the running-script mark however the script ends.
+struct Running<'a>(&'a Busy);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.since.store(0, Ordering::Release);
+        self.0.kill.store(false, Ordering::Release);
+    }
+}
 
 /// A failed `redis.call`, raised into Lua: its text is the command's error reply.
 #[derive(Debug)]
@@ -84,10 +128,37 @@ pub enum Outcome {
 
 impl Scripts {
     pub fn new() -> Scripts {
-        let state = State::new().expect("start the Lua interpreter");
+        let busy = Arc::new(Busy::default());
+        let state = State::new(busy.clone()).expect("start the Lua interpreter");
         Scripts {
             inner: Mutex::new(state),
+            busy,
         }
+    }
+
+    /// How long the running script has been running, if one is.
+    pub fn busy_for(&self) -> Option<u64> {
+        match self.busy.since.load(Ordering::Acquire) {
+            0 => None,
+            since => Some(self.busy.epoch.ms().saturating_sub(since - 1)),
+        }
+    }
+
+    /// Marks the running script as having written (SCRIPT KILL then refuses).
+    pub fn note_write(&self) {
+        self.busy.wrote.store(true, Ordering::Release);
+    }
+
+    /// SCRIPT KILL.
+    pub fn kill(&self) -> Kill {
+        if self.busy_for().is_none() {
+            return Kill::NotBusy;
+        }
+        if self.busy.wrote.load(Ordering::Acquire) {
+            return Kill::Unkillable;
+        }
+        self.busy.kill.store(true, Ordering::Release);
+        Kill::Killed
     }
 
     /// SCRIPT LOAD: compiles and keeps the script; returns its SHA1, or the compile error.
@@ -131,6 +202,12 @@ impl Scripts {
         };
         let lua = st.lua.clone();
         let runner = st.runner.clone();
+        self.busy.kill.store(false, Ordering::Release);
+        self.busy.wrote.store(false, Ordering::Release);
+        self.busy
+            .since
+            .store(self.busy.epoch.ms() + 1, Ordering::Release);
+        let _running = Running(&self.busy);
         // redis.call and redis.pcall share the command path; `raise` picks which.
         let call = std::cell::RefCell::new(call);
         let command = |lua: &Lua, args: Variadic<Value>, raise: bool| -> mlua::Result<Value> {
@@ -369,7 +446,7 @@ fn from_lua(v: &Value, depth: usize) -> Reply {
 }
 
 impl State {
-    fn new() -> mlua::Result<State> {
+    fn new(busy: Arc<Busy>) -> mlua::Result<State> {
         // SAFETY: mlua calls the `debug` library unsafe because Lua code holding it can reach
         // into Rust callbacks' upvalues. Only the prelude's error handler keeps
         // `debug.getinfo`; the library is removed from the globals before any script runs.
@@ -435,6 +512,18 @@ impl State {
         g.raw_set("debug", Value::Nil)?;
         // Globals are read-only to scripts, as in Redis 7 (KEYS and ARGV are set with rawset).
         lua.load(GUARD).set_name("=guard").exec()?;
+        // Every 100k instructions: stop if SCRIPT KILL asked (the error ends the script).
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |_, _| {
+                if busy.kill.load(Ordering::Acquire) {
+                    return Err(mlua::Error::external(CallError(
+                        "ERR Script killed by user with SCRIPT KILL...".into(),
+                    )));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
         Ok(State {
             lua,
             compiled: HashMap::new(),

@@ -124,3 +124,75 @@ fn a_scripts_writes_survive_a_restart() {
     assert_eq!(run(&mut c, "GET n"), Resp::Bulk(Some(b"1".to_vec())));
     assert!(matches!(run(&mut c, "PTTL s"), Resp::Int(t) if t > 90_000));
 }
+
+/// A script that never ends: past `busy-reply-threshold` other clients get -BUSY, SCRIPT KILL
+/// stops it (its caller gets the kill error), and a script that has written cannot be
+/// killed, only SHUTDOWN NOSAVE ends it. Run on both servers; the replies must match.
+fn busy_scenario(srv: &Server) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut admin = srv.client();
+    let _ = run(&mut admin, "CONFIG SET busy-reply-threshold 100");
+    out.push(run(&mut admin, "SCRIPT KILL").render());
+    let port = srv.port;
+    let looping = std::thread::spawn(move || {
+        let mut c = common::RawClient::connect(port);
+        run(&mut c, "EVAL \"local i = 0 while true do i = i + 1 end\" 0").render()
+    });
+    // Wait (bounded) until the others are refused.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = run(&mut admin, "PING");
+        if r.is_error() {
+            out.push(r.render());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never BUSY");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    out.push(run(&mut admin, "GET k").render());
+    out.push(run(&mut admin, "SCRIPT KILL").render());
+    out.push(looping.join().unwrap());
+    out.push(run(&mut admin, "PING").render());
+    out
+}
+
+#[test]
+fn a_runaway_script_gets_busy_replies_and_script_kill() {
+    let strata = Server::strata(&[]);
+    let got = busy_scenario(&strata);
+    if let Some(redis) = Server::redis(&[]) {
+        let want = busy_scenario(&redis);
+        assert_eq!(got, want);
+    }
+    assert!(
+        got[4].contains("Script killed by user with SCRIPT KILL"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_script_that_wrote_cannot_be_killed_but_shutdown_nosave_ends_it() {
+    let strata = Server::strata(&["--busy-reply-threshold", "100"]);
+    let port = strata.port;
+    let looping = std::thread::spawn(move || {
+        let mut c = common::RawClient::connect(port);
+        c.try_cmd(&[
+            b"EVAL",
+            b"redis.call('set', 'w', '1') while true do end",
+            b"0",
+        ])
+        .is_err()
+    });
+    let mut admin = strata.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !run(&mut admin, "PING").is_error() {
+        assert!(std::time::Instant::now() < deadline, "never BUSY");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(run(&mut admin, "SCRIPT KILL")
+        .render()
+        .contains("UNKILLABLE"));
+    let _ = admin.try_cmd(&[b"SHUTDOWN", b"NOSAVE"]);
+    // The server is gone: the script's caller sees its connection close.
+    assert!(looping.join().unwrap());
+}

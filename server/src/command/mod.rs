@@ -322,14 +322,36 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         flag_multi_abort(client);
         return Reply::Error(error::NOT_IN_MULTI);
     }
+    // While a script runs past `busy-reply-threshold`, only SCRIPT KILL and SHUTDOWN NOSAVE
+    // are served; everything else gets -BUSY, as in Redis. They run without the gate (the
+    // script holds it).
+    if let Some(r) = scripting::while_busy(srv, cmd, args) {
+        return r;
+    }
     // The gate is taken before eviction, so eviction never interleaves with a transaction.
+    // Waiting for it gives up, with -BUSY, once a script holding it has run too long.
     let _gate_x: Vec<_>;
     let _gate_s;
+    let wait = std::time::Duration::from_millis(20);
     // Inside MULTI an exclusive command is only queued; EXEC itself takes the exclusive side.
     if cmd.has(flag::EXCLUSIVE) && (client.multi.is_none() || cmd.has(flag::TX_CONTROL)) {
-        _gate_x = srv.engine.gate_exclusive();
+        _gate_x = loop {
+            if let Some(g) = srv.engine.gate_exclusive_for(wait) {
+                break g;
+            }
+            if let Some(r) = scripting::while_busy(srv, cmd, args) {
+                return r;
+            }
+        };
     } else {
-        _gate_s = srv.engine.gate_shared();
+        _gate_s = loop {
+            if let Some(g) = srv.engine.gate_shared_for(wait) {
+                break g;
+            }
+            if let Some(r) = scripting::while_busy(srv, cmd, args) {
+                return r;
+            }
+        };
     }
     // Over maxmemory, Redis refuses commands that may grow memory, and inside MULTI refuses to
     // queue anything at all (EXEC, DISCARD, QUIT and RESET excepted); EXEC is refused when it

@@ -12,7 +12,7 @@ use strata_engine::reply::Reply;
 
 use super::{execute_queued, flag, subcommand, table, Call};
 use crate::client::Client;
-use crate::scripting::{sha1_hex, Outcome};
+use crate::scripting::{sha1_hex, Kill, Outcome};
 use crate::server::Server;
 
 pub fn eval(call: &mut Call) -> Reply {
@@ -95,6 +95,7 @@ fn script_command(
         if read_only {
             return Reply::Error(error::SCRIPT_READ_ONLY);
         }
+        srv.scripts.note_write();
         if let Some(err) = srv.durability.error() {
             return Reply::Error(CmdError::owned(format!(
                 "MISCONF Errors writing to the AOF file: {err}"
@@ -104,6 +105,41 @@ fn script_command(
     execute_queued(srv, client, args, effects)
 }
 
+/// What a command gets while a script has been running longer than `busy-reply-threshold`:
+/// -BUSY, except SCRIPT KILL (which asks the script to stop) and SHUTDOWN NOSAVE. None when
+/// no script is that busy.
+pub fn while_busy(srv: &Server, cmd: &super::Cmd, args: &[Bytes]) -> Option<Reply> {
+    let ran = srv.scripts.busy_for()?;
+    if ran < srv.config.get_u64("busy-reply-threshold") {
+        return None;
+    }
+    let word = |i: usize, w: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w));
+    if cmd.name == "script" && word(1, b"KILL") {
+        return Some(kill(srv));
+    }
+    if cmd.name == "shutdown" && args[1..].iter().any(|a| a.eq_ignore_ascii_case(b"NOSAVE")) {
+        tracing::warn!("User requested shutdown while a script was running...");
+        srv.prepare_exit();
+        std::process::exit(0);
+    }
+    Some(Reply::Error(error::BUSY_SCRIPT))
+}
+
+fn kill(srv: &Server) -> Reply {
+    match srv.scripts.kill() {
+        Kill::Killed => {
+            tracing::warn!("Script killed by user with SCRIPT KILL");
+            Reply::Ok
+        }
+        Kill::NotBusy => Reply::Error(error::NOTBUSY),
+        Kill::Unkillable => Reply::Error(error::UNKILLABLE),
+    }
+}
+
+fn script_kill(call: &mut Call) -> Reply {
+    kill(call.srv)
+}
+
 pub fn script(call: &mut Call) -> Reply {
     subcommand(
         call,
@@ -111,6 +147,7 @@ pub fn script(call: &mut Call) -> Reply {
             ("load", 3, load),
             ("exists", -3, exists),
             ("flush", -2, flush),
+            ("kill", 2, script_kill),
             ("help", 2, help),
         ],
     )
@@ -155,6 +192,8 @@ fn help(_call: &mut Call) -> Reply {
             "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
             "    * ASYNC: Asynchronously flush the scripts cache.",
             "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
             "LOAD <script>",
             "    Load a script into the scripts cache without executing it.",
         ],
