@@ -106,6 +106,9 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// The most memory the Lua state may hold (scripts, their data and the compiled cache).
+pub const LUA_MEMORY_LIMIT: usize = 512 << 20;
+
 /// Runs last: from here on a script cannot create globals or read undefined ones.
 const GUARD: &str = r#"
 local error, tostring = error, tostring
@@ -512,6 +515,8 @@ impl State {
         g.raw_set("debug", Value::Nil)?;
         // Globals are read-only to scripts, as in Redis 7 (KEYS and ARGV are set with rawset).
         lua.load(GUARD).set_name("=guard").exec()?;
+        // A script cannot take the server's memory: allocations past this fail in Lua.
+        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
         // Every 100k instructions: stop if SCRIPT KILL asked (the error ends the script).
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),

@@ -196,3 +196,29 @@ fn a_script_that_wrote_cannot_be_killed_but_shutdown_nosave_ends_it() {
     // The server is gone: the script's caller sees its connection close.
     assert!(looping.join().unwrap());
 }
+
+/// Hostile scripts end in errors, and the server goes on: unbounded recursion, unbounded
+/// memory, errors inside pcall, wrong arguments to redis.call.
+#[test]
+fn hostile_scripts_fail_cleanly() {
+    let strata = Server::strata(&[]);
+    let mut c = strata.client();
+    for script in [
+        "local function f(n) return f(n + 1) + 1 end return f(1)",
+        "local t = {} local s = string.rep('x', 1048576) for i = 1, 100000 do t[i] = s .. i end return #t",
+        "return string.rep('x', 1073741824)",
+        "return redis.call('set')",
+        "return redis.call('get', nil)",
+        "return redis.call('eval', 'return 1', 0)",
+        "return redis.call('subscribe', 'x')",
+    ] {
+        let r = run(&mut c, &format!("EVAL \"{script}\" 0"));
+        assert!(r.is_error(), "{script}: {}", r.render());
+    }
+    assert_eq!(
+        run(&mut c, "EVAL \"return {pcall(error, 'x')}\" 0").render(),
+        run(&mut c, "EVAL \"return {false, 'x'}\" 0").render()
+    );
+    assert_eq!(run(&mut c, "PING"), Resp::Simple(b"PONG".to_vec()));
+    assert_eq!(run(&mut c, "EVAL \"return 1\" 0"), Resp::Int(1));
+}
