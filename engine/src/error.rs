@@ -227,6 +227,8 @@ pub const NOTBUSY: CmdError = CmdError::new("NOTBUSY No scripts in execution rig
 pub const UNKILLABLE: CmdError = CmdError::new(
     "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
 );
+pub const TIMEOUT_NOT_FLOAT: CmdError = CmdError::new("ERR timeout is not a float or out of range");
+pub const UNBLOCKED: CmdError = CmdError::new("UNBLOCKED client unblocked via CLIENT UNBLOCK");
 pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
 pub const WRONGPASS: CmdError =
     CmdError::new("WRONGPASS invalid username-password pair or user is disabled.");

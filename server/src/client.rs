@@ -37,6 +37,11 @@ pub struct ClientInfo {
     pub sub: AtomicUsize,
     pub psub: AtomicUsize,
     pub ssub: AtomicUsize,
+    /// Waiting in a blocking command (CLIENT UNBLOCK may end the wait).
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK: 1 = as if timed out, 2 = with an error.
+    pub unblock: std::sync::atomic::AtomicU8,
+    pub unblock_signal: Notify,
 }
 
 impl ClientInfo {
@@ -62,6 +67,9 @@ impl ClientInfo {
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
+            blocked: AtomicBool::new(false),
+            unblock: std::sync::atomic::AtomicU8::new(0),
+            unblock_signal: Notify::new(),
         }
     }
 
@@ -94,6 +102,9 @@ impl ClientInfo {
         );
         if sub + psub + ssub > 0 {
             flags.push('P');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
         }
         if flags.is_empty() {
             flags.push('N');
@@ -170,6 +181,9 @@ pub struct Client {
     pub info: Arc<ClientInfo>,
     /// Pub/sub subscriptions and the mailbox messages arrive in, once the client subscribes.
     pub subs: Option<Box<crate::pubsub::Subscriptions>>,
+    /// Set by a blocking command that found nothing: the connection waits, then runs the
+    /// command again.
+    pub blocked: Option<crate::blocking::Blocked>,
 }
 
 impl Client {
@@ -186,6 +200,7 @@ impl Client {
             close_after_reply: false,
             info,
             subs: None,
+            blocked: None,
         }
     }
 }

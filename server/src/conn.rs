@@ -66,6 +66,8 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
     // a lock per request.
     let info = client.info.clone();
     let mut killed = std::pin::pin!(info.kill_signal.notified());
+    // A blocking command that found nothing: its arguments, to run again when woken.
+    let mut blocked_args: Option<Vec<bytes::Bytes>> = None;
     loop {
         loop {
             let limits = Limits {
@@ -78,6 +80,11 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                         continue;
                     }
                     let reply = command::execute(srv, client, &args);
+                    if client.blocked.is_some() {
+                        // Answered when the wait ends; later pipelined commands wait too.
+                        blocked_args = Some(args);
+                        break;
+                    }
                     if reply.is_error() {
                         srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
                     }
@@ -130,6 +137,16 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         }
         if client.close_after_reply {
             return Ok(());
+        }
+        if let Some(args) = blocked_args.take() {
+            match wait_blocked(srv, stream, client, &args, &mut rbuf, killed.as_mut()).await? {
+                Some(reply) => {
+                    write_reply(&mut wbuf, &reply, client.proto);
+                    // Back to the top: the commands pipelined behind it, then the write.
+                    continue;
+                }
+                None => return Ok(()),
+            }
         }
         if rbuf.len() as u64 > srv.hot.query_buffer_limit.load(Ordering::Relaxed) {
             tracing::warn!(
@@ -185,4 +202,64 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
             .net_input_bytes
             .fetch_add(n as u64, Ordering::Relaxed);
     }
+}
+
+/// Waits for a blocked command: until a write to one of its keys lets it run again with
+/// success, its timeout, CLIENT UNBLOCK, a kill, or the connection closing (None: close).
+/// Bytes that arrive meanwhile (pipelined commands) are kept for after.
+async fn wait_blocked(
+    srv: &Server,
+    stream: &mut TcpStream,
+    client: &mut Client,
+    args: &[bytes::Bytes],
+    rbuf: &mut BytesMut,
+    mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> std::io::Result<Option<Reply>> {
+    let Some(b) = client.blocked.take() else {
+        return Ok(None);
+    };
+    let waker = srv.blocking.register(client.id, b.db, &b.keys);
+    let info = client.info.clone();
+    info.unblock.store(0, Ordering::Relaxed);
+    info.blocked.store(true, Ordering::Relaxed);
+    let deadline = (b.timeout_ms > 0)
+        .then(|| tokio::time::Instant::now() + Duration::from_millis(b.timeout_ms));
+    let outcome = loop {
+        let timeout = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = waker.notified() => {
+                let reply = command::execute(srv, client, args);
+                match client.blocked.take() {
+                    // Someone else took it: wait on, still first in line.
+                    Some(_) => continue,
+                    None => break Some(reply),
+                }
+            }
+            _ = timeout => break Some(b.on_timeout.clone()),
+            _ = info.unblock_signal.notified() => {
+                match info.unblock.load(Ordering::Relaxed) {
+                    2 => break Some(Reply::Error(strata_engine::error::UNBLOCKED)),
+                    _ => break Some(b.on_timeout.clone()),
+                }
+            }
+            _ = killed.as_mut() => break None,
+            r = stream.read_buf(rbuf) => {
+                if r? == 0 {
+                    break None;
+                }
+            }
+        }
+    };
+    info.blocked.store(false, Ordering::Relaxed);
+    srv.blocking.unregister(client.id, b.db, &b.keys);
+    // The data may be enough for the next client in line too.
+    for k in &b.keys {
+        srv.blocking.signal(b.db, k);
+    }
+    Ok(outcome)
 }

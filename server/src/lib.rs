@@ -3,6 +3,7 @@
 //! modules directly.
 
 pub mod alloc;
+pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod config;

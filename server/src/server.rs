@@ -79,6 +79,7 @@ pub struct Server {
     pub config: Config,
     pub clients: Registry,
     pub pubsub: crate::pubsub::Hub,
+    pub blocking: crate::blocking::Registry,
     pub scripts: crate::scripting::Scripts,
     /// The write-ahead log (`appendonly`, which CONFIG SET turns on and off).
     pub durability: Arc<crate::durability::Durability>,
@@ -127,6 +128,7 @@ impl Server {
             config,
             clients: Registry::default(),
             pubsub: crate::pubsub::Hub::default(),
+            blocking: crate::blocking::Registry::default(),
             scripts: crate::scripting::Scripts::new(),
             durability,
             loading: std::sync::atomic::AtomicBool::new(false),

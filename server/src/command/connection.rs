@@ -175,9 +175,45 @@ pub fn client(call: &mut Call) -> Reply {
             ("SETINFO", 4, client_setinfo),
             ("NO-EVICT", 3, client_no_evict),
             ("NO-TOUCH", 3, client_no_touch),
+            ("UNBLOCK", -3, client_unblock),
             ("HELP", 2, client_help),
         ],
     )
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking wait; 1 if it was
+/// blocked.
+fn client_unblock(call: &mut Call) -> Reply {
+    if call.args.len() > 4 {
+        return Reply::Error(error::SYNTAX);
+    }
+    let Some(id) = strata_engine::number::parse_i64(call.arg(2)) else {
+        return Reply::Error(error::NOT_INTEGER);
+    };
+    let how = match call.args.get(3) {
+        None => 1,
+        Some(a) if a.eq_ignore_ascii_case(b"TIMEOUT") => 1,
+        Some(a) if a.eq_ignore_ascii_case(b"ERROR") => 2,
+        Some(_) => {
+            return Reply::Error(CmdError::owned(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into(),
+            ))
+        }
+    };
+    let target = call
+        .srv
+        .clients
+        .all()
+        .into_iter()
+        .find(|c| c.id as i64 == id && c.blocked.load(Ordering::Relaxed));
+    match target {
+        Some(c) => {
+            c.unblock.store(how, Ordering::Relaxed);
+            c.unblock_signal.notify_one();
+            Reply::Int(1)
+        }
+        None => Reply::Int(0),
+    }
 }
 
 fn client_id(call: &mut Call) -> Reply {

@@ -1,4 +1,4 @@
-//! List commands (the blocking forms come with the messaging issue).
+//! List commands, blocking forms included.
 
 use bytes::Bytes;
 use strata_engine::error::{self, CmdError};
@@ -7,11 +7,12 @@ use strata_engine::reply::Reply;
 use strata_engine::types::list::{self as l, LposOpts};
 use strata_engine::types::{exists_as, Kind};
 
-use super::{mpop_count, optional_count, parse_int, Call};
+use super::{block, mpop_count, optional_count, parse_int, Call};
+use crate::blocking::parse_timeout;
 
 handlers!(
     lpush, rpush, lpushx, rpushx, lpop, rpop, llen, lindex, lset, lrange, ltrim, lrem, linsert,
-    lpos, lmove, rpoplpush, lmpop,
+    lpos, lmove, rpoplpush, lmpop, blpop, brpop, blmove, brpoplpush, blmpop,
 );
 
 /// `numkeys key... ` at `at`: the keys and the index after them (LMPOP, ZMPOP, SINTERCARD...).
@@ -195,5 +196,64 @@ mod imp {
         i += 1;
         let count = mpop_count(args, i)?;
         l::lmpop(&mut call.cx(), keys, left, count)
+    }
+
+    fn bpop(call: &mut Call, left: bool) -> Result<Reply, CmdError> {
+        let n = call.args.len();
+        let timeout = parse_timeout(&call.args[n - 1])?;
+        let keys = &call.args[1..n - 1];
+        match l::lmpop(&mut call.cx(), keys, left, 1)? {
+            // [key, [element]] becomes [key, element].
+            Reply::Array(mut v) if v.len() == 2 => {
+                let elem = match v.pop() {
+                    Some(Reply::Array(mut e)) if !e.is_empty() => e.remove(0),
+                    other => other.unwrap_or(Reply::Nil),
+                };
+                v.push(elem);
+                Ok(Reply::Array(v))
+            }
+            _ => Ok(block(call, keys, timeout, Reply::NilArray)),
+        }
+    }
+
+    pub fn blpop(call: &mut Call) -> Result<Reply, CmdError> {
+        bpop(call, true)
+    }
+
+    pub fn brpop(call: &mut Call) -> Result<Reply, CmdError> {
+        bpop(call, false)
+    }
+
+    fn bmove(call: &mut Call, from: bool, to: bool, timeout_at: usize) -> Result<Reply, CmdError> {
+        let timeout = parse_timeout(&call.args[timeout_at])?;
+        let (s, d) = (call.arg(1).clone(), call.arg(2).clone());
+        match l::lmove(&mut call.cx(), &s, &d, from, to)? {
+            // Inside MULTI or a script: a null bulk string; on timeout: a null array (Redis).
+            Reply::Nil if call.effects.deferred => Ok(Reply::Nil),
+            Reply::Nil => Ok(block(call, &[s], timeout, Reply::NilArray)),
+            r => Ok(r),
+        }
+    }
+
+    pub fn blmove(call: &mut Call) -> Result<Reply, CmdError> {
+        let (from, to) = (side(call.arg(3))?, side(call.arg(4))?);
+        bmove(call, from, to, 5)
+    }
+
+    pub fn brpoplpush(call: &mut Call) -> Result<Reply, CmdError> {
+        bmove(call, false, true, 3)
+    }
+
+    pub fn blmpop(call: &mut Call) -> Result<Reply, CmdError> {
+        let args = call.args;
+        let timeout = parse_timeout(&args[1])?;
+        let (keys, mut i) = numkeys(args, 2)?;
+        let left = side(args.get(i).ok_or(error::SYNTAX)?)?;
+        i += 1;
+        let count = mpop_count(args, i)?;
+        match l::lmpop(&mut call.cx(), keys, left, count)? {
+            Reply::NilArray => Ok(block(call, keys, timeout, Reply::NilArray)),
+            r => Ok(r),
+        }
     }
 }

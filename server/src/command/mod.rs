@@ -148,7 +148,7 @@ impl Cmd {
                 v.extend(store);
                 v
             }
-            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => numkeys(2),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "blmpop" | "bzmpop" => numkeys(2),
             _ => numkeys(1),
         }
     }
@@ -224,6 +224,22 @@ pub fn optional_count(args: &[Bytes], at: usize) -> Result<Option<usize>, CmdErr
 }
 
 /// LMPOP and ZMPOP's `[COUNT n]` from argument `i`: at most once, n > 0, 1 without it.
+/// A blocking command found nothing: inside MULTI/EXEC or a script it answers `on_timeout` at
+/// once (as Redis does); otherwise the connection waits on `keys` and runs the command again.
+pub fn block(call: &mut Call, keys: &[Bytes], timeout_ms: u64, on_timeout: Reply) -> Reply {
+    if call.effects.deferred {
+        return on_timeout;
+    }
+    call.client.blocked = Some(crate::blocking::Blocked {
+        keys: keys.to_vec(),
+        db: call.client.db,
+        timeout_ms,
+        on_timeout,
+    });
+    // Not sent: the connection answers once the wait ends.
+    Reply::NilArray
+}
+
 pub fn mpop_count(args: &[Bytes], mut i: usize) -> Result<usize, CmdError> {
     let mut count = None;
     while i < args.len() {
@@ -400,7 +416,18 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         args,
         effects: &mut effects,
     };
-    (cmd.handler)(&mut call)
+    let reply = (cmd.handler)(&mut call);
+    wake_blocked(srv, client.db, cmd, args);
+    reply
+}
+
+/// After a write: the first client blocked on each of its keys tries again.
+fn wake_blocked(srv: &Server, db: usize, cmd: &Cmd, args: &[Bytes]) {
+    if cmd.has(flag::WRITE) && srv.blocking.any() {
+        for i in cmd.keys_in(args) {
+            srv.blocking.signal(db, &args[i]);
+        }
+    }
 }
 
 /// Runs a queued command inside EXEC: the caller holds the exclusive gate and defers effects.
@@ -419,7 +446,9 @@ pub fn execute_queued(
                 args,
                 effects,
             };
-            (cmd.handler)(&mut call)
+            let reply = (cmd.handler)(&mut call);
+            wake_blocked(srv, client.db, cmd, args);
+            reply
         }
         None => Reply::Error(CmdError::unknown_command(&args[0], &args[1..])),
     }

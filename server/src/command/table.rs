@@ -80,6 +80,8 @@ const Z_WS: &[&str] = &["@write", "@sortedset", "@slow"];
 const Z_R: &[&str] = &["@read", "@sortedset", "@fast"];
 const Z_RS: &[&str] = &["@read", "@sortedset", "@slow"];
 const MK: u32 = MOVABLE_KEYS;
+const L_WS_B: &[&str] = &["@write", "@list", "@slow", "@blocking"];
+const Z_WS_B: &[&str] = &["@write", "@sortedset", "@slow", "@blocking"];
 const SCR: &[&str] = &["@slow", "@scripting"];
 const PS_S: &[&str] = &["@pubsub", "@slow"];
 const PS_F: &[&str] = &["@pubsub", "@fast"];
@@ -228,6 +230,11 @@ pub static COMMANDS: &[Cmd] = &[
     c("lpos", -3, R, K1, L_RS, "list", "6.0.6", "Returns the index of matching elements in a list.", lists::lpos),
     c("lmove", 5, W, K12, L_WS, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", lists::lmove),
     c("rpoplpush", 3, W, K12, L_WS, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", lists::rpoplpush),
+    c("blpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), L_WS_B, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", lists::blpop),
+    c("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), L_WS_B, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", lists::brpop),
+    c("blmove", 6, W | NOSCRIPT | BLOCKING, K12, L_WS_B, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", lists::blmove),
+    c("brpoplpush", 4, W | NOSCRIPT | BLOCKING, K12, L_WS_B, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", lists::brpoplpush),
+    c("blmpop", -5, WRITE | NOSCRIPT | BLOCKING | MK, NOKEY, L_WS_B, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", lists::blmpop),
     c("lmpop", -4, WRITE | MK, NOKEY, L_WS, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
     // sets
     c("sadd", -3, WF, K1, S_W, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", sets::sadd),
@@ -270,6 +277,9 @@ pub static COMMANDS: &[Cmd] = &[
     c("zremrangebylex", 4, WRITE, K1, Z_WS, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zsets::zremrangebylex),
     c("zpopmin", -2, WRITE | FAST, K1, Z_W, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmin),
     c("zpopmax", -2, WRITE | FAST, K1, Z_W, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
+    c("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, (1, -2, 1), Z_WS_B, "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmin),
+    c("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, (1, -2, 1), Z_WS_B, "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", zsets::bzpopmax),
+    c("bzmpop", -5, WRITE | NOSCRIPT | BLOCKING | MK, NOKEY, Z_WS_B, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzmpop),
     c("zmpop", -4, WRITE | MK, NOKEY, Z_WS, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
     c("zrandmember", -2, R, K1, Z_RS, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zsets::zrandmember),
     c("zscan", -3, R, K1, Z_RS, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),

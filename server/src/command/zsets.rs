@@ -12,6 +12,9 @@ use super::sets::card_limit;
 use super::{mpop_count, optional_count, parse_int, Call};
 
 handlers!(
+    bzpopmin,
+    bzpopmax,
+    bzmpop,
     zadd,
     zincrby,
     zrem,
@@ -458,5 +461,48 @@ mod imp {
         let (keys, i) = zop_numkeys(args, 1)?;
         let limit = card_limit(args, i)?;
         z::zintercard(&mut call.cx(), keys, limit).map(Reply::Int)
+    }
+
+    fn bzpop(call: &mut Call, max: bool) -> Result<Reply, CmdError> {
+        let n = call.args.len();
+        let timeout = crate::blocking::parse_timeout(&call.args[n - 1])?;
+        let keys = &call.args[1..n - 1];
+        match z::zmpop(&mut call.cx(), keys, max, 1)? {
+            // [key, [[member, score]]] becomes [key, member, score].
+            Reply::Array(mut v) if v.len() == 2 => {
+                if let Some(Reply::Array(mut items)) = v.pop() {
+                    if let Some(Reply::Array(pair)) = items.pop() {
+                        v.extend(pair);
+                    }
+                }
+                Ok(Reply::Array(v))
+            }
+            _ => Ok(super::super::block(call, keys, timeout, Reply::NilArray)),
+        }
+    }
+
+    pub fn bzpopmin(call: &mut Call) -> Result<Reply, CmdError> {
+        bzpop(call, false)
+    }
+
+    pub fn bzpopmax(call: &mut Call) -> Result<Reply, CmdError> {
+        bzpop(call, true)
+    }
+
+    pub fn bzmpop(call: &mut Call) -> Result<Reply, CmdError> {
+        let args = call.args;
+        let timeout = crate::blocking::parse_timeout(&args[1])?;
+        let (keys, mut i) = numkeys(args, 2)?;
+        let max = match args.get(i).map(|a| a.to_ascii_uppercase()) {
+            Some(w) if w == b"MIN" => false,
+            Some(w) if w == b"MAX" => true,
+            _ => return Err(error::SYNTAX),
+        };
+        i += 1;
+        let count = mpop_count(args, i)?;
+        match z::zmpop(&mut call.cx(), keys, max, count)? {
+            Reply::NilArray => Ok(super::super::block(call, keys, timeout, Reply::NilArray)),
+            r => Ok(r),
+        }
     }
 }
