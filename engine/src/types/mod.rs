@@ -17,6 +17,7 @@ pub mod pack;
 pub mod set;
 pub mod skiplist;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
