@@ -119,6 +119,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             );
         }
         "memory" => {
+            let (lua, scripts, cached) = srv.scripts.memory();
             let used = srv.used_memory() as u64;
             let rss = crate::alloc::rss_bytes() as u64;
             let peak = srv
@@ -136,7 +137,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             };
             let _ = write!(
                 o,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:0\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{je_alloc}\r\nallocator_active:{je_active}\r\nallocator_resident:{je_resident}\r\ntotal_system_memory:{}\r\nused_memory_lua:0\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:0\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{je_alloc}\r\nallocator_active:{je_active}\r\nallocator_resident:{je_resident}\r\ntotal_system_memory:{}\r\nused_memory_lua:{lua}\r\nused_memory_scripts:{scripts}\r\nnumber_of_cached_scripts:{cached}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),

@@ -177,6 +177,19 @@ impl Scripts {
         self.inner.lock().bodies.contains_key(&sha)
     }
 
+    /// INFO memory: bytes held by the Lua state, bytes of cached script bodies, and how many
+    /// scripts are cached (zeros while a script runs: the state is busy).
+    pub fn memory(&self) -> (usize, usize, usize) {
+        match self.inner.try_lock() {
+            Some(st) => (
+                st.lua.used_memory(),
+                st.bodies.values().map(|b| b.len()).sum(),
+                st.bodies.len(),
+            ),
+            None => (0, 0, 0),
+        }
+    }
+
     pub fn flush(&self) {
         let mut st = self.inner.lock();
         st.compiled.clear();
