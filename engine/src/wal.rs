@@ -40,7 +40,9 @@ pub const RECORD_HEADER: usize = 20;
 /// A segment is closed and the next one opened once it grows past this.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 /// Largest payload a reader accepts (a commit's effects; a huge MULTI may approach it).
-pub const MAX_PAYLOAD: usize = 1 << 30;
+/// The largest record payload: what the u32 length field holds. A reader never allocates by
+/// it (records are checked against the bytes actually present).
+pub const MAX_PAYLOAD: usize = u32::MAX as usize;
 
 /// `appendfsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -490,6 +492,8 @@ struct Inner {
     files: Mutex<Files>,
     state: Arc<WalState>,
     stop: AtomicBool,
+    /// Set by the first write or fsync error (mirrors `state.error`, without its lock).
+    failed: AtomicBool,
     /// The sync thread is parked waiting for work: the next append under `always` wakes it
     /// (only that one: a wake-up per append would cost more than the writes).
     idle: AtomicBool,
@@ -564,6 +568,7 @@ impl Wal {
             }),
             state,
             stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             idle: AtomicBool::new(false),
             on_sync,
         });
@@ -581,12 +586,25 @@ impl Wal {
     /// numbering and framing happen together, so the file is in sequence order.
     pub fn append(&self, effects: &[Effect]) -> u64 {
         let payload = encode_payload(effects);
+        if payload.len() > MAX_PAYLOAD {
+            fail(
+                &self.inner,
+                format!(
+                    "a commit of {} bytes is larger than a record can hold",
+                    payload.len()
+                ),
+            );
+        }
         let seq = {
             let mut p = self.inner.pending.lock().expect("wal lock");
             p.last += 1;
-            p.count += 1;
             let seq = p.last;
-            frame(seq, &payload, &mut p.buf);
+            // After a failure nothing more is written: records are numbered (their writers
+            // are refused an acknowledgement) but not kept.
+            if !self.inner.failed.load(Ordering::Acquire) {
+                p.count += 1;
+                frame(seq, &payload, &mut p.buf);
+            }
             seq
         };
         if self.fsync() == Fsync::Always && self.inner.idle.swap(false, Ordering::AcqRel) {
@@ -661,10 +679,7 @@ impl Wal {
         let inner = &self.inner;
         let mut f = inner.files.lock().expect("wal files lock");
         write_out(inner, &mut f);
-        let r = roll(inner, &mut f);
-        drop(f);
-        (inner.on_sync)(self.synced());
-        r
+        roll(inner, &mut f)
     }
 
     /// Flushes and stops the sync thread (clean shutdown).
@@ -712,7 +727,7 @@ impl Segment {
 }
 
 fn failed(inner: &Inner) -> bool {
-    inner.state.error.lock().expect("wal error lock").is_some()
+    inner.failed.load(Ordering::Acquire)
 }
 
 /// Takes everything pending and writes it with one call. The caller holds the files lock, so
@@ -786,6 +801,7 @@ fn roll(inner: &Inner, f: &mut Files) -> Result<u64, String> {
         return Err(e);
     }
     st.synced.fetch_max(written, Ordering::AcqRel);
+    (inner.on_sync)(written);
     match Segment::create(&f.dir, &f.base, f.index_next, written + 1) {
         Ok(s) => {
             f.seg = s;
@@ -831,7 +847,8 @@ fn sync_loop(inner: &Inner) {
             Fsync::Always => {
                 inner.idle.store(true, Ordering::Release);
                 // An append between the check above and here finds `idle` set and unparks.
-                if pending() == 0 {
+                // After a failure nothing is written again: rest until stopped.
+                if pending() == 0 || failed(inner) {
                     std::thread::park_timeout(Duration::from_millis(100));
                 }
                 inner.idle.store(false, Ordering::Release);
@@ -866,6 +883,7 @@ fn fail(inner: &Inner, what: String) {
         *e = Some(what);
     }
     drop(e);
+    inner.failed.store(true, Ordering::Release);
     // Everyone waiting looks again, and finds the error.
     (inner.on_sync)(u64::MAX);
 }

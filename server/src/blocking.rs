@@ -40,13 +40,14 @@ impl Registry {
     pub fn register(&self, client: u64, db: usize, keys: &[Bytes]) -> Arc<Notify> {
         let n = Arc::new(Notify::new());
         let mut map = self.keys.lock();
+        // Counted under the lock, so a signal that sees the queue also sees the count.
+        self.clients.fetch_add(1, Ordering::AcqRel);
         for k in keys {
             let q = map.entry((db, k.clone())).or_default();
             if !q.iter().any(|(c, _)| *c == client) {
                 q.push_back((client, n.clone()));
             }
         }
-        self.clients.fetch_add(1, Ordering::AcqRel);
         n
     }
 

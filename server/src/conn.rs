@@ -112,7 +112,12 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
             let mode = strata_engine::wal::Fsync::from_u8(
                 srv.engine.config.appendfsync.load(Ordering::Relaxed),
             );
-            if !srv.durability.wait_durable(seq, mode).await {
+            // CLIENT KILL still reaches a connection waiting on the disk.
+            let durable = tokio::select! {
+                ok = srv.durability.wait_durable(seq, mode) => ok,
+                _ = killed.as_mut() => false,
+            };
+            if !durable {
                 return Ok(());
             }
         }
@@ -219,6 +224,9 @@ async fn wait_blocked(
         return Ok(None);
     };
     let waker = srv.blocking.register(client.id, b.db, &b.keys);
+    // A write may have landed between the command finding nothing and this registration
+    // (its earlier replies were being written): look once more before sleeping.
+    waker.notify_one();
     let info = client.info.clone();
     info.unblock.store(0, Ordering::Relaxed);
     info.blocked.store(true, Ordering::Relaxed);
@@ -242,14 +250,23 @@ async fn wait_blocked(
             }
             _ = timeout => break Some(b.on_timeout.clone()),
             _ = info.unblock_signal.notified() => {
-                match info.unblock.load(Ordering::Relaxed) {
+                match info.unblock.swap(0, Ordering::Relaxed) {
                     2 => break Some(Reply::Error(strata_engine::error::UNBLOCKED)),
-                    _ => break Some(b.on_timeout.clone()),
+                    1 => break Some(b.on_timeout.clone()),
+                    // A permit left by an unblock that came as an earlier wait ended.
+                    _ => continue,
                 }
             }
             _ = killed.as_mut() => break None,
             r = stream.read_buf(rbuf) => {
                 if r? == 0 {
+                    break None;
+                }
+                if rbuf.len() as u64 > srv.hot.query_buffer_limit.load(Ordering::Relaxed) {
+                    tracing::warn!(
+                        client = client.id,
+                        "closing client that reached max query buffer length"
+                    );
                     break None;
                 }
             }

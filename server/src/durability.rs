@@ -223,45 +223,17 @@ impl Durability {
     /// crash of the process alone never loses an acknowledged write (as Redis writes its AOF
     /// before replying). False when the log failed: the caller must not acknowledge the write.
     pub async fn wait_durable(&self, seq: u64, mode: Fsync) -> bool {
-        if mode != Fsync::Always {
-            let Some(w) = self.wal() else {
-                return true;
-            };
-            if w.written() < seq {
-                w.write_out();
-            }
-            if w.written() < seq {
-                return false;
-            }
-            // A stalled fsync holds replies (not the writes already made) until it ends, so
-            // the writes at risk stay within about two seconds, as Redis delays its writes.
-            if mode == Fsync::EverySec && w.sync_stalled() {
-                drop(w);
-                // Woken when the sync ends (any sync's end wakes number 0), fails, or the
-                // log is turned off.
-                std::future::poll_fn(|cx| {
-                    let Some(w) = self.wal() else {
-                        return Poll::Ready(());
-                    };
-                    let done = || !w.sync_stalled() || w.error().is_some();
-                    if done() {
-                        return Poll::Ready(());
-                    }
-                    self.waiters.add(0, cx.waker());
-                    if done() {
-                        return Poll::Ready(());
-                    }
-                    Poll::Pending
-                })
-                .await;
-            }
+        // The log the commit went to: if it is turned off meanwhile, its own state (flushed on
+        // the way out, or failed) still decides.
+        let Some(w) = self.wal() else {
             return true;
+        };
+        let fsync = || Fsync::from_u8(self.fsync.load(Ordering::Relaxed));
+        if mode != Fsync::Always {
+            return self.wait_written(&w, seq, fsync() == Fsync::EverySec).await;
         }
-        std::future::poll_fn(|cx| {
-            // The log may have been turned off meanwhile: it was flushed on the way out.
-            let Some(w) = self.wal() else {
-                return Poll::Ready(true);
-            };
+        let mut relaxed = false;
+        let ok = std::future::poll_fn(|cx| {
             let ready = || {
                 if w.synced() >= seq {
                     Some(true)
@@ -274,6 +246,12 @@ impl Durability {
             if let Some(r) = ready() {
                 return Poll::Ready(r);
             }
+            // CONFIG SET appendfsync moved away from `always` while waiting: the write alone
+            // is then enough.
+            if fsync() != Fsync::Always {
+                relaxed = true;
+                return Poll::Ready(true);
+            }
             // Registered, then checked again: a sync that ended in between is not missed.
             self.waiters.add(seq, cx.waker());
             match ready() {
@@ -281,7 +259,44 @@ impl Durability {
                 None => Poll::Pending,
             }
         })
-        .await
+        .await;
+        if relaxed {
+            return self.wait_written(&w, seq, false).await;
+        }
+        ok
+    }
+
+    /// `everysec` and `no`: the commit is written to the file here and now (one write for
+    /// everything pending). Under `everysec`, a stalled fsync holds the reply until it ends, so
+    /// the writes at risk stay within about two seconds, as Redis delays its writes.
+    async fn wait_written(&self, w: &Arc<Wal>, seq: u64, everysec: bool) -> bool {
+        if w.written() < seq {
+            w.write_out();
+        }
+        if w.written() < seq {
+            return false;
+        }
+        if everysec && w.sync_stalled() {
+            // Woken when the sync ends (any sync's end wakes number 0) or fails.
+            std::future::poll_fn(|cx| {
+                let done = || !w.sync_stalled() || w.error().is_some();
+                if done() {
+                    return Poll::Ready(());
+                }
+                self.waiters.add(0, cx.waker());
+                if done() {
+                    return Poll::Ready(());
+                }
+                Poll::Pending
+            })
+            .await;
+        }
+        true
+    }
+
+    /// Wakes every waiter to look again (CONFIG SET appendfsync, appendonly).
+    pub fn wake_all(&self) {
+        self.waiters.wake_upto(u64::MAX);
     }
 
     /// Writes and syncs everything logged, for a clean shutdown.

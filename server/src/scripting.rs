@@ -534,7 +534,9 @@ impl State {
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),
             move |_, _| {
-                if busy.kill.load(Ordering::Acquire) {
+                // A script that wrote after SCRIPT KILL looked is no longer killed: stopping
+                // it halfway would break its atomicity.
+                if busy.kill.load(Ordering::Acquire) && !busy.wrote.load(Ordering::Acquire) {
                     return Err(mlua::Error::external(CallError(
                         "ERR Script killed by user with SCRIPT KILL...".into(),
                     )));

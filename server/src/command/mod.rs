@@ -417,13 +417,15 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         effects: &mut effects,
     };
     let reply = (cmd.handler)(&mut call);
-    wake_blocked(srv, client.db, cmd, args);
+    wake_blocked(srv, client, cmd, args);
     reply
 }
 
-/// After a write: the first client blocked on each of its keys tries again.
-fn wake_blocked(srv: &Server, db: usize, cmd: &Cmd, args: &[Bytes]) {
-    if cmd.has(flag::WRITE) && srv.blocking.any() {
+/// After a write: the first client blocked on each of its keys tries again. A blocking
+/// command that found nothing (and so changed nothing) wakes no one, itself included.
+fn wake_blocked(srv: &Server, client: &Client, cmd: &Cmd, args: &[Bytes]) {
+    let db = client.db;
+    if cmd.has(flag::WRITE) && client.blocked.is_none() && srv.blocking.any() {
         for i in cmd.keys_in(args) {
             srv.blocking.signal(db, &args[i]);
         }
@@ -447,7 +449,7 @@ pub fn execute_queued(
                 effects,
             };
             let reply = (cmd.handler)(&mut call);
-            wake_blocked(srv, client.db, cmd, args);
+            wake_blocked(srv, client, cmd, args);
             reply
         }
         None => Reply::Error(CmdError::unknown_command(&args[0], &args[1..])),

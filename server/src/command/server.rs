@@ -269,6 +269,8 @@ fn config_set(call: &mut Call) -> Reply {
         return Reply::Error(e);
     }
     srv.refresh_hot();
+    // A waiter under `always` re-reads appendfsync when woken.
+    srv.durability.wake_all();
     // appendonly needs the server, not just the engine: the log is opened (and rewritten) or
     // closed here. CONFIG holds the exclusive gate (its table flags), so no write is in flight.
     let on = srv.config.get_bool("appendonly");
