@@ -33,6 +33,8 @@ struct Busy {
     kill: AtomicBool,
     /// The running script has written: it can no longer be killed.
     wrote: AtomicBool,
+    /// The kill hook switched to every instruction; the next run restores the usual one.
+    escalated: AtomicBool,
 }
 
 /// An `Instant` fixed at first use.
@@ -83,6 +85,37 @@ __strata_run = function(f)
   return xpcall(f, where)
 end
 "#;
+
+/// The kill check. Every 100k instructions, it stops the script if SCRIPT KILL asked. Once the
+/// script is killed, it fires on every line and instruction, so a script that catches the
+/// error with `pcall` meets it again outside (a loop's jump back is a line event).
+fn install_hook(lua: &Lua, busy: Arc<Busy>, relentless: bool) {
+    let triggers = if relentless {
+        mlua::HookTriggers::new()
+            .every_nth_instruction(1)
+            .every_line()
+    } else {
+        mlua::HookTriggers::new().every_nth_instruction(100_000)
+    };
+    lua.set_hook(triggers, move |lua, debug| {
+        // A script that wrote after SCRIPT KILL looked is no longer killed: stopping it
+        // halfway would break its atomicity.
+        if busy.kill.load(Ordering::Acquire) && !busy.wrote.load(Ordering::Acquire) {
+            // Only in the script's own code: not in the error handler the kill runs.
+            if relentless && debug.source().source.as_deref() != Some("@user_script") {
+                return Ok(mlua::VmState::Continue);
+            }
+            if !relentless {
+                busy.escalated.store(true, Ordering::Release);
+                install_hook(lua, busy.clone(), true);
+            }
+            return Err(mlua::Error::external(CallError(
+                "ERR Script killed by user with SCRIPT KILL...".into(),
+            )));
+        }
+        Ok(mlua::VmState::Continue)
+    });
+}
 
 /// Clears the running-script mark however the script ends.
 struct Running<'a>(&'a Busy);
@@ -218,6 +251,9 @@ impl Scripts {
         };
         let lua = st.lua.clone();
         let runner = st.runner.clone();
+        if self.busy.escalated.swap(false, Ordering::AcqRel) {
+            install_hook(&lua, self.busy.clone(), false);
+        }
         self.busy.kill.store(false, Ordering::Release);
         self.busy.wrote.store(false, Ordering::Release);
         self.busy
@@ -530,20 +566,7 @@ impl State {
         lua.load(GUARD).set_name("=guard").exec()?;
         // A script cannot take the server's memory: allocations past this fail in Lua.
         lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
-        // Every 100k instructions: stop if SCRIPT KILL asked (the error ends the script).
-        lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(100_000),
-            move |_, _| {
-                // A script that wrote after SCRIPT KILL looked is no longer killed: stopping
-                // it halfway would break its atomicity.
-                if busy.kill.load(Ordering::Acquire) && !busy.wrote.load(Ordering::Acquire) {
-                    return Err(mlua::Error::external(CallError(
-                        "ERR Script killed by user with SCRIPT KILL...".into(),
-                    )));
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        );
+        install_hook(&lua, busy, false);
         Ok(State {
             lua,
             compiled: HashMap::new(),

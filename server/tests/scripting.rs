@@ -222,3 +222,35 @@ fn hostile_scripts_fail_cleanly() {
     assert_eq!(run(&mut c, "PING"), Resp::Simple(b"PONG".to_vec()));
     assert_eq!(run(&mut c, "EVAL \"return 1\" 0"), Resp::Int(1));
 }
+
+/// A runaway script that catches the kill error with pcall is still stopped by SCRIPT KILL,
+/// and the next script runs normally.
+#[test]
+fn script_kill_gets_past_pcall() {
+    let strata = Server::strata(&["--busy-reply-threshold", "100"]);
+    let port = strata.port;
+    let looping = std::thread::spawn(move || {
+        let mut c = common::RawClient::connect(port);
+        run(
+            &mut c,
+            "EVAL \"while true do pcall(function() while true do end end) end\" 0",
+        )
+        .render()
+    });
+    let mut admin = strata.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !run(&mut admin, "PING").is_error() {
+        assert!(std::time::Instant::now() < deadline, "never BUSY");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(run(&mut admin, "SCRIPT KILL"), Resp::Simple(b"OK".to_vec()));
+    let r = looping.join().unwrap();
+    assert!(r.contains("Script killed by user"), "{r}");
+    assert_eq!(
+        run(
+            &mut admin,
+            "EVAL \"local n = 0 for i = 1, 300000 do n = n + i end return n\" 0"
+        ),
+        Resp::Int(45000150000)
+    );
+}
