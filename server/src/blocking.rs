@@ -79,6 +79,20 @@ impl Registry {
         }
     }
 
+    /// SWAPDB: wake the first client on every key of database `db`.
+    pub fn signal_db(&self, db: usize) {
+        if self.clients.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        for ((d, _), q) in self.keys.lock().iter() {
+            if *d == db {
+                if let Some((_, n)) = q.front() {
+                    n.notify_one();
+                }
+            }
+        }
+    }
+
     pub fn any(&self) -> bool {
         self.clients.load(Ordering::Acquire) > 0
     }

@@ -115,6 +115,27 @@ fn scenario(port: u16) -> Vec<String> {
         ),
     );
 
+    // Data arriving in another database: MOVE, COPY ... DB, SWAPDB.
+    run(&mut c1, "SELECT 1");
+    c1.send_raw(b"BLPOP mv cp 5\r\n");
+    until_blocked(&mut c2, 1);
+    run(&mut c2, "RPUSH mv a");
+    log("move", run(&mut c2, "MOVE mv 1"));
+    log("woken by move", c1.read_reply());
+    c1.send_raw(b"BLPOP mv cp 5\r\n");
+    until_blocked(&mut c2, 1);
+    run(&mut c2, "RPUSH cp b");
+    log("copy", run(&mut c2, "COPY cp cp DB 1"));
+    log("woken by copy", c1.read_reply());
+    run(&mut c1, "SELECT 2");
+    c1.send_raw(b"BLPOP sw 5\r\n");
+    until_blocked(&mut c2, 1);
+    run(&mut c2, "RPUSH sw c");
+    log("swapdb", run(&mut c2, "SWAPDB 0 2"));
+    log("woken by swapdb", c1.read_reply());
+    log("swap back", run(&mut c2, "SWAPDB 0 2"));
+    run(&mut c1, "SELECT 0");
+
     // CLIENT UNBLOCK.
     let id = match run(&mut c1, "CLIENT ID") {
         Resp::Int(n) => n,

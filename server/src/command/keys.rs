@@ -67,7 +67,12 @@ pub fn copy(call: &mut Call) -> Reply {
         }
         i += 1;
     }
-    reply(k::copy_to_db(&mut call.cx(), &src, db, &dst, replace, false).map(Reply::Int))
+    let r = k::copy_to_db(&mut call.cx(), &src, db, &dst, replace, false);
+    // Clients blocked on the copy in another database try again.
+    if matches!(r, Ok(1)) && db != call.client.db {
+        call.srv.blocking.signal(db, &dst);
+    }
+    reply(r.map(Reply::Int))
 }
 
 pub fn move_(call: &mut Call) -> Reply {
@@ -79,7 +84,11 @@ pub fn move_(call: &mut Call) -> Reply {
     if db == call.client.db {
         return Reply::Error(error::SAME_OBJECT);
     }
-    reply(k::copy_to_db(&mut call.cx(), &key, db, &key, false, true).map(Reply::Int))
+    let r = k::copy_to_db(&mut call.cx(), &key, db, &key, false, true);
+    if matches!(r, Ok(1)) {
+        call.srv.blocking.signal(db, &key);
+    }
+    reply(r.map(Reply::Int))
 }
 
 /// The EXPIRE family: `unit_ms` is 1000 for seconds; `absolute` for the *AT forms.

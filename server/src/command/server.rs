@@ -72,6 +72,9 @@ pub fn swapdb(call: &mut Call) -> Reply {
         return Reply::Error(error::DB_INDEX_OUT_OF_RANGE);
     }
     call.srv.engine.swapdb(a as usize, b as usize, call.effects);
+    // Both databases have new contents: every client blocked in them tries again.
+    call.srv.blocking.signal_db(a as usize);
+    call.srv.blocking.signal_db(b as usize);
     Reply::Ok
 }
 
