@@ -156,6 +156,11 @@ impl Durability {
         self.waiters.wake_upto(u64::MAX);
     }
 
+    /// Whether the log directory holds any segment (startup then has something to replay).
+    pub fn has_segments(&self) -> bool {
+        !self.stale_segments().unwrap_or_default().is_empty()
+    }
+
     fn stale_segments(&self) -> Result<Vec<(u64, PathBuf)>, String> {
         match wal::segments(&self.dir, &self.base) {
             Ok(s) => Ok(s),

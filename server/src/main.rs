@@ -179,12 +179,18 @@ fn main() {
     let port = config.get_u64("port") as u16;
     let bind = config.get("bind");
     let srv = server::Server::new(engine.clone(), config, port, durability);
-    // While the log is replayed, clients are accepted and answered -LOADING, as Redis does.
+    // While the snapshot and the log are loaded, clients are accepted and answered -LOADING,
+    // as Redis does. With nothing on disk there is no loading phase: the new log is opened
+    // before the first client is accepted.
     let has_snapshot = strata_server::durability::snapshot_path(&srv.config).exists();
-    srv.loading.store(
-        srv.durability.enabled() || has_snapshot,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    let has_log = srv.durability.enabled() && srv.durability.has_segments();
+    if has_snapshot || has_log {
+        srv.loading
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    } else if let Err(e) = strata_server::durability::load_at_startup(&srv) {
+        tracing::error!("{e}");
+        std::process::exit(1);
+    }
     let srv = Arc::new(srv);
 
     // Active expiry: Redis's cron at `hz` (re-read every tick, so CONFIG SET hz applies),

@@ -4,7 +4,7 @@
 //! atomic, and its writes are logged as one record. Scripts are compiled once and kept by
 //! their SHA1, as Redis keeps `f_<sha>`. Globals are read-only to scripts (Redis 7), `KEYS`
 //! and `ARGV` are set for each call, and the libraries are Redis's minus what is missing
-//! (see README: `cjson`, `cmsgpack`, `struct` and `bit` are not there yet).
+//! (see README: `cjson`, `cmsgpack` and `struct` are not there yet).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -115,6 +115,108 @@ fn install_hook(lua: &Lua, busy: Arc<Busy>, relentless: bool) {
         }
         Ok(mlua::VmState::Continue)
     });
+}
+
+/// LuaBitOp's number to 32-bit conversion: round to nearest (ties to even), then modulo 2^32.
+fn tobit(n: f64) -> i32 {
+    if !n.is_finite() {
+        return 0;
+    }
+    n.round_ties_even().rem_euclid(4_294_967_296.0) as u64 as u32 as i32
+}
+
+/// The `bit` library (LuaBitOp 1.0, as Redis bundles it): 32-bit operations on Lua numbers.
+fn bit_library(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let num = |v: &Value| -> mlua::Result<f64> {
+        match v {
+            Value::Integer(i) => Ok(*i as f64),
+            Value::Number(n) => Ok(*n),
+            Value::String(s) => String::from_utf8_lossy(&s.as_bytes())
+                .trim()
+                .parse()
+                .map_err(|_| mlua::Error::RuntimeError("bad argument (number expected)".into())),
+            _ => Err(mlua::Error::RuntimeError(
+                "bad argument (number expected)".into(),
+            )),
+        }
+    };
+    let out = |i: i32| Value::Number(i as f64);
+    t.raw_set(
+        "tobit",
+        lua.create_function(move |_, x: Value| Ok(out(tobit(num(&x)?))))?,
+    )?;
+    t.raw_set(
+        "bnot",
+        lua.create_function(move |_, x: Value| Ok(out(!tobit(num(&x)?))))?,
+    )?;
+    t.raw_set(
+        "bswap",
+        lua.create_function(move |_, x: Value| Ok(out(tobit(num(&x)?).swap_bytes())))?,
+    )?;
+    for (name, op) in [
+        ("band", (|a, b| a & b) as fn(i32, i32) -> i32),
+        ("bor", |a, b| a | b),
+        ("bxor", |a, b| a ^ b),
+    ] {
+        t.raw_set(
+            name,
+            lua.create_function(move |_, args: Variadic<Value>| {
+                let mut it = args.iter();
+                let first = it.next().ok_or_else(|| {
+                    mlua::Error::RuntimeError(
+                        "bad argument #1 (number expected, got no value)".into(),
+                    )
+                })?;
+                let mut acc = tobit(num(first)?);
+                for a in it {
+                    acc = op(acc, tobit(num(a)?));
+                }
+                Ok(out(acc))
+            })?,
+        )?;
+    }
+    for (name, op) in [
+        (
+            "lshift",
+            (|x: i32, n: u32| ((x as u32) << n) as i32) as fn(i32, u32) -> i32,
+        ),
+        ("rshift", |x, n| ((x as u32) >> n) as i32),
+        ("arshift", |x, n| x >> n),
+        ("rol", |x, n| (x as u32).rotate_left(n) as i32),
+        ("ror", |x, n| (x as u32).rotate_right(n) as i32),
+    ] {
+        t.raw_set(
+            name,
+            lua.create_function(move |_, (x, n): (Value, Value)| {
+                let shift = (tobit(num(&n)?) & 31) as u32;
+                Ok(out(op(tobit(num(&x)?), shift)))
+            })?,
+        )?;
+    }
+    t.raw_set(
+        "tohex",
+        lua.create_function(move |_, (x, n): (Value, Option<Value>)| {
+            let x = tobit(num(&x)?) as u32;
+            let n = match n {
+                Some(v) => tobit(num(&v)?),
+                None => 8,
+            };
+            let (upper, digits) = if n < 0 { (true, -n) } else { (false, n) };
+            let digits = digits.clamp(1, 8) as usize;
+            let masked = if digits == 8 {
+                x
+            } else {
+                x & ((1u32 << (4 * digits)) - 1)
+            };
+            Ok(if upper {
+                format!("{masked:0digits$X}")
+            } else {
+                format!("{masked:0digits$x}")
+            })
+        })?,
+    )?;
+    Ok(t)
 }
 
 /// Clears the running-script mark however the script ends.
@@ -558,6 +660,7 @@ impl State {
             redis.raw_set(name, v)?;
         }
         g.raw_set("redis", redis)?;
+        g.raw_set("bit", bit_library(&lua)?)?;
         lua.load(PRELUDE).set_name("=prelude").exec()?;
         let runner: Function = g.raw_get("__strata_run")?;
         g.raw_set("__strata_run", Value::Nil)?;
