@@ -70,12 +70,8 @@ impl Registry {
         if self.clients.load(Ordering::Acquire) == 0 {
             return;
         }
-        let map = self.keys.lock();
-        if let Some((_, n)) = map
-            .get(&(db, Bytes::copy_from_slice(key)))
-            .and_then(|q| q.front())
-        {
-            n.notify_one();
+        if let Some(q) = self.keys.lock().get(&(db, Bytes::copy_from_slice(key))) {
+            wake_first(q);
         }
     }
 
@@ -86,9 +82,7 @@ impl Registry {
         }
         for ((d, _), q) in self.keys.lock().iter() {
             if *d == db {
-                if let Some((_, n)) = q.front() {
-                    n.notify_one();
-                }
+                wake_first(q);
             }
         }
     }
@@ -104,6 +98,13 @@ impl Registry {
     /// Keys with at least one client waiting (INFO total_blocking_keys).
     pub fn blocking_keys(&self) -> usize {
         self.keys.lock().len()
+    }
+}
+
+/// Wakes the client first in line on a key.
+fn wake_first(q: &Waiters) {
+    if let Some((_, n)) = q.front() {
+        n.notify_one();
     }
 }
 

@@ -153,11 +153,7 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                 None => return Ok(()),
             }
         }
-        if rbuf.len() as u64 > srv.hot.query_buffer_limit.load(Ordering::Relaxed) {
-            tracing::warn!(
-                client = client.id,
-                "closing client that reached max query buffer length"
-            );
+        if over_query_limit(srv, client, &rbuf) {
             return Ok(());
         }
         if rbuf.capacity() - rbuf.len() < 4096 {
@@ -262,11 +258,7 @@ async fn wait_blocked(
                 if r? == 0 {
                     break None;
                 }
-                if rbuf.len() as u64 > srv.hot.query_buffer_limit.load(Ordering::Relaxed) {
-                    tracing::warn!(
-                        client = client.id,
-                        "closing client that reached max query buffer length"
-                    );
+                if over_query_limit(srv, client, rbuf) {
                     break None;
                 }
             }
@@ -279,4 +271,16 @@ async fn wait_blocked(
         srv.blocking.signal(b.db, k);
     }
     Ok(outcome)
+}
+
+/// Whether the unparsed input passed `client-query-buffer-limit` (the connection then closes).
+fn over_query_limit(srv: &Server, client: &Client, rbuf: &BytesMut) -> bool {
+    let over = rbuf.len() as u64 > srv.hot.query_buffer_limit.load(Ordering::Relaxed);
+    if over {
+        tracing::warn!(
+            client = client.id,
+            "closing client that reached max query buffer length"
+        );
+    }
+    over
 }

@@ -27,7 +27,8 @@ pub fn take_last_seq() -> u64 {
     LAST_SEQ.with(|c| c.replace(0))
 }
 
-fn unix_now() -> u64 {
+/// Unix time in seconds.
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -237,38 +238,41 @@ impl Durability {
         if mode != Fsync::Always {
             return self.wait_written(&w, seq, fsync() == Fsync::EverySec).await;
         }
-        let mut relaxed = false;
-        let ok = std::future::poll_fn(|cx| {
-            let ready = || {
+        // None: CONFIG SET appendfsync moved away from `always` while waiting, and the write
+        // alone is then enough.
+        let synced = self
+            .wait_for(seq, || {
                 if w.synced() >= seq {
-                    Some(true)
+                    Some(Some(true))
                 } else if w.error().is_some() {
-                    Some(false)
+                    Some(Some(false))
+                } else if fsync() != Fsync::Always {
+                    Some(None)
                 } else {
                     None
                 }
-            };
+            })
+            .await;
+        match synced {
+            Some(ok) => ok,
+            None => self.wait_written(&w, seq, false).await,
+        }
+    }
+
+    /// Sleeps until `ready` answers, woken by the syncs that reach `seq`. Registered, then
+    /// checked again: a sync that ended in between is not missed.
+    async fn wait_for<T>(&self, seq: u64, ready: impl Fn() -> Option<T>) -> T {
+        std::future::poll_fn(|cx| {
             if let Some(r) = ready() {
                 return Poll::Ready(r);
             }
-            // CONFIG SET appendfsync moved away from `always` while waiting: the write alone
-            // is then enough.
-            if fsync() != Fsync::Always {
-                relaxed = true;
-                return Poll::Ready(true);
-            }
-            // Registered, then checked again: a sync that ended in between is not missed.
             self.waiters.add(seq, cx.waker());
             match ready() {
                 Some(r) => Poll::Ready(r),
                 None => Poll::Pending,
             }
         })
-        .await;
-        if relaxed {
-            return self.wait_written(&w, seq, false).await;
-        }
-        ok
+        .await
     }
 
     /// `everysec` and `no`: the commit is written to the file here and now (one write for
@@ -281,18 +285,10 @@ impl Durability {
         if w.written() < seq {
             return false;
         }
-        if everysec && w.sync_stalled() {
+        if everysec {
             // Woken when the sync ends (any sync's end wakes number 0) or fails.
-            std::future::poll_fn(|cx| {
-                let done = || !w.sync_stalled() || w.error().is_some();
-                if done() {
-                    return Poll::Ready(());
-                }
-                self.waiters.add(0, cx.waker());
-                if done() {
-                    return Poll::Ready(());
-                }
-                Poll::Pending
+            self.wait_for(0, || {
+                (!w.sync_stalled() || w.error().is_some()).then_some(())
             })
             .await;
         }

@@ -156,9 +156,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             let d = &srv.durability;
             let st = &srv.saves;
             let aof_enabled = d.enabled() as u8;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |t| t.as_secs());
+            let now = crate::durability::unix_now();
             let current = if bg == 1 {
                 now.saturating_sub(st.started_at.load(Ordering::Relaxed)) as i64
             } else {

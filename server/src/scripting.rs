@@ -451,10 +451,15 @@ fn seq(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
+/// `{err = ...}` or `{ok = ...}`: how an error or status reply looks in Lua.
+fn tagged(lua: &Lua, field: &str, text: impl mlua::IntoLua) -> mlua::Result<Value> {
     let t = lua.create_table()?;
-    t.raw_set("err", msg)?;
+    t.raw_set(field, text)?;
     Ok(Value::Table(t))
+}
+
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
+    tagged(lua, "err", msg)
 }
 
 /// A Lua number as Redis prints it for a command argument (`%.17g`, integers without a dot).
@@ -531,9 +536,7 @@ fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<Value> {
 }
 
 fn status(lua: &Lua, s: &str) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("ok", s)?;
-    Ok(Value::Table(t))
+    tagged(lua, "ok", s)
 }
 
 /// The elements of a pre-encoded array of bulk strings (`Reply::Encoded`).
@@ -619,22 +622,12 @@ impl State {
             "sha1hex",
             lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
         )?;
-        redis.raw_set(
-            "error_reply",
-            lua.create_function(|lua, s: mlua::String| {
-                let t = lua.create_table()?;
-                t.raw_set("err", s)?;
-                Ok(t)
-            })?,
-        )?;
-        redis.raw_set(
-            "status_reply",
-            lua.create_function(|lua, s: mlua::String| {
-                let t = lua.create_table()?;
-                t.raw_set("ok", s)?;
-                Ok(t)
-            })?,
-        )?;
+        for (name, field) in [("error_reply", "err"), ("status_reply", "ok")] {
+            redis.raw_set(
+                name,
+                lua.create_function(move |lua, s: mlua::String| tagged(lua, field, s))?,
+            )?;
+        }
         redis.raw_set(
             "log",
             lua.create_function(|_, (_level, msg): (i64, mlua::String)| {

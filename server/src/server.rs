@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use strata_engine::{Counter, Engine};
 
@@ -122,6 +122,7 @@ impl Server {
             config.get_u64("client-query-buffer-limit"),
             Ordering::Relaxed,
         );
+        let started_unix = crate::durability::unix_now();
         let srv = Server {
             engine,
             hot,
@@ -132,16 +133,10 @@ impl Server {
             scripts: crate::scripting::Scripts::new(),
             durability,
             loading: std::sync::atomic::AtomicBool::new(false),
-            saves: Arc::new(crate::durability::SaveState::new(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            )),
+            saves: Arc::new(crate::durability::SaveState::new(started_unix)),
             stats: ServerStats::default(),
             started: Instant::now(),
-            started_unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            started_unix,
             run_id,
             port,
             config_file,

@@ -483,11 +483,7 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
         run(&mut c, "BGSAVE"),
         Resp::Simple(b"Background saving started".to_vec())
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
-        assert!(Instant::now() < deadline, "BGSAVE never finished");
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_saves_done(&mut c);
     assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
     assert!(dir.path().join("dump.strata").exists());
     // The segments before the cut are gone; the ones after it remain.
@@ -525,13 +521,7 @@ fn bgrewriteaof_drops_the_covered_log() {
         run(&mut c, "BGREWRITEAOF"),
         Resp::Simple(b"Background append only file rewriting started".to_vec())
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while info_field(&mut c, "aof_rewrite_in_progress") != "0"
-        || info_field(&mut c, "rdb_bgsave_in_progress") != "0"
-    {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_saves_done(&mut c);
     assert_eq!(wal_segments(dir.path()).len(), 1);
     run(&mut c, "RPUSH l tail");
     kill9(p);
@@ -561,10 +551,7 @@ fn save_points_take_background_snapshots() {
         );
         thread::sleep(Duration::from_millis(50));
     }
-    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_saves_done(&mut c);
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
     assert_eq!(
         run(&mut c, "CONFIG GET save"),

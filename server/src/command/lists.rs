@@ -189,12 +189,15 @@ mod imp {
         l::lmove(&mut call.cx(), &s, &d, false, true)
     }
 
-    pub fn lmpop(call: &mut Call) -> Result<Reply, CmdError> {
-        let args = call.args;
-        let (keys, mut i) = numkeys(args, 1)?;
+    /// `numkeys key... LEFT|RIGHT [COUNT n]` from `at` (LMPOP, BLMPOP).
+    fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
+        let (keys, i) = numkeys(args, at)?;
         let left = side(args.get(i).ok_or(error::SYNTAX)?)?;
-        i += 1;
-        let count = mpop_count(args, i)?;
+        Ok((keys, left, mpop_count(args, i + 1)?))
+    }
+
+    pub fn lmpop(call: &mut Call) -> Result<Reply, CmdError> {
+        let (keys, left, count) = mpop_args(call.args, 1)?;
         l::lmpop(&mut call.cx(), keys, left, count)
     }
 
@@ -245,12 +248,8 @@ mod imp {
     }
 
     pub fn blmpop(call: &mut Call) -> Result<Reply, CmdError> {
-        let args = call.args;
-        let timeout = parse_timeout(&args[1])?;
-        let (keys, mut i) = numkeys(args, 2)?;
-        let left = side(args.get(i).ok_or(error::SYNTAX)?)?;
-        i += 1;
-        let count = mpop_count(args, i)?;
+        let timeout = parse_timeout(call.arg(1))?;
+        let (keys, left, count) = mpop_args(call.args, 2)?;
         match l::lmpop(&mut call.cx(), keys, left, count)? {
             Reply::NilArray => Ok(block(call, keys, timeout, Reply::NilArray)),
             r => Ok(r),

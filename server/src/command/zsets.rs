@@ -387,16 +387,19 @@ mod imp {
         pop(call, true)
     }
 
-    pub fn zmpop(call: &mut Call) -> Result<Reply, CmdError> {
-        let args = call.args;
-        let (keys, mut i) = numkeys(args, 1)?;
+    /// `numkeys key... MIN|MAX [COUNT n]` from `at` (ZMPOP, BZMPOP).
+    fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
+        let (keys, i) = numkeys(args, at)?;
         let max = match args.get(i).map(|a| a.to_ascii_uppercase()) {
             Some(w) if w == b"MIN" => false,
             Some(w) if w == b"MAX" => true,
             _ => return Err(error::SYNTAX),
         };
-        i += 1;
-        let count = mpop_count(args, i)?;
+        Ok((keys, max, mpop_count(args, i + 1)?))
+    }
+
+    pub fn zmpop(call: &mut Call) -> Result<Reply, CmdError> {
+        let (keys, max, count) = mpop_args(call.args, 1)?;
         z::zmpop(&mut call.cx(), keys, max, count)
     }
 
@@ -490,16 +493,8 @@ mod imp {
     }
 
     pub fn bzmpop(call: &mut Call) -> Result<Reply, CmdError> {
-        let args = call.args;
-        let timeout = crate::blocking::parse_timeout(&args[1])?;
-        let (keys, mut i) = numkeys(args, 2)?;
-        let max = match args.get(i).map(|a| a.to_ascii_uppercase()) {
-            Some(w) if w == b"MIN" => false,
-            Some(w) if w == b"MAX" => true,
-            _ => return Err(error::SYNTAX),
-        };
-        i += 1;
-        let count = mpop_count(args, i)?;
+        let timeout = crate::blocking::parse_timeout(call.arg(1))?;
+        let (keys, max, count) = mpop_args(call.args, 2)?;
         match z::zmpop(&mut call.cx(), keys, max, count)? {
             Reply::NilArray => Ok(super::super::block(call, keys, timeout, Reply::NilArray)),
             r => Ok(r),
