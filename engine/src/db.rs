@@ -390,6 +390,20 @@ impl Engine {
                 let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
                 crate::types::zset::apply_rem(&mut cx.lock(&[key]), key, members);
             }
+            Effect::XAdd { db, key, .. }
+            | Effect::XTrim { db, key, .. }
+            | Effect::XDel { db, key, .. }
+            | Effect::XSetId { db, key, .. }
+            | Effect::XGroupSet { db, key, .. }
+            | Effect::XGroupDestroy { db, key, .. }
+            | Effect::XConsumerSet { db, key, .. }
+            | Effect::XConsumerDel { db, key, .. }
+            | Effect::XPelSet { db, key, .. }
+            | Effect::XPelDel { db, key, .. } => {
+                let lim = self.limits().stream_node;
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::stream::ops::apply(&mut cx.lock(&[key]), e, lim);
+            }
         }
         Ok(())
     }

@@ -9,6 +9,10 @@
 //! the golden test at the bottom of this file (see docs/formats.md).
 
 use crate::error::CmdError;
+use crate::types::stream::StreamId;
+
+/// A pending entry as logged: ID, consumer, last delivery (unix ms), delivery count.
+pub type PelEntry = (StreamId, Vec<u8>, u64, u64);
 
 /// An absolute expiry in unix milliseconds; 0 means "no expiry".
 pub type ExpireAt = u64;
@@ -166,6 +170,74 @@ pub enum Effect {
         key: Vec<u8>,
         members: Vec<Vec<u8>>,
     },
+    /// XADD: append an entry at this ID (creating the stream).
+    XAdd {
+        db: u32,
+        key: Vec<u8>,
+        id: StreamId,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// A trim (XTRIM, XADD's MAXLEN/MINID): remove the stream's first `count` entries.
+    XTrim {
+        db: u32,
+        key: Vec<u8>,
+        count: u64,
+    },
+    XDel {
+        db: u32,
+        key: Vec<u8>,
+        ids: Vec<StreamId>,
+    },
+    /// A stream's counters (creating an empty stream): XSETID, MKSTREAM, snapshots.
+    XSetId {
+        db: u32,
+        key: Vec<u8>,
+        last: StreamId,
+        entries_added: u64,
+        max_deleted: StreamId,
+    },
+    /// Create a consumer group or set its last-delivered ID and entries-read counter.
+    XGroupSet {
+        db: u32,
+        key: Vec<u8>,
+        group: Vec<u8>,
+        last: StreamId,
+        entries_read: Option<u64>,
+    },
+    XGroupDestroy {
+        db: u32,
+        key: Vec<u8>,
+        group: Vec<u8>,
+    },
+    /// Create a consumer or set its seen and active times (unix ms).
+    XConsumerSet {
+        db: u32,
+        key: Vec<u8>,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+        seen_at: u64,
+        active_at: Option<u64>,
+    },
+    /// Delete a consumer and its pending entries.
+    XConsumerDel {
+        db: u32,
+        key: Vec<u8>,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+    },
+    /// Set pending entries: owner, last delivery time (unix ms), delivery count.
+    XPelSet {
+        db: u32,
+        key: Vec<u8>,
+        group: Vec<u8>,
+        entries: Vec<PelEntry>,
+    },
+    XPelDel {
+        db: u32,
+        key: Vec<u8>,
+        group: Vec<u8>,
+        ids: Vec<StreamId>,
+    },
 }
 
 impl Effect {
@@ -199,7 +271,17 @@ impl Effect {
             | SAdd { db, .. }
             | SRem { db, .. }
             | ZAdd { db, .. }
-            | ZRem { db, .. } => Some(*db),
+            | ZRem { db, .. }
+            | XAdd { db, .. }
+            | XTrim { db, .. }
+            | XDel { db, .. }
+            | XSetId { db, .. }
+            | XGroupSet { db, .. }
+            | XGroupDestroy { db, .. }
+            | XConsumerSet { db, .. }
+            | XConsumerDel { db, .. }
+            | XPelSet { db, .. }
+            | XPelDel { db, .. } => Some(*db),
         }
     }
 }
@@ -243,6 +325,16 @@ pub mod tag {
     pub const SREM: u8 = 24;
     pub const ZADD: u8 = 25;
     pub const ZREM: u8 = 26;
+    pub const XADD: u8 = 27;
+    pub const XTRIM: u8 = 28;
+    pub const XDEL: u8 = 29;
+    pub const XSETID: u8 = 30;
+    pub const XGROUP_SET: u8 = 31;
+    pub const XGROUP_DESTROY: u8 = 32;
+    pub const XCONSUMER_SET: u8 = 33;
+    pub const XCONSUMER_DEL: u8 = 34;
+    pub const XPEL_SET: u8 = 35;
+    pub const XPEL_DEL: u8 = 36;
 }
 
 /// Appends the encoding of `e` to `out`.
@@ -441,7 +533,124 @@ pub fn encode(e: &Effect, out: &mut Vec<u8>) {
             head(out, tag::ZREM, *db, key);
             put_list(out, members);
         }
+        XAdd {
+            db,
+            key,
+            id,
+            fields,
+        } => {
+            head(out, tag::XADD, *db, key);
+            put_id(out, *id);
+            put_varint(out, fields.len() as u64);
+            for (f, v) in fields {
+                put_bytes(out, f);
+                put_bytes(out, v);
+            }
+        }
+        XTrim { db, key, count } => {
+            head(out, tag::XTRIM, *db, key);
+            put_varint(out, *count);
+        }
+        XDel { db, key, ids } => {
+            head(out, tag::XDEL, *db, key);
+            put_ids(out, ids);
+        }
+        XSetId {
+            db,
+            key,
+            last,
+            entries_added,
+            max_deleted,
+        } => {
+            head(out, tag::XSETID, *db, key);
+            put_id(out, *last);
+            put_varint(out, *entries_added);
+            put_id(out, *max_deleted);
+        }
+        XGroupSet {
+            db,
+            key,
+            group,
+            last,
+            entries_read,
+        } => {
+            head(out, tag::XGROUP_SET, *db, key);
+            put_bytes(out, group);
+            put_id(out, *last);
+            put_opt(out, *entries_read);
+        }
+        XGroupDestroy { db, key, group } => {
+            head(out, tag::XGROUP_DESTROY, *db, key);
+            put_bytes(out, group);
+        }
+        XConsumerSet {
+            db,
+            key,
+            group,
+            consumer,
+            seen_at,
+            active_at,
+        } => {
+            head(out, tag::XCONSUMER_SET, *db, key);
+            put_bytes(out, group);
+            put_bytes(out, consumer);
+            put_varint(out, *seen_at);
+            put_opt(out, *active_at);
+        }
+        XConsumerDel {
+            db,
+            key,
+            group,
+            consumer,
+        } => {
+            head(out, tag::XCONSUMER_DEL, *db, key);
+            put_bytes(out, group);
+            put_bytes(out, consumer);
+        }
+        XPelSet {
+            db,
+            key,
+            group,
+            entries,
+        } => {
+            head(out, tag::XPEL_SET, *db, key);
+            put_bytes(out, group);
+            put_varint(out, entries.len() as u64);
+            for (id, consumer, at, n) in entries {
+                put_id(out, *id);
+                put_bytes(out, consumer);
+                put_varint(out, *at);
+                put_varint(out, *n);
+            }
+        }
+        XPelDel {
+            db,
+            key,
+            group,
+            ids,
+        } => {
+            head(out, tag::XPEL_DEL, *db, key);
+            put_bytes(out, group);
+            put_ids(out, ids);
+        }
     }
+}
+
+fn put_id(out: &mut Vec<u8>, id: StreamId) {
+    put_varint(out, id.ms);
+    put_varint(out, id.seq);
+}
+
+fn put_ids(out: &mut Vec<u8>, ids: &[StreamId]) {
+    put_varint(out, ids.len() as u64);
+    for id in ids {
+        put_id(out, *id);
+    }
+}
+
+/// An optional count: 0 for none, else the value plus one.
+fn put_opt(out: &mut Vec<u8>, v: Option<u64>) {
+    put_varint(out, v.map_or(0, |n| n.saturating_add(1)));
 }
 
 fn head(out: &mut Vec<u8>, tag: u8, db: u32, key: &[u8]) {
@@ -611,6 +820,83 @@ pub fn decode(buf: &[u8]) -> Result<(Effect, usize), DecodeError> {
             key: r.bytes()?,
             members: r.list()?,
         },
+        tag::XADD => {
+            let (db, key, id) = (r.db()?, r.bytes()?, r.id()?);
+            let n = r.count()?;
+            let mut fields = Vec::with_capacity(n);
+            for _ in 0..n {
+                fields.push((r.bytes()?, r.bytes()?));
+            }
+            Effect::XAdd {
+                db,
+                key,
+                id,
+                fields,
+            }
+        }
+        tag::XTRIM => Effect::XTrim {
+            db: r.db()?,
+            key: r.bytes()?,
+            count: r.varint()?,
+        },
+        tag::XDEL => Effect::XDel {
+            db: r.db()?,
+            key: r.bytes()?,
+            ids: r.ids()?,
+        },
+        tag::XSETID => Effect::XSetId {
+            db: r.db()?,
+            key: r.bytes()?,
+            last: r.id()?,
+            entries_added: r.varint()?,
+            max_deleted: r.id()?,
+        },
+        tag::XGROUP_SET => Effect::XGroupSet {
+            db: r.db()?,
+            key: r.bytes()?,
+            group: r.bytes()?,
+            last: r.id()?,
+            entries_read: r.opt()?,
+        },
+        tag::XGROUP_DESTROY => Effect::XGroupDestroy {
+            db: r.db()?,
+            key: r.bytes()?,
+            group: r.bytes()?,
+        },
+        tag::XCONSUMER_SET => Effect::XConsumerSet {
+            db: r.db()?,
+            key: r.bytes()?,
+            group: r.bytes()?,
+            consumer: r.bytes()?,
+            seen_at: r.varint()?,
+            active_at: r.opt()?,
+        },
+        tag::XCONSUMER_DEL => Effect::XConsumerDel {
+            db: r.db()?,
+            key: r.bytes()?,
+            group: r.bytes()?,
+            consumer: r.bytes()?,
+        },
+        tag::XPEL_SET => {
+            let (db, key, group) = (r.db()?, r.bytes()?, r.bytes()?);
+            let n = r.count()?;
+            let mut entries = Vec::with_capacity(n);
+            for _ in 0..n {
+                entries.push((r.id()?, r.bytes()?, r.varint()?, r.varint()?));
+            }
+            Effect::XPelSet {
+                db,
+                key,
+                group,
+                entries,
+            }
+        }
+        tag::XPEL_DEL => Effect::XPelDel {
+            db: r.db()?,
+            key: r.bytes()?,
+            group: r.bytes()?,
+            ids: r.ids()?,
+        },
         t => return Err(DecodeError::UnknownTag(t)),
     };
     Ok((e, r.pos))
@@ -732,6 +1018,23 @@ impl Reader<'_> {
             .ok_or(DecodeError::Truncated)?;
         self.pos += 8;
         Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    fn id(&mut self) -> Result<StreamId, DecodeError> {
+        Ok(StreamId::new(self.varint()?, self.varint()?))
+    }
+
+    fn ids(&mut self) -> Result<Vec<StreamId>, DecodeError> {
+        let n = self.count()?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.id()?);
+        }
+        Ok(v)
+    }
+
+    fn opt(&mut self) -> Result<Option<u64>, DecodeError> {
+        Ok(self.varint()?.checked_sub(1))
     }
 
     fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
@@ -886,6 +1189,67 @@ mod tests {
                 key: b"z".to_vec(),
                 members: vec![b"a".to_vec()],
             },
+            Effect::XAdd {
+                db: 1,
+                key: b"s".to_vec(),
+                id: StreamId::new(1700000000000, 3),
+                fields: vec![(b"f".to_vec(), b"v".to_vec()), (vec![], vec![])],
+            },
+            Effect::XTrim {
+                db: 0,
+                key: b"s".to_vec(),
+                count: 7,
+            },
+            Effect::XDel {
+                db: 0,
+                key: b"s".to_vec(),
+                ids: vec![StreamId::new(1, 1), StreamId::MAX],
+            },
+            Effect::XSetId {
+                db: 0,
+                key: b"s".to_vec(),
+                last: StreamId::new(9, 9),
+                entries_added: 12,
+                max_deleted: StreamId::new(5, 0),
+            },
+            Effect::XGroupSet {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                last: StreamId::new(3, 0),
+                entries_read: None,
+            },
+            Effect::XGroupDestroy {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+            },
+            Effect::XConsumerSet {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                consumer: b"c".to_vec(),
+                seen_at: 1700000000000,
+                active_at: Some(0),
+            },
+            Effect::XConsumerDel {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                consumer: b"c".to_vec(),
+            },
+            Effect::XPelSet {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                entries: vec![(StreamId::new(3, 0), b"c".to_vec(), 17, 2)],
+            },
+            Effect::XPelDel {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                ids: vec![StreamId::new(3, 0)],
+            },
         ]
     }
 
@@ -923,7 +1287,7 @@ mod tests {
                 b[0]
             })
             .collect();
-        assert_eq!(tags, (1..=26).collect::<Vec<u8>>());
+        assert_eq!(tags, (1..=36).collect::<Vec<u8>>());
         buf.clear();
         encode(
             &Effect::IncrBy {
@@ -958,6 +1322,40 @@ mod tests {
             &mut buf,
         );
         assert_eq!(buf, [17, 0, 1, b'l', 0, 1, 2, b'a', b'b']);
+        buf.clear();
+        encode(
+            &Effect::XAdd {
+                db: 0,
+                key: b"s".to_vec(),
+                id: StreamId::new(300, 1),
+                fields: vec![(b"f".to_vec(), b"v".to_vec())],
+            },
+            &mut buf,
+        );
+        assert_eq!(buf, [27, 0, 1, b's', 0xac, 0x02, 1, 1, 1, b'f', 1, b'v']);
+        buf.clear();
+        encode(
+            &Effect::XPelSet {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                entries: vec![(StreamId::new(2, 0), b"c".to_vec(), 5, 1)],
+            },
+            &mut buf,
+        );
+        assert_eq!(buf, [35, 0, 1, b's', 1, b'g', 1, 2, 0, 1, b'c', 5, 1]);
+        buf.clear();
+        encode(
+            &Effect::XGroupSet {
+                db: 0,
+                key: b"s".to_vec(),
+                group: b"g".to_vec(),
+                last: StreamId::new(1, 2),
+                entries_read: Some(0),
+            },
+            &mut buf,
+        );
+        assert_eq!(buf, [31, 0, 1, b's', 1, b'g', 1, 2, 1]);
     }
 
     #[test]

@@ -335,3 +335,94 @@ pub const ZRANGE_WITHSCORES_BYLEX: CmdError =
 pub const NAN_OR_INFINITY: CmdError = CmdError::new("ERR value is NaN or Infinity");
 pub const LOADING: CmdError = CmdError::new("LOADING Redis is loading the dataset in memory");
 pub const NOT_IN_MULTI: CmdError = CmdError::new("ERR Command not allowed inside a transaction");
+
+// Streams.
+pub const STREAM_ID_INVALID: CmdError =
+    CmdError::new("ERR Invalid stream ID specified as stream command argument");
+pub const XADD_ID_ZERO: CmdError =
+    CmdError::new("ERR The ID specified in XADD must be greater than 0-0");
+pub const XADD_ID_TOO_SMALL: CmdError = CmdError::new(
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+);
+pub const STREAM_EXHAUSTED: CmdError =
+    CmdError::new("ERR The stream has exhausted the last possible ID, unable to add more items");
+pub const XMAXLEN_NEGATIVE: CmdError = CmdError::new("ERR The MAXLEN argument must be >= 0.");
+pub const XLIMIT_NEGATIVE: CmdError = CmdError::new("ERR The LIMIT argument must be >= 0.");
+pub const XLIMIT_NO_STRATEGY: CmdError =
+    CmdError::new("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+pub const XTRIM_NO_STRATEGY: CmdError =
+    CmdError::new("ERR syntax error, XTRIM must be called with a trimming strategy");
+pub const XLIMIT_NOT_APPROX: CmdError =
+    CmdError::new("ERR syntax error, LIMIT cannot be used without the special ~ option");
+pub const RANGE_START_INVALID: CmdError = CmdError::new("ERR invalid start ID for the interval");
+pub const RANGE_END_INVALID: CmdError = CmdError::new("ERR invalid end ID for the interval");
+pub const XSETID_ENTRIES_ADDED_NEGATIVE: CmdError =
+    CmdError::new("ERR entries_added must be positive");
+pub const XSETID_BELOW_ARG_MAX_DELETED: CmdError = CmdError::new(
+    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+);
+pub const XSETID_BELOW_MAX_DELETED: CmdError =
+    CmdError::new("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+pub const XSETID_BELOW_TOP: CmdError =
+    CmdError::new("ERR The ID specified in XSETID is smaller than the target stream top item");
+pub const XSETID_ENTRIES_ADDED_SMALL: CmdError = CmdError::new(
+    "ERR The entries_added specified in XSETID is smaller than the target stream length",
+);
+pub const XGROUP_KEY_REQUIRED: CmdError = CmdError::new("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
+pub const BUSYGROUP: CmdError = CmdError::new("BUSYGROUP Consumer Group name already exists");
+pub const ENTRIESREAD_INVALID: CmdError =
+    CmdError::new("ERR value for ENTRIESREAD must be positive or -1");
+pub const XREAD_UNBALANCED: CmdError = CmdError::new(
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+);
+pub const XREAD_GT_ONLY_GROUP: CmdError = CmdError::new("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+pub const XREAD_NOACK_GROUP: CmdError = CmdError::new(
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+);
+pub const XREADGROUP_MISSING_GROUP: CmdError =
+    CmdError::new("ERR Missing GROUP option for XREADGROUP");
+pub const XAUTOCLAIM_COUNT: CmdError = CmdError::new("ERR COUNT must be > 0");
+pub const XCLAIM_MIN_IDLE: CmdError =
+    CmdError::new("ERR Invalid min-idle-time argument for XCLAIM");
+pub const XAUTOCLAIM_MIN_IDLE: CmdError =
+    CmdError::new("ERR Invalid min-idle-time argument for XAUTOCLAIM");
+pub const XCLAIM_IDLE: CmdError = CmdError::new("ERR Invalid IDLE option argument for XCLAIM");
+pub const XCLAIM_TIME: CmdError = CmdError::new("ERR Invalid TIME option argument for XCLAIM");
+pub const XCLAIM_RETRYCOUNT: CmdError =
+    CmdError::new("ERR Invalid RETRYCOUNT option argument for XCLAIM");
+
+impl CmdError {
+    pub fn nogroup(group: &[u8], key: &[u8]) -> CmdError {
+        CmdError::owned(format!(
+            "NOGROUP No such consumer group '{}' for key name '{}'",
+            lossy(group),
+            lossy(key)
+        ))
+    }
+
+    /// XREADGROUP's variant of NOGROUP.
+    pub fn nogroup_read(key: &[u8], group: &[u8]) -> CmdError {
+        CmdError::owned(format!(
+            "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+            lossy(key),
+            lossy(group)
+        ))
+    }
+
+    /// XPENDING, XACK... with a missing key or group.
+    pub fn nogroup_key(key: &[u8], group: &[u8]) -> CmdError {
+        CmdError::owned(format!(
+            "NOGROUP No such key '{}' or consumer group '{}'",
+            lossy(key),
+            lossy(group)
+        ))
+    }
+}
+pub const XREADGROUP_DOLLAR: CmdError = CmdError::new("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
+pub const XREAD_GROUP_OPTION: CmdError = CmdError::new(
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+);
+pub const XTRIM_BOTH: CmdError =
+    CmdError::new("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
+pub const XREAD_TIMEOUT_INVALID: CmdError =
+    CmdError::new("ERR timeout is not an integer or out of range");

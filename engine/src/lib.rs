@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
     pub list_max_listpack_size: AtomicI64,
+    pub stream_node_max_entries: AtomicUsize,
+    pub stream_node_max_bytes: AtomicUsize,
     /// `appendfsync` as a `wal::Fsync` number; the log's writer reads it.
     pub appendfsync: Arc<AtomicU8>,
 }
@@ -84,6 +86,8 @@ impl Default for EngineConfig {
             zset_max_listpack_entries: AtomicUsize::new(128),
             zset_max_listpack_value: AtomicUsize::new(64),
             list_max_listpack_size: AtomicI64::new(-2),
+            stream_node_max_entries: AtomicUsize::new(100),
+            stream_node_max_bytes: AtomicUsize::new(4096),
             appendfsync: Arc::new(AtomicU8::new(wal::Fsync::EverySec as u8)),
         }
     }
@@ -201,6 +205,10 @@ impl Engine {
             zset_entries: u(&c.zset_max_listpack_entries),
             zset_value: u(&c.zset_max_listpack_value),
             list_size: c.list_max_listpack_size.load(Ordering::Relaxed),
+            stream_node: types::stream::NodeLimits {
+                entries: u(&c.stream_node_max_entries),
+                bytes: u(&c.stream_node_max_bytes),
+            },
         }
     }
 

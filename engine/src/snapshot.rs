@@ -201,6 +201,11 @@ pub fn key_effects(db: u32, key: &[u8], v: &Value, expire_at: u64) -> Vec<Vec<Ef
                 }]);
             }
         }
+        Kind::Stream => {
+            if let Some(s) = v.as_stream() {
+                out.extend(crate::types::stream::ops::key_effects(db, key, s, CHUNK));
+            }
+        }
     }
     if expire_at != 0 && v.kind() != Kind::String {
         out.push(vec![Effect::Expire {

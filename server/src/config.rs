@@ -305,6 +305,31 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "stream-node-max-entries",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "100",
+        mutable: true,
+        apply: Some(|e, v| {
+            e.config
+                .stream_node_max_entries
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
+    },
+    Directive {
+        name: "stream-node-max-bytes",
+        kind: Kind::Memory { min: 0 },
+        default: "4096",
+        mutable: true,
+        apply: Some(|e, v| {
+            e.config
+                .stream_node_max_bytes
+                .store(num(v) as usize, Ordering::Relaxed)
+        }),
+    },
+    Directive {
         name: "zset-max-listpack-entries",
         kind: Kind::Int {
             min: 0,

@@ -28,7 +28,7 @@ pub enum Value {
     Big(Box<Big>),
 }
 
-/// Redis's five classic types (streams come with the messaging issue).
+/// Redis's value types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String,
@@ -36,6 +36,7 @@ pub enum Kind {
     List,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -46,6 +47,7 @@ impl Kind {
             Kind::List => "list",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 }
@@ -198,6 +200,7 @@ pub enum BigData {
     List(list::QuickList),
     Set(set::SetTable),
     ZSet(zset::SkipZSet),
+    Stream(stream::Stream),
 }
 
 impl Value {
@@ -219,6 +222,7 @@ impl Value {
                 BigData::List(_) => Kind::List,
                 BigData::Set(_) => Kind::Set,
                 BigData::ZSet(_) => Kind::ZSet,
+                BigData::Stream(_) => Kind::Stream,
             },
         }
     }
@@ -247,6 +251,7 @@ impl Value {
                 BigData::Hash(_) | BigData::Set(_) => "hashtable",
                 BigData::List(_) => "quicklist",
                 BigData::ZSet(_) => "skiplist",
+                BigData::Stream(_) => "stream",
             },
         }
     }
@@ -287,6 +292,7 @@ impl Value {
                         BigData::List(l) => l.heap_bytes(),
                         BigData::Set(s) => s.heap_bytes(),
                         BigData::ZSet(z) => z.heap_bytes(),
+                        BigData::Stream(s) => s.heap_bytes(),
                     }
             }
         }
@@ -300,6 +306,7 @@ impl Value {
             Kind::List => list::len(self),
             Kind::Set => set::len(self),
             Kind::ZSet => zset::len(self),
+            Kind::Stream => self.as_stream().map_or(0, stream::Stream::len),
         }
     }
 
@@ -393,8 +400,40 @@ impl Value {
                     put(&s.to_bits().to_le_bytes());
                 }
             }
+            Kind::Stream => {
+                if let Some(s) = self.as_stream() {
+                    put(format!("{:?}", s.canonical_meta()).as_bytes());
+                    for (id, fields) in s.entries.all() {
+                        put(id.to_string().as_bytes());
+                        for (f, v) in fields {
+                            put(&f);
+                            put(&v);
+                        }
+                    }
+                }
+            }
         }
         out
+    }
+
+    pub fn as_stream(&self) -> Option<&stream::Stream> {
+        match self {
+            Value::Big(b) => match &b.data {
+                BigData::Stream(s) => Some(s),
+                _ => None,
+            },
+            Value::Flat(_) => None,
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Option<&mut stream::Stream> {
+        match self {
+            Value::Big(b) => match &mut b.data {
+                BigData::Stream(s) => Some(s),
+                _ => None,
+            },
+            Value::Flat(_) => None,
+        }
     }
 }
 
@@ -411,6 +450,8 @@ pub struct Limits {
     pub zset_value: usize,
     /// `list-max-listpack-size`: positive = entries per node, negative = -1..-5 for 4..64 KiB.
     pub list_size: i64,
+    /// `stream-node-max-entries` and `stream-node-max-bytes`.
+    pub stream_node: stream::NodeLimits,
 }
 
 /// The value at `key` for a read: None if missing, WRONGTYPE if it is another type.
