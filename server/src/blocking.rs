@@ -23,6 +23,8 @@ pub struct Blocked {
     pub timeout_ms: u64,
     /// The reply on timeout (or CLIENT UNBLOCK ... TIMEOUT).
     pub on_timeout: Reply,
+    /// What to run when woken, if not the command as sent.
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 type Waiters = VecDeque<(u64, Arc<Notify>)>;

@@ -184,6 +184,8 @@ pub struct Client {
     /// Set by a blocking command that found nothing: the connection waits, then runs the
     /// command again.
     pub blocked: Option<crate::blocking::Blocked>,
+    /// A script is running this client's commands (XREAD BLOCK refuses to run there).
+    pub in_script: bool,
 }
 
 impl Client {
@@ -201,6 +203,7 @@ impl Client {
             info,
             subs: None,
             blocked: None,
+            in_script: false,
         }
     }
 }

@@ -216,9 +216,11 @@ async fn wait_blocked(
     rbuf: &mut BytesMut,
     mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> std::io::Result<Option<Reply>> {
-    let Some(b) = client.blocked.take() else {
+    let Some(mut b) = client.blocked.take() else {
         return Ok(None);
     };
+    let rerun = b.rerun.take();
+    let args = rerun.as_deref().unwrap_or(args);
     let waker = srv.blocking.register(client.id, b.db, &b.keys);
     // A write may have landed between the command finding nothing and this registration
     // (its earlier replies were being written): look once more before sleeping.

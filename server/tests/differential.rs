@@ -429,7 +429,8 @@ case_files!(
     lists,
     sets,
     zsets,
-    sort
+    sort,
+    streams
 );
 
 #[test]

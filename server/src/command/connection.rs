@@ -444,6 +444,6 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     ))];
     out.extend(lines.iter().map(|l| Reply::StatusOwned(l.to_string())));
     out.push(Reply::Status("HELP"));
-    out.push(Reply::Status("    Print this help."));
+    out.push(Reply::Status("    Prints this help."));
     Reply::Array(out)
 }

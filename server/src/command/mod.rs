@@ -23,6 +23,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -149,6 +150,21 @@ impl Cmd {
                 v
             }
             "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "blmpop" | "bzmpop" => numkeys(2),
+            "xread" | "xreadgroup" => {
+                // The keys are the first half of what follows STREAMS (XREADGROUP's group
+                // and consumer names come first, and may be called STREAMS themselves).
+                let from = if self.name == "xread" { 1 } else { 4 };
+                let Some(at) = args
+                    .iter()
+                    .skip(from)
+                    .position(|a| a.eq_ignore_ascii_case(b"STREAMS"))
+                    .map(|p| p + from)
+                else {
+                    return Vec::new();
+                };
+                let n = (args.len() - at - 1) / 2;
+                (at + 1..at + 1 + n).collect()
+            }
             _ => numkeys(1),
         }
     }
@@ -227,6 +243,18 @@ pub fn optional_count(args: &[Bytes], at: usize) -> Result<Option<usize>, CmdErr
 /// A blocking command found nothing: inside MULTI/EXEC or a script it answers `on_timeout` at
 /// once (as Redis does); otherwise the connection waits on `keys` and runs the command again.
 pub fn block(call: &mut Call, keys: &[Bytes], timeout_ms: u64, on_timeout: Reply) -> Reply {
+    block_rerun(call, keys, timeout_ms, on_timeout, None)
+}
+
+/// [`block`], running `rerun` instead of the command's own arguments when woken (XREAD
+/// resolves `$` to IDs first, so it sees what is added while it waits).
+pub fn block_rerun(
+    call: &mut Call,
+    keys: &[Bytes],
+    timeout_ms: u64,
+    on_timeout: Reply,
+    rerun: Option<Vec<Bytes>>,
+) -> Reply {
     if call.effects.deferred {
         return on_timeout;
     }
@@ -235,6 +263,7 @@ pub fn block(call: &mut Call, keys: &[Bytes], timeout_ms: u64, on_timeout: Reply
         db: call.client.db,
         timeout_ms,
         on_timeout,
+        rerun,
     });
     // Not sent: the connection answers once the wait ends.
     Reply::NilArray

@@ -102,7 +102,10 @@ fn script_command(
             )));
         }
     }
-    execute_queued(srv, client, args, effects)
+    client.in_script = true;
+    let reply = execute_queued(srv, client, args, effects);
+    client.in_script = false;
+    reply
 }
 
 /// What a command gets while a script has been running longer than `busy-reply-threshold`:

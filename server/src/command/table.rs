@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::flag::*;
 use super::{
-    bitmaps, connection, hashes, hll, keys, lists, pubsub, scripting, server, sets, sort, strings,
-    transactions, zsets, Cmd, Handler,
+    bitmaps, connection, hashes, hll, keys, lists, pubsub, scripting, server, sets, sort, streams,
+    strings, transactions, zsets, Cmd, Handler,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -85,6 +85,11 @@ const Z_WS_B: &[&str] = &["@write", "@sortedset", "@slow", "@blocking"];
 const SCR: &[&str] = &["@slow", "@scripting"];
 const PS_S: &[&str] = &["@pubsub", "@slow"];
 const PS_F: &[&str] = &["@pubsub", "@fast"];
+const X_W: &[&str] = &["@write", "@stream", "@fast"];
+const X_WS: &[&str] = &["@write", "@stream", "@slow"];
+const X_R: &[&str] = &["@read", "@stream", "@fast"];
+const X_RS: &[&str] = &["@read", "@stream", "@slow"];
+const K2: (i32, i32, i32) = (2, 2, 1);
 
 pub static COMMANDS: &[Cmd] = &[
     // connection
@@ -290,6 +295,22 @@ pub static COMMANDS: &[Cmd] = &[
     c("zinterstore", -4, W | MK, K1, Z_WS, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsets::zinterstore),
     c("zdiffstore", -4, W | MK, K1, Z_WS, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zsets::zdiffstore),
     c("zintercard", -3, R | MK, NOKEY, Z_RS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zsets::zintercard),
+    // streams
+    c("xadd", -5, WF, K1, X_W, "stream", "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", streams::xadd),
+    c("xlen", 2, RF, K1, X_R, "stream", "5.0.0", "Return the number of messages in a stream.", streams::xlen),
+    c("xrange", -4, R, K1, X_RS, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", streams::xrange),
+    c("xrevrange", -4, R, K1, X_RS, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", streams::xrevrange),
+    c("xdel", -3, WRITE | FAST, K1, X_W, "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", streams::xdel),
+    c("xtrim", -4, WRITE, K1, X_WS, "stream", "5.0.0", "Deletes messages from the beginning of a stream.", streams::xtrim),
+    c("xsetid", -3, WF, K1, X_W, "stream", "5.0.0", "An internal command for replicating stream values.", streams::xsetid),
+    c("xread", -4, R | BLOCKING | MK, NOKEY, &["@read", "@stream", "@slow", "@blocking"], "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", streams::xread),
+    c("xreadgroup", -7, WRITE | BLOCKING | MK, NOKEY, &["@write", "@stream", "@slow", "@blocking"], "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", streams::xreadgroup),
+    c("xack", -4, WRITE | FAST, K1, X_W, "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", streams::xack),
+    c("xpending", -3, R, K1, X_RS, "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", streams::xpending),
+    c("xclaim", -6, WRITE | FAST, K1, X_W, "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", streams::xclaim),
+    c("xautoclaim", -6, WRITE | FAST, K1, X_W, "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", streams::xautoclaim),
+    c("xgroup", -2, WRITE, K2, &["@slow"], "stream", "5.0.0", "A container for consumer groups commands.", streams::xgroup),
+    c("xinfo", -2, 0, K2, &["@slow"], "stream", "5.0.0", "A container for stream introspection commands.", streams::xinfo),
     // sort
     c("sort", -2, W | MK | EXCLUSIVE, K1, &["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
     c("sort_ro", -2, R | EXCLUSIVE, K1, &["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),

@@ -230,9 +230,6 @@ pub fn xsetid(
     }
     g.modify(key, |v| {
         let s = stream_of(v);
-        if id < s.max_deleted {
-            return Err(error::XSETID_BELOW_MAX_DELETED);
-        }
         if let Some((top, _)) = s.entries.last() {
             if id < top {
                 return Err(error::XSETID_BELOW_TOP);
@@ -240,6 +237,9 @@ pub fn xsetid(
             if entries_added.is_some_and(|n| (s.len() as u64) > n) {
                 return Err(error::XSETID_ENTRIES_ADDED_SMALL);
             }
+        }
+        if id < s.max_deleted {
+            return Err(error::XSETID_BELOW_MAX_DELETED);
         }
         s.last_id = id;
         if let Some(n) = entries_added {
@@ -258,7 +258,7 @@ pub fn xsetid(
 // ------------------------------------------------------------------ consumer groups
 
 /// Where XGROUP CREATE and SETID put the group: `$` or an ID (still unparsed: Redis checks
-/// the key before it parses the ID).
+/// the key before it parses the ID). SETID also takes `-` and `+`; CREATE does not.
 #[derive(Debug, Clone, Copy)]
 pub enum GroupStart<'a> {
     Last,
@@ -266,10 +266,14 @@ pub enum GroupStart<'a> {
 }
 
 impl GroupStart<'_> {
-    fn resolve(self, s: &Stream) -> Result<StreamId, CmdError> {
+    fn resolve(self, s: &Stream, strict: bool) -> Result<StreamId, CmdError> {
         match self {
             GroupStart::Last => Ok(s.last_id),
-            GroupStart::Id(b) => parse_strict_id(b),
+            GroupStart::Id(b) if strict => parse_strict_id(b),
+            GroupStart::Id(b) => match parse_range_id(b, 0)? {
+                (id, false) => Ok(id),
+                (_, true) => Err(error::STREAM_ID_INVALID),
+            },
         }
     }
 }
@@ -373,7 +377,7 @@ pub fn xgroup_create(
         (false, GroupStart::Id(b)) => parse_strict_id(b)?,
         (true, s) => {
             let st = g.peek(key).and_then(|e| e.value.as_stream());
-            s.resolve(st.expect("checked above"))?
+            s.resolve(st.expect("checked above"), true)?
         }
     };
     if !exists {
@@ -419,6 +423,7 @@ pub fn xgroup_setid(
         g.peek(key)
             .and_then(|e| e.value.as_stream())
             .expect("checked"),
+        false,
     )?;
     g.modify(key, |v| {
         if let Some(grp) = stream_of(v).groups.get_mut(group) {
