@@ -426,3 +426,7 @@ pub const XTRIM_BOTH: CmdError =
     CmdError::new("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
 pub const XREAD_TIMEOUT_INVALID: CmdError =
     CmdError::new("ERR timeout is not an integer or out of range");
+pub const XREADGROUP_KEY_GONE: CmdError =
+    CmdError::new("UNBLOCKED the stream key no longer exists");
+pub const XREADGROUP_GROUP_GONE: CmdError =
+    CmdError::new("NOGROUP the consumer group this client was blocked on no longer exists");

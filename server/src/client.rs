@@ -186,6 +186,9 @@ pub struct Client {
     pub blocked: Option<crate::blocking::Blocked>,
     /// A script is running this client's commands (XREAD BLOCK refuses to run there).
     pub in_script: bool,
+    /// A blocked command is running again after a wake-up (XREADGROUP then reports a
+    /// vanished stream or group as Redis reports it to a blocked reader).
+    pub rerunning: bool,
 }
 
 impl Client {
@@ -204,6 +207,7 @@ impl Client {
             subs: None,
             blocked: None,
             in_script: false,
+            rerunning: false,
         }
     }
 }

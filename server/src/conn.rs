@@ -239,7 +239,9 @@ async fn wait_blocked(
         };
         tokio::select! {
             _ = waker.notified() => {
+                client.rerunning = true;
                 let reply = command::execute(srv, client, args);
+                client.rerunning = false;
                 match client.blocked.take() {
                     // Someone else took it: wait on, still first in line.
                     Some(_) => continue,

@@ -202,3 +202,129 @@ fn blocking_commands_match_redis() {
     }
     assert_eq!(got.len(), want.len());
 }
+
+/// XREAD and XREADGROUP with BLOCK: `$` means entries added after the call, every XREAD
+/// waiter sees a new entry while XREADGROUP waiters share them, MULTI and scripts wake
+/// readers, and a blocked group reader learns that its group or stream went away.
+fn stream_scenario(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut log = |label: &str, r: Resp| out.push(format!("{label}: {}", r.render()));
+    let mut c1 = RawClient::connect(port);
+    let mut c2 = RawClient::connect(port);
+    let mut c3 = RawClient::connect(port);
+
+    log("timeout", run(&mut c1, "XREAD BLOCK 50 STREAMS none $"));
+
+    c1.send_raw(b"XREAD BLOCK 5000 STREAMS s $\r\n");
+    until_blocked(&mut c2, 1);
+    log("add", run(&mut c2, "XADD s 1-0 a 1"));
+    log("woken", c1.read_reply());
+
+    // Every XREAD waiter gets the entry.
+    c1.send_raw(b"XREAD BLOCK 5000 STREAMS s $\r\n");
+    until_blocked(&mut c2, 1);
+    c3.send_raw(b"XREAD BLOCK 5000 STREAMS s $\r\n");
+    until_blocked(&mut c2, 2);
+    log("add 2", run(&mut c2, "XADD s 2-0 a 2"));
+    log("first reader", c1.read_reply());
+    log("second reader", c3.read_reply());
+
+    // An explicit ID; writes to other keys do not end the wait.
+    c1.send_raw(b"XREAD BLOCK 5000 STREAMS s 2-0\r\n");
+    until_blocked(&mut c2, 1);
+    log("other key", run(&mut c2, "SET other 1"));
+    log("add 3", run(&mut c2, "XADD s 3-0 a 3"));
+    log("after 2-0", c1.read_reply());
+
+    // `$` on two streams, one of them missing.
+    c1.send_raw(b"XREAD COUNT 5 BLOCK 5000 STREAMS s nosuch $ $\r\n");
+    until_blocked(&mut c2, 1);
+    log("create", run(&mut c2, "XADD nosuch 7-0 n 1"));
+    log("new stream", c1.read_reply());
+
+    // Consumer groups: waiters share the entries, first come first served.
+    log("group", run(&mut c2, "XGROUP CREATE s g $"));
+    c1.send_raw(b"XREADGROUP GROUP g alice BLOCK 5000 STREAMS s >\r\n");
+    until_blocked(&mut c2, 1);
+    c3.send_raw(b"XREADGROUP GROUP g bob BLOCK 5000 STREAMS s >\r\n");
+    until_blocked(&mut c2, 2);
+    log("add 4", run(&mut c2, "XADD s 4-0 a 4"));
+    log("alice", c1.read_reply());
+    log("add 5", run(&mut c2, "XADD s 5-0 a 5"));
+    log("bob", c3.read_reply());
+    log("pending", run(&mut c2, "XPENDING s g"));
+
+    // A transaction adding two entries serves a COUNT 2 reader at once; a script wakes too.
+    c1.send_raw(b"XREADGROUP GROUP g alice COUNT 2 BLOCK 5000 STREAMS s >\r\n");
+    until_blocked(&mut c2, 1);
+    run(&mut c2, "MULTI");
+    run(&mut c2, "XADD s 6-0 a 6");
+    run(&mut c2, "XADD s 7-0 a 7");
+    log("exec", run(&mut c2, "EXEC"));
+    log("two at once", c1.read_reply());
+    c1.send_raw(b"XREAD BLOCK 5000 STREAMS s $\r\n");
+    until_blocked(&mut c2, 1);
+    log(
+        "script",
+        run(
+            &mut c2,
+            "EVAL \"return redis.call('XADD', KEYS[1], '8-0', 'a', '8')\" 1 s",
+        ),
+    );
+    log("woken by script", c1.read_reply());
+
+    // Timeouts create no consumer; NOACK readers leave nothing pending.
+    log(
+        "group timeout",
+        run(&mut c1, "XREADGROUP GROUP g carol BLOCK 50 STREAMS s >"),
+    );
+    log("consumers", run(&mut c2, "XINFO GROUPS s"));
+    c1.send_raw(b"XREADGROUP GROUP g dave NOACK BLOCK 5000 STREAMS s >\r\n");
+    until_blocked(&mut c2, 1);
+    log("add 9", run(&mut c2, "XADD s 9-0 a 9"));
+    log("noack", c1.read_reply());
+    log("pending after noack", run(&mut c2, "XPENDING s g"));
+
+    // The group or the stream goes away under a blocked reader.
+    c1.send_raw(b"XREADGROUP GROUP g alice BLOCK 5000 STREAMS s >\r\n");
+    until_blocked(&mut c2, 1);
+    log("destroy", run(&mut c2, "XGROUP DESTROY s g"));
+    log("group gone", c1.read_reply());
+    run(&mut c2, "XGROUP CREATE s g $");
+    c1.send_raw(b"XREADGROUP GROUP g alice BLOCK 5000 STREAMS s >\r\n");
+    until_blocked(&mut c2, 1);
+    log("del", run(&mut c2, "DEL s"));
+    log("stream gone", c1.read_reply());
+
+    // CLIENT UNBLOCK, and no blocking inside MULTI.
+    let id = match run(&mut c1, "CLIENT ID") {
+        Resp::Int(i) => i,
+        other => panic!("CLIENT ID answered {}", other.render()),
+    };
+    c1.send_raw(b"XREAD BLOCK 0 STREAMS s $\r\n");
+    until_blocked(&mut c2, 1);
+    log(
+        "unblock",
+        run(&mut c2, &format!("CLIENT UNBLOCK {id} TIMEOUT")),
+    );
+    log("unblocked", c1.read_reply());
+    run(&mut c1, "MULTI");
+    run(&mut c1, "XREAD BLOCK 0 STREAMS s $");
+    log("in multi", run(&mut c1, "EXEC"));
+    out
+}
+
+#[test]
+fn blocking_stream_reads_match_redis() {
+    let strata = Server::strata(&[]);
+    let got = stream_scenario(strata.port);
+    let Some(redis) = Server::redis(&[]) else {
+        eprintln!("redis-server not installed: checked strata alone");
+        return;
+    };
+    let want = stream_scenario(redis.port);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g, w, "strata differs from redis-server");
+    }
+    assert_eq!(got.len(), want.len());
+}

@@ -851,3 +851,88 @@ fn a_failing_log_stops_writes_with_misconf() {
     );
     assert_eq!(run(&mut c, "EXISTS after"), Resp::Int(0));
 }
+
+/// Everything about a stream that a client can see, times included (XINFO STREAM FULL shows
+/// delivery and seen times as absolute unix milliseconds).
+fn stream_probe(c: &mut RawClient, key: &str) -> Vec<Resp> {
+    let replies = vec![
+        run(c, &format!("XINFO STREAM {key} FULL COUNT 0")),
+        run(c, &format!("XINFO GROUPS {key}")),
+        run(c, &format!("XRANGE {key} - +")),
+        run(c, &format!("XPENDING {key} g1")),
+        run(c, &format!("TYPE {key}")),
+    ];
+    for r in &replies {
+        assert!(!matches!(r, Resp::Error(_)), "probe failed: {}", r.render());
+    }
+    replies
+}
+
+/// Builds a stream with deleted and trimmed entries, two groups, consumers, pending entries
+/// (delivered, redelivered, claimed, acknowledged) and counters set by XSETID.
+fn build_stream(c: &mut RawClient, key: &str) {
+    for i in 1..=250 {
+        run(c, &format!("XADD {key} {i}-0 n {i} pad p{i}"));
+    }
+    for line in [
+        "XADD {k} 251-0 other field",
+        "XDEL {k} 3-0 100-0 200-0",
+        "XTRIM {k} MAXLEN 240",
+        "XGROUP CREATE {k} g1 0",
+        "XGROUP CREATE {k} g2 $ ENTRIESREAD 7",
+        "XREADGROUP GROUP g1 alice COUNT 5 STREAMS {k} >",
+        "XREADGROUP GROUP g1 bob COUNT 3 STREAMS {k} >",
+        "XREADGROUP GROUP g1 alice STREAMS {k} 0",
+        "XACK {k} g1 12-0",
+        "XCLAIM {k} g1 carol 0 13-0 RETRYCOUNT 9 JUSTID",
+        "XAUTOCLAIM {k} g1 dave 0 0 COUNT 1",
+        "XGROUP CREATECONSUMER {k} g2 erin",
+        "XREADGROUP GROUP g1 frank NOACK COUNT 2 STREAMS {k} >",
+        "XGROUP DELCONSUMER {k} g1 bob",
+        "XSETID {k} 300-0 ENTRIESADDED 400 MAXDELETEDID 250-0",
+    ] {
+        let line = line.replace("{k}", key);
+        assert!(!matches!(run(c, &line), Resp::Error(_)), "{line} failed");
+    }
+}
+
+#[test]
+fn stream_groups_survive_kill_9_and_snapshots_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendfsync", "always"]);
+    let mut c = RawClient::connect(p.port);
+    build_stream(&mut c, "jobs");
+    // An empty stream with a group (MKSTREAM) persists too.
+    run(&mut c, "XGROUP CREATE empty g1 $ MKSTREAM");
+    let before = stream_probe(&mut c, "jobs");
+    let empty = stream_probe(&mut c, "empty");
+    // From the log alone.
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(
+        stream_probe(&mut c, "jobs"),
+        before,
+        "log:\n{}",
+        log(dir.path())
+    );
+    assert_eq!(stream_probe(&mut c, "empty"), empty);
+    // From a snapshot (the log it covers is dropped), then a log written after it.
+    assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+    run(&mut c, "BGREWRITEAOF");
+    wait_saves_done(&mut c);
+    run(&mut c, "XADD jobs 301-0 after snapshot");
+    run(&mut c, "XREADGROUP GROUP g2 erin STREAMS jobs >");
+    let after = stream_probe(&mut c, "jobs");
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(
+        stream_probe(&mut c, "jobs"),
+        after,
+        "log:\n{}",
+        log(dir.path())
+    );
+    assert_eq!(stream_probe(&mut c, "empty"), empty);
+    drop(p);
+}

@@ -380,7 +380,19 @@ mod imp {
         let ids = &args[r.streams_at + n..];
         let (group, consumer) = r.group.clone().expect("checked by parse_read");
         let count = if r.count == 0 { usize::MAX } else { r.count };
-        let got = x::xreadgroup(&mut call.cx(), &group, &consumer, keys, ids, count, r.noack)?;
+        let got = match x::xreadgroup(&mut call.cx(), &group, &consumer, keys, ids, count, r.noack)
+        {
+            // Woken after the stream or the group went away.
+            Err(e) if call.client.rerunning && e.code() == "NOGROUP" => {
+                for k in keys {
+                    if !exists_as(&mut call.cx(), k, Kind::Stream)? {
+                        return Err(error::XREADGROUP_KEY_GONE);
+                    }
+                }
+                return Err(error::XREADGROUP_GROUP_GONE);
+            }
+            r => r?,
+        };
         if let Some(streams) = got {
             return Ok(streams_reply(call, streams));
         }
