@@ -184,7 +184,7 @@ fn parse_read(call: &Call, group_cmd: bool) -> Result<ReadArgs, CmdError> {
             r.count = long(&args[i + 1])?.max(0) as usize;
             i += 2;
         } else if a.eq_ignore_ascii_case(b"STREAMS") && more >= 1 {
-            if more % 2 != 0 {
+            if !more.is_multiple_of(2) {
                 return Err(error::XREAD_UNBALANCED);
             }
             r.streams_at = i + 1;
@@ -527,7 +527,7 @@ mod imp {
             let a = &args[i];
             if a.eq_ignore_ascii_case(b"COUNT") && i + 1 < args.len() {
                 let n = number::parse_i64(&args[i + 1])
-                    .filter(|&n| n >= 1 && n <= i64::MAX / 10)
+                    .filter(|n| (1..=i64::MAX / 10).contains(n))
                     .ok_or(error::XAUTOCLAIM_COUNT)?;
                 count = n as usize;
                 i += 2;

@@ -504,6 +504,9 @@ pub fn xgroup_delconsumer(
 
 // ------------------------------------------------------------------ reading
 
+/// The streams a read served: each key with its entries reply.
+pub type Served = Vec<(Bytes, Reply)>;
+
 /// XREAD without blocking. `ids` are the arguments as given (`$`, an ID); each key is
 /// checked, then its ID read, in order, as Redis does. Returns, for each stream with
 /// entries after its ID, `[key, entries]` (None when there are none: the caller blocks or
@@ -514,7 +517,7 @@ pub fn xread(
     keys: &[Bytes],
     ids: &[Bytes],
     count: usize,
-) -> Result<(Option<Vec<(Bytes, Reply)>>, Vec<StreamId>), CmdError> {
+) -> Result<(Option<Served>, Vec<StreamId>), CmdError> {
     let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     let mut g = cx.lock(&refs);
     let mut from = Vec::with_capacity(keys.len());
@@ -560,7 +563,7 @@ pub fn xreadgroup(
     ids: &[Bytes],
     count: usize,
     noack: bool,
-) -> Result<Option<Vec<(Bytes, Reply)>>, CmdError> {
+) -> Result<Option<Served>, CmdError> {
     let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     let mut g = cx.lock(&refs);
     // Every key, group and ID is checked before anything is read.
