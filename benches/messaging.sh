@@ -16,6 +16,8 @@
 #   evalsha       the Redlock release script (GET, compare, DEL) by SHA
 # Needs redis-server, redis-cli, redis-benchmark and python3.
 set -euo pipefail
+# Workload commands hold `*` (XADD auto IDs): no globbing.
+set -f
 cd "$(dirname "$0")/.."
 cargo build --release -p strata-server
 BIN="$PWD/target/release/strata-server"

@@ -252,6 +252,7 @@ impl Engine {
             list: Vec::new(),
             deferred: true,
             now: Some(0),
+            cmd: "",
         };
         let n = self.dbs.len();
         let check = |d: &u32| (*d as usize) < n;

@@ -295,6 +295,9 @@ pub struct Effects {
     /// The clock a transaction runs at: Redis freezes time for a whole MULTI/EXEC, so a key
     /// cannot expire between two of its commands. None = read the clock per command.
     pub now: Option<u64>,
+    /// The command running (lowercase; `container|sub` for subcommands that need telling
+    /// apart), which keyspace notifications name their events after.
+    pub cmd: &'static str,
 }
 
 /// Frozen record tags. Never renumber; add new ones at the end.

@@ -12,6 +12,7 @@ pub mod db;
 pub mod effect;
 pub mod error;
 pub mod keyspace;
+pub mod notify;
 pub mod number;
 pub mod reply;
 pub mod snapshot;
@@ -62,6 +63,8 @@ pub struct EngineConfig {
     pub list_max_listpack_size: AtomicI64,
     pub stream_node_max_entries: AtomicUsize,
     pub stream_node_max_bytes: AtomicUsize,
+    /// `notify-keyspace-events` as [`notify::class`] bits.
+    pub notify_flags: std::sync::atomic::AtomicU32,
     /// `appendfsync` as a `wal::Fsync` number; the log's writer reads it.
     pub appendfsync: Arc<AtomicU8>,
 }
@@ -88,6 +91,7 @@ impl Default for EngineConfig {
             list_max_listpack_size: AtomicI64::new(-2),
             stream_node_max_entries: AtomicUsize::new(100),
             stream_node_max_bytes: AtomicUsize::new(4096),
+            notify_flags: std::sync::atomic::AtomicU32::new(0),
             appendfsync: Arc::new(AtomicU8::new(wal::Fsync::EverySec as u8)),
         }
     }
@@ -154,6 +158,8 @@ pub struct Engine {
     pub stats: Stats,
     pub watch: WatchRegistry,
     sink: Option<Box<dyn EffectSink>>,
+    /// Where keyspace notifications go, once the server installs it.
+    notifier: std::sync::OnceLock<Box<dyn notify::Notifier>>,
     pub(crate) expire_rotor: AtomicUsize,
     /// Eviction candidates kept between evictions (see `keyspace::evict`).
     pub(crate) evict_pool: parking_lot::Mutex<Vec<keyspace::evict::Candidate>>,
@@ -176,6 +182,7 @@ impl Engine {
             stats: Stats::default(),
             watch: WatchRegistry::default(),
             sink,
+            notifier: std::sync::OnceLock::new(),
             expire_rotor: AtomicUsize::new(0),
             evict_pool: parking_lot::Mutex::new(Vec::new()),
             snap: snapshot::Hook::new(slots),
@@ -265,6 +272,37 @@ impl Engine {
     }
 
     /// Whether effects are being recorded (a WAL or a test recorder is attached).
+    /// Installs where keyspace notifications go (once).
+    pub fn set_notifier(&self, n: Box<dyn notify::Notifier>) {
+        let _ = self.notifier.set(n);
+    }
+
+    /// Whether any keyspace notification is on (`notify-keyspace-events` has K or E and a
+    /// class): writes then build their effects to name the events.
+    pub fn notifying(&self) -> bool {
+        let f = self.config.notify_flags.load(Ordering::Relaxed);
+        f & (notify::class::KEYSPACE | notify::class::KEYEVENT) != 0
+            && f & !(notify::class::KEYSPACE | notify::class::KEYEVENT) != 0
+    }
+
+    /// Publishes one event if its class is on.
+    pub fn notify(&self, db: usize, class: u32, event: &str, key: &[u8]) {
+        let f = self.config.notify_flags.load(Ordering::Relaxed);
+        if f & class == 0 || f & (notify::class::KEYSPACE | notify::class::KEYEVENT) == 0 {
+            return;
+        }
+        if let Some(n) = self.notifier.get() {
+            n.notify(db, event, key, f);
+        }
+    }
+
+    /// Publishes the events of one effect of command `cmd`.
+    pub fn notify_effect(&self, cmd: &str, e: &effect::Effect) {
+        for (class, event, db, key) in notify::events(cmd, e) {
+            self.notify(db as usize, class, event, key);
+        }
+    }
+
     pub fn has_sink(&self) -> bool {
         self.sink.as_ref().is_some_and(|s| s.enabled())
     }

@@ -30,6 +30,8 @@ pub enum Kind {
     /// `client-output-buffer-limit`: groups of class, hard, soft, seconds. Setting some
     /// classes keeps the others.
     OutputLimits,
+    /// `notify-keyspace-events`: class characters, shown in Redis's canonical order.
+    KeyspaceEvents,
 }
 
 pub struct Directive {
@@ -379,6 +381,18 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: None,
     },
     Directive {
+        name: "notify-keyspace-events",
+        kind: Kind::KeyspaceEvents,
+        default: "",
+        mutable: true,
+        apply: Some(|e, v| {
+            e.config.notify_flags.store(
+                strata_engine::notify::parse_flags(v).unwrap_or(0),
+                Ordering::Relaxed,
+            )
+        }),
+    },
+    Directive {
         name: "client-output-buffer-limit",
         kind: Kind::OutputLimits,
         default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -569,6 +583,9 @@ pub fn canonical(d: &Directive, value: &str) -> Result<String, String> {
             }
             Ok(words.join(" "))
         }
+        Kind::KeyspaceEvents => strata_engine::notify::parse_flags(value)
+            .map(strata_engine::notify::flags_to_string)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         Kind::OutputLimits => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if words.is_empty() || !words.len().is_multiple_of(4) {

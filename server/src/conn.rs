@@ -79,6 +79,10 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                     if args.is_empty() {
                         continue;
                     }
+                    // Messages published before this command ran go out before its reply.
+                    if let Some(s) = &client.subs {
+                        s.mailbox.drain(&mut wbuf, client.proto);
+                    }
                     let reply = command::execute(srv, client, &args);
                     if client.blocked.is_some() {
                         // Answered when the wait ends; later pipelined commands wait too.

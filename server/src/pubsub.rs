@@ -319,3 +319,25 @@ impl Subscriptions {
         }
     }
 }
+
+/// Keyspace notifications: the engine's events published as Redis publishes them, on
+/// `__keyspace@<db>__:<key>` (the event as message) and `__keyevent@<db>__:<event>` (the
+/// key as message).
+pub struct KeyspaceEvents(pub std::sync::Arc<Hub>);
+
+impl strata_engine::notify::Notifier for KeyspaceEvents {
+    fn notify(&self, db: usize, event: &str, key: &[u8], flags: u32) {
+        use strata_engine::notify::class;
+        if flags & class::KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{db}__:").into_bytes();
+            ch.extend_from_slice(key);
+            self.0
+                .publish(&Bytes::from(ch), &Bytes::copy_from_slice(event.as_bytes()));
+        }
+        if flags & class::KEYEVENT != 0 {
+            let ch = format!("__keyevent@{db}__:{event}");
+            self.0
+                .publish(&Bytes::from(ch), &Bytes::copy_from_slice(key));
+        }
+    }
+}

@@ -78,7 +78,7 @@ pub struct Server {
     pub hot: HotConfig,
     pub config: Config,
     pub clients: Registry,
-    pub pubsub: crate::pubsub::Hub,
+    pub pubsub: Arc<crate::pubsub::Hub>,
     pub blocking: crate::blocking::Registry,
     pub scripts: crate::scripting::Scripts,
     /// The write-ahead log (`appendonly`, which CONFIG SET turns on and off).
@@ -128,7 +128,7 @@ impl Server {
             hot,
             config,
             clients: Registry::default(),
-            pubsub: crate::pubsub::Hub::default(),
+            pubsub: Arc::new(crate::pubsub::Hub::default()),
             blocking: crate::blocking::Registry::default(),
             scripts: crate::scripting::Scripts::new(),
             durability,
@@ -142,6 +142,8 @@ impl Server {
             config_file,
         };
         srv.refresh_hot();
+        srv.engine
+            .set_notifier(Box::new(crate::pubsub::KeyspaceEvents(srv.pubsub.clone())));
         srv
     }
 

@@ -239,6 +239,7 @@ impl Engine {
         }
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         self.watch.touch(c.db, &c.key);
+        self.notify(c.db, crate::notify::class::EVICTED, "evicted", &c.key);
         let mut effects = vec![Effect::Del {
             db: c.db as u32,
             key: c.key.into_vec(),

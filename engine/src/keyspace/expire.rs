@@ -71,17 +71,24 @@ impl Engine {
             for k in expired.iter() {
                 shard.remove(k);
                 self.watch.touch_expired(db, k);
+                self.notify(db, crate::notify::class::EXPIRED, "expired", k);
                 effects.push(Effect::Del {
                     db: db as u32,
                     key: k.to_vec(),
                 });
             }
+            let before = effects.len();
             for k in with_fields.iter() {
                 deleted += crate::types::hash::expire_fields(&mut shard, db, k, now, &mut effects);
                 if shard.get(k).is_none() {
                     self.watch.touch_expired(db, k);
                 } else {
                     self.watch.touch(db, k);
+                }
+            }
+            if self.notifying() {
+                for e in &effects[before..] {
+                    self.notify_effect("", e);
                 }
             }
             deleted += expired.len();

@@ -254,6 +254,7 @@ pub fn copy_to_db(
         list: Vec::new(),
         deferred: true,
         now,
+        cmd: "",
     };
     let mut d = eng.lock(dst_db, &[dst], &mut scratch);
     if d.exists(dst) {

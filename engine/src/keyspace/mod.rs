@@ -278,11 +278,13 @@ impl<'a> Guard<'a> {
                 shard.remove(key);
                 shard.expired += 1;
                 let db = self.db as u32;
-                self.log(|| Effect::Del {
+                self.log_quiet(Effect::Del {
                     db,
                     key: key.to_vec(),
                 });
                 self.eng.watch.touch_expired(self.db, key);
+                self.eng
+                    .notify(self.db, crate::notify::class::EXPIRED, "expired", key);
                 true
             }
             Some(_) => false,
@@ -305,6 +307,8 @@ impl<'a> Guard<'a> {
     fn lookup(&mut self, key: &[u8], touch: bool) -> Option<&Entry> {
         if self.expire_if_needed(key) {
             self.shard(key).misses += 1;
+            self.eng
+                .notify(self.db, crate::notify::class::KEY_MISS, "keymiss", key);
             return None;
         }
         let clock = if touch {
@@ -368,8 +372,13 @@ impl<'a> Guard<'a> {
             Ttl::At(t) => t,
         };
         value.set_access(access);
+        let new = shard.get(key).is_none();
         shard.insert(key, Entry { value, expire_at });
         self.eng.watch.touch(self.db, key);
+        if new {
+            self.eng
+                .notify(self.db, crate::notify::class::NEW, "new", key);
+        }
     }
 
     /// Removes a live key; an already expired key counts as absent (and is expired).
@@ -421,8 +430,21 @@ impl<'a> Guard<'a> {
     /// Records an effect for the write-ahead log. The effect is built only when something will
     /// read it (a sink is installed); otherwise the write is just counted as a change.
     pub fn log(&mut self, e: impl FnOnce() -> Effect) {
-        if self.eng.has_sink() {
+        if self.eng.notifying() {
+            let e = e();
+            self.eng.notify_effect(self.effects.cmd, &e);
+            self.log_quiet(e);
+        } else if self.eng.has_sink() {
             self.effects.list.push(e());
+        } else {
+            self.eng.stats.dirty.add(1);
+        }
+    }
+
+    /// Logs an effect whose event the caller publishes itself (an expiry).
+    fn log_quiet(&mut self, e: Effect) {
+        if self.eng.has_sink() {
+            self.effects.list.push(e);
         } else {
             self.eng.stats.dirty.add(1);
         }

@@ -649,16 +649,18 @@ pub fn lmove(
         return Ok(Reply::Nil);
     }
     check_write(&mut g, dst, Kind::List)?;
-    // Onto the same key it is a rotation: the key, and its TTL, stay.
-    let popped = if src == dst {
-        pop_keep(&mut g, src, from_left, 1, &lim)
-    } else {
-        pop_locked(&mut g, src, from_left, 1, &lim)
-    };
+    let popped = g.modify(src, |v| pop_n(v, &lim, from_left, 1));
     let Some(e) = popped.and_then(|mut v| v.pop()) else {
         return Ok(Reply::Nil);
     };
+    // Logged push first, as Redis reports the push before the pop (replaying a push and then
+    // the pop of the same element yields the same lists).
     push_locked(&mut g, dst, to_left, &[&e], &lim);
+    log_pop(&mut g, src, from_left, 1);
+    // Onto the same key it is a rotation: the key, and its TTL, stay.
+    if src != dst {
+        drop_if_empty(&mut g, src);
+    }
     Ok(bulk(&e))
 }
 

@@ -438,7 +438,10 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         }
         return Reply::Status("QUEUED");
     }
-    let mut effects = EffectList::default();
+    let mut effects = EffectList {
+        cmd: cmd.name,
+        ..EffectList::default()
+    };
     let mut call = Call {
         srv,
         client,
@@ -471,6 +474,7 @@ pub fn execute_queued(
     srv.stats.total_commands.add(1);
     match table::lookup(&args[0]) {
         Some(cmd) => {
+            let outer = std::mem::replace(&mut effects.cmd, cmd.name);
             let mut call = Call {
                 srv,
                 client,
@@ -478,6 +482,7 @@ pub fn execute_queued(
                 effects,
             };
             let reply = (cmd.handler)(&mut call);
+            effects.cmd = outer;
             wake_blocked(srv, client, cmd, args);
             reply
         }

@@ -56,6 +56,7 @@ fn run(call: &mut Call, by_sha: bool, read_only: bool) -> Reply {
         list: Vec::new(),
         deferred: true,
         now: Some(srv.engine.now_ms()),
+        cmd: "",
     };
     let outcome = {
         let mut exec = |words: Vec<Bytes>| -> Reply {

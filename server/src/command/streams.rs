@@ -556,13 +556,20 @@ pub fn xgroup(call: &mut Call) -> Reply {
     subcommand(
         call,
         &[
-            ("CREATE", -5, |c| reply(group_create(c))),
-            ("SETID", -5, |c| reply(group_setid(c))),
+            ("CREATE", -5, |c| {
+                c.effects.cmd = "xgroup|create";
+                reply(group_create(c))
+            }),
+            ("SETID", -5, |c| {
+                c.effects.cmd = "xgroup|setid";
+                reply(group_setid(c))
+            }),
             ("DESTROY", 4, |c| {
                 let (k, g) = (c.arg(2).clone(), c.arg(3).clone());
                 reply(x::xgroup_destroy(&mut c.cx(), &k, &g).map(Reply::Int))
             }),
             ("CREATECONSUMER", 5, |c| {
+                c.effects.cmd = "xgroup|createconsumer";
                 let (k, g, n) = (c.arg(2).clone(), c.arg(3).clone(), c.arg(4).clone());
                 reply(x::xgroup_createconsumer(&mut c.cx(), &k, &g, &n).map(Reply::Int))
             }),

@@ -42,6 +42,7 @@ fn watch_broken(srv: &Server, client: &Client) -> bool {
         list: Vec::new(),
         deferred: true,
         now: None,
+        cmd: "",
     };
     client.watched.iter().any(|(db, key)| {
         let mut cx = Ctx::new(&srv.engine, *db, &mut scratch);
@@ -69,6 +70,7 @@ pub fn exec(call: &mut Call) -> Reply {
         list: Vec::new(),
         deferred: true,
         now: Some(call.srv.engine.now_ms()),
+        cmd: "",
     };
     let mut replies = Vec::with_capacity(m.queued.len());
     for args in &m.queued {
@@ -96,6 +98,7 @@ pub fn watch(call: &mut Call) -> Reply {
             list: Vec::new(),
             deferred: true,
             now: None,
+            cmd: "",
         };
         let expired = {
             let mut cx = Ctx::new(&call.srv.engine, db, &mut scratch);

@@ -239,6 +239,10 @@ mod imp {
             .map(|p| Ok((score(&p[0])?, p[1].clone())))
             .collect::<Result<Vec<_>, CmdError>>()?;
         let k = call.arg(1).clone();
+        if f.incr {
+            // Notified as ZINCRBY is.
+            call.effects.cmd = "zincrby";
+        }
         z::zadd(&mut call.cx(), &k, &pairs, f)
     }
 
