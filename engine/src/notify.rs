@@ -279,7 +279,7 @@ mod tests {
             parse_flags("g$lshzxetdKEmn")
                 .map(flags_to_string)
                 .as_deref(),
-            Some("AnKEm")
+            Some("AKEm")
         );
         assert_eq!(parse_flags("Kq"), None);
     }
