@@ -260,7 +260,10 @@ impl Engine {
             Effect::Copy { src_db, dst_db, .. } => check(src_db) && check(dst_db),
             Effect::Move { db, dst_db, .. } => check(db) && check(dst_db),
             Effect::SwapDb { a, b } => check(a) && check(b),
-            Effect::FlushAll => true,
+            Effect::FlushAll
+            | Effect::FunctionLoad { .. }
+            | Effect::FunctionDelete { .. }
+            | Effect::FunctionFlush => true,
             _ => e.db().is_some_and(|d| check(&d)),
         };
         if !dbs_ok {
@@ -319,6 +322,13 @@ impl Engine {
             Effect::SwapDb { a, b } => self.swapdb(db_of(*a), db_of(*b), &mut scratch),
             Effect::FlushDb { db } => self.flushdb(db_of(*db), false, &mut scratch),
             Effect::FlushAll => self.flushall(false, &mut scratch),
+            Effect::FunctionLoad { code } => {
+                self.functions.put(code);
+            }
+            Effect::FunctionDelete { name } => {
+                self.functions.delete(&String::from_utf8_lossy(name));
+            }
+            Effect::FunctionFlush => self.functions.flush(),
             Effect::IncrBy { db, key, by } => {
                 let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
                 let _ = string::incr_by(&mut cx, key, *by);

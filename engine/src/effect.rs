@@ -238,6 +238,14 @@ pub enum Effect {
         group: Vec<u8>,
         ids: Vec<StreamId>,
     },
+    /// FUNCTION LOAD (and RESTORE): add or replace the library this source names.
+    FunctionLoad {
+        code: Vec<u8>,
+    },
+    FunctionDelete {
+        name: Vec<u8>,
+    },
+    FunctionFlush,
 }
 
 impl Effect {
@@ -246,7 +254,7 @@ impl Effect {
     pub fn db(&self) -> Option<u32> {
         use Effect::*;
         match self {
-            FlushAll => None,
+            FlushAll | FunctionLoad { .. } | FunctionDelete { .. } | FunctionFlush => None,
             SwapDb { a, .. } => Some(*a),
             Copy { src_db, .. } => Some(*src_db),
             Set { db, .. }
@@ -338,6 +346,9 @@ pub mod tag {
     pub const XCONSUMER_DEL: u8 = 34;
     pub const XPEL_SET: u8 = 35;
     pub const XPEL_DEL: u8 = 36;
+    pub const FUNCTION_LOAD: u8 = 37;
+    pub const FUNCTION_DELETE: u8 = 38;
+    pub const FUNCTION_FLUSH: u8 = 39;
 }
 
 /// Appends the encoding of `e` to `out`.
@@ -636,6 +647,15 @@ pub fn encode(e: &Effect, out: &mut Vec<u8>) {
             put_bytes(out, group);
             put_ids(out, ids);
         }
+        FunctionLoad { code } => {
+            out.push(tag::FUNCTION_LOAD);
+            put_bytes(out, code);
+        }
+        FunctionDelete { name } => {
+            out.push(tag::FUNCTION_DELETE);
+            put_bytes(out, name);
+        }
+        FunctionFlush => out.push(tag::FUNCTION_FLUSH),
     }
 }
 
@@ -900,6 +920,9 @@ pub fn decode(buf: &[u8]) -> Result<(Effect, usize), DecodeError> {
             group: r.bytes()?,
             ids: r.ids()?,
         },
+        tag::FUNCTION_LOAD => Effect::FunctionLoad { code: r.bytes()? },
+        tag::FUNCTION_DELETE => Effect::FunctionDelete { name: r.bytes()? },
+        tag::FUNCTION_FLUSH => Effect::FunctionFlush,
         t => return Err(DecodeError::UnknownTag(t)),
     };
     Ok((e, r.pos))
@@ -1253,6 +1276,13 @@ mod tests {
                 group: b"g".to_vec(),
                 ids: vec![StreamId::new(3, 0)],
             },
+            Effect::FunctionLoad {
+                code: b"#!lua name=l\n".to_vec(),
+            },
+            Effect::FunctionDelete {
+                name: b"l".to_vec(),
+            },
+            Effect::FunctionFlush,
         ]
     }
 
@@ -1290,7 +1320,7 @@ mod tests {
                 b[0]
             })
             .collect();
-        assert_eq!(tags, (1..=36).collect::<Vec<u8>>());
+        assert_eq!(tags, (1..=39).collect::<Vec<u8>>());
         buf.clear();
         encode(
             &Effect::IncrBy {

@@ -430,3 +430,15 @@ pub const XREADGROUP_KEY_GONE: CmdError =
     CmdError::new("UNBLOCKED the stream key no longer exists");
 pub const XREADGROUP_GROUP_GONE: CmdError =
     CmdError::new("NOGROUP the consumer group this client was blocked on no longer exists");
+pub const FUNCTION_NOT_FOUND: CmdError = CmdError::new("ERR Function not found");
+pub const FCALL_RO_WRITE: CmdError =
+    CmdError::new("ERR Can not execute a script with write flag using *_ro command.");
+pub const LIBRARY_NOT_FOUND: CmdError = CmdError::new("ERR Library not found");
+pub const FUNCTION_FLUSH_SYNTAX: CmdError =
+    CmdError::new("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+pub const FUNCTION_RESTORE_POLICY: CmdError = CmdError::new(
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+);
+pub const FUNCTION_PAYLOAD: CmdError =
+    CmdError::new("ERR DUMP payload version or checksum are wrong");
+pub const BAD_NUMKEYS: CmdError = CmdError::new("ERR Bad number of keys provided");

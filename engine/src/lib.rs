@@ -11,6 +11,7 @@ pub mod ctx;
 pub mod db;
 pub mod effect;
 pub mod error;
+pub mod functions;
 pub mod keyspace;
 pub mod notify;
 pub mod number;
@@ -157,6 +158,8 @@ pub struct Engine {
     pub config: EngineConfig,
     pub stats: Stats,
     pub watch: WatchRegistry,
+    /// FUNCTION libraries' sources.
+    pub functions: functions::Libraries,
     sink: Option<Box<dyn EffectSink>>,
     /// Where keyspace notifications go, once the server installs it.
     notifier: std::sync::OnceLock<Box<dyn notify::Notifier>>,
@@ -181,6 +184,7 @@ impl Engine {
             config,
             stats: Stats::default(),
             watch: WatchRegistry::default(),
+            functions: functions::Libraries::default(),
             sink,
             notifier: std::sync::OnceLock::new(),
             expire_rotor: AtomicUsize::new(0),

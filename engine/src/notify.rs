@@ -255,7 +255,11 @@ pub fn events<'e>(cmd: &str, e: &'e Effect) -> Vec<(u32, &'static str, u32, &'e 
             }
         }
         Effect::XConsumerDel { db, key, .. } => out.push((STREAM, "xgroup-delconsumer", *db, key)),
-        Effect::XPelSet { .. } | Effect::XPelDel { .. } => {}
+        Effect::XPelSet { .. }
+        | Effect::XPelDel { .. }
+        | Effect::FunctionLoad { .. }
+        | Effect::FunctionDelete { .. }
+        | Effect::FunctionFlush => {}
     }
     out
 }

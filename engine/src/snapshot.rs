@@ -217,10 +217,26 @@ pub fn key_effects(db: u32, key: &[u8], v: &Value, expire_at: u64) -> Vec<Vec<Ef
     out
 }
 
+/// The FUNCTION libraries, as effects (a snapshot starts with them).
+fn library_effects(eng: &Engine) -> Vec<Vec<Effect>> {
+    eng.functions
+        .all()
+        .into_iter()
+        .map(|(_, code)| {
+            vec![Effect::FunctionLoad {
+                code: code.to_vec(),
+            }]
+        })
+        .collect()
+}
+
 /// Writes the dataset to `path` as taken at log sequence `seq`. The caller holds the engine's
 /// exclusive gate, so the dataset does not change meanwhile. Returns the number of keys.
 pub fn save(eng: &Engine, path: &Path, seq: u64) -> io::Result<u64> {
+    let libraries = library_effects(eng);
     write_file(path, seq, |out| {
+        out.blocks.push(libraries);
+        out.write_done()?;
         for (db, d) in eng.dbs.iter().enumerate() {
             for s in d.shards.iter() {
                 let s = s.lock();
@@ -496,19 +512,29 @@ impl Engine {
         }
         self.snap.active.store(true, Ordering::Release);
         let eng = self.clone();
+        // The libraries as they are at the cut.
+        let libraries = library_effects(self);
         std::thread::Builder::new()
             .name("strata-bgsave".into())
             .spawn(move || {
-                let r = eng.bgsave_run(&path, seq, rx);
+                let r = eng.bgsave_run(&path, seq, rx, libraries);
                 eng.snap.active.store(false, Ordering::Release);
                 *eng.snap.tx.lock() = None;
                 r
             })
     }
 
-    fn bgsave_run(&self, path: &Path, seq: u64, rx: Receiver<ShardImage>) -> io::Result<u64> {
+    fn bgsave_run(
+        &self,
+        path: &Path,
+        seq: u64,
+        rx: Receiver<ShardImage>,
+        libraries: Vec<Vec<Effect>>,
+    ) -> io::Result<u64> {
         let total = self.snap.pending.len();
         write_file(path, seq, |out| {
+            out.blocks.push(libraries);
+            out.write_done()?;
             let mut done = 0usize;
             let take = |out: &mut Writer, done: &mut usize, (keys, payloads): ShardImage| {
                 out.keys += keys as u64;

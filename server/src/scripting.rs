@@ -62,7 +62,38 @@ struct State {
     bodies: HashMap<String, Bytes>,
     /// `__strata_run(f)`: calls `f` and returns `true, result` or `false, {message, line}`.
     runner: Function,
+    /// `__strata_fcall(f)`: the same for a function, called with KEYS and ARGV.
+    fcaller: Function,
+    /// FUNCTION libraries by name, and their functions by name.
+    libraries: std::collections::BTreeMap<String, Library>,
+    functions: HashMap<String, Func>,
+    /// The engine's library version this state was built from.
+    synced: u64,
 }
+
+/// A loaded library.
+struct Library {
+    code: Bytes,
+    /// Its functions, in registration order.
+    functions: Vec<String>,
+}
+
+/// A registered function.
+struct Func {
+    library: String,
+    callback: Function,
+    flags: Vec<String>,
+    description: Option<String>,
+}
+
+/// The flags `redis.register_function` accepts.
+const FUNCTION_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
 
 /// SHA1 of a script body, as lower-case hex.
 pub fn sha1_hex(body: &[u8]) -> String {
@@ -76,13 +107,19 @@ local function where(e)
   for level = 2, 30 do
     local info = getinfo(level, 'Sl')
     if not info then break end
-    if info.source == '@user_script' then line = info.currentline break end
+    if info.source == '@user_script' or info.source == '@user_function' then
+      line = info.currentline
+      break
+    end
   end
   if type(e) == 'table' and e.err then return {tostring(e.err), line} end
   return {tostring(e), line}
 end
 __strata_run = function(f)
   return xpcall(f, where)
+end
+__strata_fcall = function(f)
+  return xpcall(function() return f(KEYS, ARGV) end, where)
 end
 "#;
 
@@ -102,7 +139,11 @@ fn install_hook(lua: &Lua, busy: Arc<Busy>, relentless: bool) {
         // halfway would break its atomicity.
         if busy.kill.load(Ordering::Acquire) && !busy.wrote.load(Ordering::Acquire) {
             // Only in the script's own code: not in the error handler the kill runs.
-            if relentless && debug.source().source.as_deref() != Some("@user_script") {
+            let own = matches!(
+                debug.source().source.as_deref(),
+                Some("@user_script") | Some("@user_function")
+            );
+            if relentless && !own {
                 return Ok(mlua::VmState::Continue);
             }
             if !relentless {
@@ -351,8 +392,25 @@ impl Scripts {
         let Some(f) = st.compiled.get(sha).cloned() else {
             return Outcome::Err("NOSCRIPT No matching script. Please use EVAL.".into());
         };
-        let lua = st.lua.clone();
         let runner = st.runner.clone();
+        self.execute(&st, runner, f, sha, "user_script", keys, argv, call)
+    }
+
+    /// Runs `f` through `caller` (the script or function runner) with KEYS, ARGV and
+    /// redis.call in place, as one atomic, killable script. `label` names it in errors.
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
+        &self,
+        st: &State,
+        caller: Function,
+        f: Function,
+        label: &str,
+        source: &str,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+    ) -> Outcome {
+        let lua = st.lua.clone();
         if self.busy.escalated.swap(false, Ordering::AcqRel) {
             install_hook(&lua, self.busy.clone(), false);
         }
@@ -388,18 +446,157 @@ impl Scripts {
                 .create_function(move |lua, args: Variadic<Value>| command(lua, args, true))?;
             redis.raw_set("pcall", pcall)?;
             redis.raw_set("call", rcall)?;
-            runner.call::<(bool, Value)>(f)
+            caller.call::<(bool, Value)>(f)
         });
         match r {
             Ok((true, v)) => Outcome::Ok(from_lua(&v, 0)),
             Ok((false, Value::Table(t))) => {
                 let msg: String = t.raw_get(1).unwrap_or_default();
                 let line: i64 = t.raw_get(2).unwrap_or(0);
-                Outcome::Err(script_error(&msg, sha, line))
+                Outcome::Err(script_error(&msg, label, source, line))
             }
-            Ok((false, other)) => Outcome::Err(script_error(&format!("{other:?}"), sha, 0)),
-            Err(e) => Outcome::Err(script_error(&e.to_string(), sha, 0)),
+            Ok((false, other)) => {
+                Outcome::Err(script_error(&format!("{other:?}"), label, source, 0))
+            }
+            Err(e) => Outcome::Err(script_error(&e.to_string(), label, source, 0)),
         }
+    }
+
+    /// Rebuilds the compiled libraries when the engine's copy changed (recovery loaded
+    /// them, or a replayed record did).
+    pub fn sync_functions(&self, libs: &strata_engine::functions::Libraries) {
+        let mut st = self.inner.lock();
+        let v = libs.version();
+        if st.synced == v {
+            return;
+        }
+        st.libraries.clear();
+        st.functions.clear();
+        for (name, code) in libs.all() {
+            if let Err(e) = st.install_library(&name, &code, true) {
+                tracing::warn!(library = %name, "could not load function library: {e}");
+            }
+        }
+        st.synced = v;
+    }
+
+    /// FUNCTION LOAD: compiles the library and registers its functions. Returns its name.
+    pub fn function_load(&self, code: &Bytes, replace: bool) -> Result<String, String> {
+        let (_, name) = strata_engine::functions::metadata(code)?;
+        let mut st = self.inner.lock();
+        if !replace && st.libraries.contains_key(&name) {
+            return Err(format!("ERR Library '{name}' already exists"));
+        }
+        st.install_library(&name, code, replace)?;
+        Ok(name)
+    }
+
+    /// Records that the engine's libraries are now at `version` (after this state changed
+    /// them itself).
+    pub fn functions_synced(&self, version: u64) {
+        self.inner.lock().synced = version;
+    }
+
+    pub fn function_delete(&self, name: &str) -> bool {
+        let mut st = self.inner.lock();
+        let Some(lib) = st.libraries.remove(name) else {
+            return false;
+        };
+        for f in lib.functions {
+            st.functions.remove(&f.to_ascii_lowercase());
+        }
+        true
+    }
+
+    pub fn function_flush(&self) {
+        let mut st = self.inner.lock();
+        st.libraries.clear();
+        st.functions.clear();
+        st.lua.gc_collect().ok();
+    }
+
+    /// Whether the function exists, and whether it may write (no `no-writes` flag).
+    pub fn function_writes(&self, name: &str) -> Option<bool> {
+        let st = self.inner.lock();
+        st.functions
+            .get(&name.to_ascii_lowercase())
+            .map(|f| !f.flags.iter().any(|x| x == "no-writes"))
+    }
+
+    /// FCALL: runs a registered function.
+    pub fn fcall(
+        &self,
+        name: &str,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+    ) -> Outcome {
+        let st = self.inner.lock();
+        let Some(f) = st
+            .functions
+            .get(&name.to_ascii_lowercase())
+            .map(|f| f.callback.clone())
+        else {
+            return Outcome::Err("ERR Function not found".into());
+        };
+        let caller = st.fcaller.clone();
+        self.execute(&st, caller, f, name, "user_function", keys, argv, call)
+    }
+
+    /// FUNCTION LIST.
+    pub fn function_list(&self, pattern: Option<&[u8]>, with_code: bool) -> Reply {
+        let st = self.inner.lock();
+        let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+        let libs = st
+            .libraries
+            .iter()
+            .filter(|(name, _)| {
+                pattern.is_none_or(|p| {
+                    strata_engine::keyspace::pattern::glob_match(p, name.as_bytes(), false)
+                })
+            })
+            .map(|(name, lib)| {
+                let functions = lib
+                    .functions
+                    .iter()
+                    .filter_map(|f| st.functions.get(&f.to_ascii_lowercase()).map(|x| (f, x)))
+                    .map(|(f, x)| {
+                        Reply::Map(vec![
+                            (bulk("name"), bulk(f)),
+                            (
+                                bulk("description"),
+                                x.description.as_deref().map_or(Reply::Nil, bulk),
+                            ),
+                            (
+                                bulk("flags"),
+                                Reply::Set(
+                                    x.flags
+                                        .iter()
+                                        .map(|s| Reply::StatusOwned(s.clone()))
+                                        .collect(),
+                                ),
+                            ),
+                        ])
+                    })
+                    .collect();
+                let mut m = vec![
+                    (bulk("library_name"), bulk(name)),
+                    (bulk("engine"), bulk("LUA")),
+                    (bulk("functions"), Reply::Array(functions)),
+                ];
+                if with_code {
+                    m.push((bulk("library_code"), Reply::Bulk(lib.code.clone())));
+                }
+                Reply::Map(m)
+            })
+            .collect();
+        Reply::Array(libs)
+    }
+
+    /// FUNCTION STATS' counts: libraries and functions.
+    pub fn function_counts(&self) -> (usize, usize) {
+        let st = self.inner.lock();
+        (st.libraries.len(), st.functions.len())
     }
 }
 
@@ -411,7 +608,7 @@ impl Default for Scripts {
 
 /// Redis 7's script error: the error's text (with `ERR ` when it has no code of its own), then
 /// which script and line.
-fn script_error(msg: &str, sha: &str, line: i64) -> String {
+fn script_error(msg: &str, label: &str, source: &str, line: i64) -> String {
     // A failed redis.call reaches here as mlua's error text, with a traceback after it.
     let msg = msg
         .split("\nstack traceback:")
@@ -425,7 +622,7 @@ fn script_error(msg: &str, sha: &str, line: i64) -> String {
     } else {
         format!("ERR {msg}")
     };
-    format!("{msg} script: {sha}, on @user_script:{line}.")
+    format!("{msg} script: {label}, on @{source}:{line}.")
 }
 
 /// A `redis.call`'s arguments as command words.
@@ -657,6 +854,8 @@ impl State {
         lua.load(PRELUDE).set_name("=prelude").exec()?;
         let runner: Function = g.raw_get("__strata_run")?;
         g.raw_set("__strata_run", Value::Nil)?;
+        let fcaller: Function = g.raw_get("__strata_fcall")?;
+        g.raw_set("__strata_fcall", Value::Nil)?;
         g.raw_set("debug", Value::Nil)?;
         // Globals are read-only to scripts, as in Redis 7 (KEYS and ARGV are set with rawset).
         lua.load(GUARD).set_name("=guard").exec()?;
@@ -668,7 +867,104 @@ impl State {
             compiled: HashMap::new(),
             bodies: HashMap::new(),
             runner,
+            fcaller,
+            libraries: Default::default(),
+            functions: HashMap::new(),
+            synced: 0,
         })
+    }
+
+    /// Compiles a library and registers its functions, replacing the library of the same
+    /// name if `replace`. Nothing changes on an error.
+    fn install_library(&mut self, name: &str, code: &Bytes, replace: bool) -> Result<(), String> {
+        let funcs = self.compile_library(code)?;
+        if funcs.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        for (f, _) in &funcs {
+            if let Some(existing) = self.functions.get(&f.to_ascii_lowercase()) {
+                if existing.library != name || !replace {
+                    return Err(format!("ERR Function {f} already exists"));
+                }
+            }
+        }
+        if let Some(old) = self.libraries.remove(name) {
+            for f in old.functions {
+                self.functions.remove(&f.to_ascii_lowercase());
+            }
+        }
+        let names = funcs.iter().map(|(f, _)| f.clone()).collect();
+        for (f, mut func) in funcs {
+            func.library = name.to_string();
+            self.functions.insert(f.to_ascii_lowercase(), func);
+        }
+        self.libraries.insert(
+            name.to_string(),
+            Library {
+                code: code.clone(),
+                functions: names,
+            },
+        );
+        Ok(())
+    }
+
+    /// Runs a library's code with `redis.register_function` available; returns what it
+    /// registered, in order.
+    fn compile_library(&self, code: &Bytes) -> Result<Vec<(String, Func)>, String> {
+        let lua = &self.lua;
+        let fail = |e: mlua::Error| -> String {
+            let msg = match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                mlua::Error::CallbackError { cause, .. } => cause.to_string(),
+                other => other.to_string(),
+            };
+            let msg = msg.split("\nstack traceback:").next().unwrap_or("");
+            format!("ERR Error registering functions: {msg}")
+        };
+        // The metadata line stays as an empty line, so line numbers match the source.
+        let body = match code.iter().position(|&b| b == b'\n') {
+            Some(at) => &code[at..],
+            None => &b""[..],
+        };
+        let registered: std::cell::RefCell<Vec<(String, Func)>> = Default::default();
+        lua.scope(|scope| {
+            let register = scope.create_function(|_, args: Variadic<Value>| {
+                let (name, callback, flags, description) =
+                    register_args(&args).map_err(|e| mlua::Error::external(CallError(e)))?;
+                let mut r = registered.borrow_mut();
+                if r.iter().any(|(n, _)| *n == name) {
+                    return Err(mlua::Error::external(CallError(
+                        "ERR Function already exists in the library".into(),
+                    )));
+                }
+                r.push((
+                    name,
+                    Func {
+                        library: String::new(),
+                        callback,
+                        flags,
+                        description,
+                    },
+                ));
+                Ok(())
+            })?;
+            let env = lua.create_table()?;
+            let meta = lua.create_table()?;
+            meta.raw_set("__index", lua.globals())?;
+            env.set_metatable(Some(meta));
+            let redis = lua.create_table()?;
+            let rmeta = lua.create_table()?;
+            rmeta.raw_set("__index", lua.globals().raw_get::<Table>("redis")?)?;
+            redis.set_metatable(Some(rmeta));
+            redis.raw_set("register_function", register)?;
+            env.raw_set("redis", redis)?;
+            lua.load(body)
+                .set_name("@user_function")
+                .set_environment(env)
+                .exec()
+        })
+        .map_err(fail)?;
+        Ok(registered.into_inner())
     }
 
     fn compile(&mut self, sha: &str, body: &Bytes) -> Result<(), String> {
@@ -691,6 +987,79 @@ impl State {
         self.bodies.insert(sha.to_string(), body.clone());
         Ok(())
     }
+}
+
+/// `redis.register_function(name, callback)` or
+/// `redis.register_function{function_name=..., callback=..., flags={...}, description=...}`.
+fn register_args(
+    args: &[Value],
+) -> Result<(String, Function, Vec<String>, Option<String>), String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        _ => None,
+    };
+    let (name, callback, flags, description) = match args {
+        [Value::Table(t)] => {
+            let mut name = None;
+            let mut callback = None;
+            let mut flags = Vec::new();
+            let mut description = None;
+            for pair in t.clone().pairs::<Value, Value>() {
+                let (k, v) = pair.map_err(|e| e.to_string())?;
+                match text(&k).as_deref() {
+                    Some("function_name") => {
+                        name = Some(text(&v).ok_or("ERR function_name argument given to redis.register_function must be a string")?)
+                    }
+                    Some("callback") => match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => return Err("ERR callback argument given to redis.register_function must be a function".into()),
+                    },
+                    Some("description") => {
+                        description = Some(text(&v).ok_or("ERR description argument given to redis.register_function must be a string")?)
+                    }
+                    Some("flags") => {
+                        let Value::Table(ft) = v else {
+                            return Err("ERR flags argument to redis.register_function must be a table representing function flags".into());
+                        };
+                        for f in ft.sequence_values::<Value>() {
+                            let f = f.map_err(|e| e.to_string())?;
+                            match text(&f) {
+                                Some(f) if FUNCTION_FLAGS.contains(&f.as_str()) => flags.push(f),
+                                _ => return Err("ERR unknown flag given".into()),
+                            }
+                        }
+                    }
+                    _ => return Err("ERR unknown argument given to redis.register_function".into()),
+                }
+            }
+            let name =
+                name.ok_or("ERR redis.register_function must get a function name argument")?;
+            let callback =
+                callback.ok_or("ERR redis.register_function must get a callback argument")?;
+            (name, callback, flags, description)
+        }
+        [n, Value::Function(f)] => (
+            text(n).ok_or("ERR first argument to redis.register_function must be a string")?,
+            f.clone(),
+            Vec::new(),
+            None,
+        ),
+        [_, _] => {
+            return Err("ERR second argument to redis.register_function must be a function".into())
+        }
+        _ => return Err("ERR wrong number of arguments to redis.register_function".into()),
+    };
+    if !strata_engine::functions::valid_name(&name) {
+        // Redis 7.0's wording (it names libraries here).
+        return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
+    }
+    // Listed in Redis's order, whatever order they were given in.
+    let flags = FUNCTION_FLAGS
+        .iter()
+        .filter(|f| flags.iter().any(|g| g == *f))
+        .map(|f| f.to_string())
+        .collect();
+    Ok((name, callback, flags, description))
 }
 
 #[cfg(test)]

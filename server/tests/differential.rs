@@ -430,7 +430,8 @@ case_files!(
     sets,
     zsets,
     sort,
-    streams
+    streams,
+    functions
 );
 
 #[test]

@@ -936,3 +936,64 @@ fn stream_groups_survive_kill_9_and_snapshots_exactly() {
     assert_eq!(stream_probe(&mut c, "empty"), empty);
     drop(p);
 }
+
+#[test]
+fn function_libraries_survive_restarts_and_round_trip_through_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--appendfsync", "always"]);
+    let mut c = RawClient::connect(p.port);
+    let lib = |name: &str, f: &str, body: &str| {
+        format!("FUNCTION LOAD \"#!lua name={name}\\nredis.register_function('{f}', function(keys, args) {body} end)\"")
+    };
+    for line in [
+        lib("counter", "bump", "return redis.call('INCR', keys[1])"),
+        lib("gone", "old", "return 1"),
+        "FUNCTION DELETE gone".to_string(),
+    ] {
+        assert!(!run(&mut c, &line).is_error(), "{line}");
+    }
+    assert_eq!(run(&mut c, "FCALL bump 1 n"), Resp::Int(1));
+    // From the log.
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(
+        run(&mut c, "FCALL bump 1 n"),
+        Resp::Int(2),
+        "log:\n{}",
+        log(dir.path())
+    );
+    assert!(run(&mut c, "FCALL old 0").is_error());
+    // From a snapshot.
+    run(&mut c, "BGREWRITEAOF");
+    wait_saves_done(&mut c);
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(run(&mut c, "FCALL bump 1 n"), Resp::Int(3));
+    // DUMP, FLUSH, RESTORE.
+    let dump = match run(&mut c, "FUNCTION DUMP") {
+        Resp::Bulk(Some(b)) => b,
+        other => panic!("DUMP answered {}", other.render()),
+    };
+    assert_eq!(run(&mut c, "FUNCTION FLUSH"), Resp::Simple(b"OK".to_vec()));
+    assert!(run(&mut c, "FCALL bump 1 n").is_error());
+    let restored = c.cmd(&[b"FUNCTION", b"RESTORE", &dump]);
+    assert_eq!(restored, Resp::Simple(b"OK".to_vec()));
+    let again = c.cmd(&[b"FUNCTION", b"RESTORE", &dump]);
+    assert!(again.is_error(), "APPEND onto the same library must fail");
+    assert_eq!(
+        c.cmd(&[b"FUNCTION", b"RESTORE", &dump, b"REPLACE"]),
+        Resp::Simple(b"OK".to_vec())
+    );
+    let mut bad = dump.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(c.cmd(&[b"FUNCTION", b"RESTORE", &bad]).is_error());
+    assert_eq!(run(&mut c, "FCALL bump 1 n"), Resp::Int(4));
+    kill9(p);
+    let p = start(dir.path(), &[]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(run(&mut c, "FCALL bump 1 n"), Resp::Int(5));
+    drop(p);
+}

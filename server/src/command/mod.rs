@@ -149,7 +149,8 @@ impl Cmd {
                 v.extend(store);
                 v
             }
-            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "blmpop" | "bzmpop" => numkeys(2),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "blmpop"
+            | "bzmpop" => numkeys(2),
             "xread" | "xreadgroup" => {
                 // The keys are the first half of what follows STREAMS (XREADGROUP's group
                 // and consumer names come first, and may be called STREAMS themselves).

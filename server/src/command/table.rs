@@ -116,6 +116,9 @@ pub static COMMANDS: &[Cmd] = &[
     c("evalsha", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scripting::evalsha),
     c("eval_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
     c("evalsha_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
+    c("fcall", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "7.0.0", "Invokes a function.", scripting::fcall),
+    c("fcall_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MK | EXCLUSIVE, NOKEY, SCR, "scripting", "7.0.0", "Invokes a read-only function.", scripting::fcall_ro),
+    c("function", -2, NOSCRIPT | EXCLUSIVE, NOKEY, &["@slow"], "scripting", "7.0.0", "A container for function commands.", scripting::function),
     c("script", -2, NOKEY_FLAGS, NOKEY, &["@slow"], "scripting", "2.6.0", "A container for Lua scripts management commands.", scripting::script),
     // server
     c("info", -1, LOADING | STALE, NOKEY, &["@slow", "@dangerous"], "server", "1.0.0", "Returns information and statistics about the server.", server::info),
