@@ -431,7 +431,8 @@ case_files!(
     zsets,
     sort,
     streams,
-    functions
+    functions,
+    scriptlibs
 );
 
 #[test]

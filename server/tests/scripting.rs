@@ -215,6 +215,12 @@ fn hostile_scripts_fail_cleanly() {
         "return redis.call('get', nil)",
         "return redis.call('eval', 'return 1', 0)",
         "return redis.call('subscribe', 'x')",
+        "return cmsgpack.unpack(string.rep(string.char(145), 1000000))",
+        "return cmsgpack.unpack(string.char(221, 255, 255, 255, 255))",
+        "return cjson.decode(string.rep('[', 100000))",
+        "local t = {} local c = t for i = 1, 5000 do c[1] = {} c = c[1] end return cjson.encode(t)",
+        "return struct.unpack('c999999999', 'x')",
+        "return struct.pack('i40', 1)",
     ] {
         let r = run(&mut c, &format!("EVAL \"{script}\" 0"));
         assert!(r.is_error(), "{script}: {}", r.render());

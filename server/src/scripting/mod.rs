@@ -3,8 +3,9 @@
 //! One Lua state serves the server; a script runs under the engine's exclusive gate, so it is
 //! atomic, and its writes are logged as one record. Scripts are compiled once and kept by
 //! their SHA1, as Redis keeps `f_<sha>`. Globals are read-only to scripts (Redis 7), `KEYS`
-//! and `ARGV` are set for each call, and the libraries are Redis's minus what is missing
-//! (see README: `cjson`, `cmsgpack` and `struct` are not there yet).
+//! and `ARGV` are set for each call, and the libraries are Redis's: `bit`, `cjson`,
+//! `cmsgpack` and `struct` (in the submodules), with `redis.setresp` choosing RESP2 or RESP3
+//! conversions. FUNCTION libraries run on the same state, each loaded in its own environment.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +16,10 @@ use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
 use parking_lot::Mutex;
 use strata_engine::reply::Reply;
+
+mod cjson;
+mod cmsgpack;
+mod structlib;
 
 /// What runs Lua for the server.
 pub struct Scripts {
@@ -35,6 +40,8 @@ struct Busy {
     wrote: AtomicBool,
     /// The kill hook switched to every instruction; the next run restores the usual one.
     escalated: AtomicBool,
+    /// `redis.setresp(3)`: replies reach the script in their RESP3 forms.
+    resp3: AtomicBool,
 }
 
 /// An `Instant` fixed at first use.
@@ -274,6 +281,16 @@ impl Drop for Running<'_> {
 #[derive(Debug)]
 struct CallError(String);
 
+/// An error raised from a library function as Lua's `luaL_error` raises it: prefixed with
+/// the calling script's chunk and line (`user_script:3: ...`).
+pub(crate) fn lua_error(lua: &Lua, msg: impl std::fmt::Display) -> mlua::Error {
+    let place = lua.inspect_stack(1).and_then(|d| {
+        let src = d.source().short_src?.into_owned();
+        Some(format!("{src}:{}: ", d.curr_line()))
+    });
+    mlua::Error::external(CallError(format!("{}{msg}", place.unwrap_or_default())))
+}
+
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -416,6 +433,8 @@ impl Scripts {
         }
         self.busy.kill.store(false, Ordering::Release);
         self.busy.wrote.store(false, Ordering::Release);
+        self.busy.resp3.store(false, Ordering::Release);
+        let busy = self.busy.clone();
         self.busy
             .since
             .store(self.busy.epoch.ms() + 1, Ordering::Release);
@@ -431,7 +450,7 @@ impl Scripts {
                 Reply::Error(e) if raise => {
                     Err(mlua::Error::external(CallError(e.as_str().to_string())))
                 }
-                r => to_lua(lua, r),
+                r => to_lua(lua, r, busy.resp3.load(Ordering::Acquire)),
             }
         };
         let r = lua.scope(|scope| {
@@ -448,6 +467,11 @@ impl Scripts {
             redis.raw_set("call", rcall)?;
             caller.call::<(bool, Value)>(f)
         });
+        // Lua 5.1 has no emergency collection: garbage a failed script left near the memory
+        // limit would make the next allocations fail. Collect while it is large.
+        if lua.used_memory() > LUA_MEMORY_LIMIT / 8 {
+            lua.gc_collect().ok();
+        }
         match r {
             Ok((true, v)) => Outcome::Ok(from_lua(&v, 0)),
             Ok((false, Value::Table(t))) => {
@@ -693,8 +717,48 @@ fn lua_number(n: f64) -> String {
     }
 }
 
-/// A reply as Redis hands it to Lua (RESP2 conversions).
-fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<Value> {
+/// A reply as Redis hands it to Lua: RESP2's conversions, or with `resp3` (after
+/// `redis.setresp(3)`) RESP3's (`{map=...}`, `{set=...}`, `{double=...}`, booleans, nil).
+fn to_lua(lua: &Lua, r: Reply, resp3: bool) -> mlua::Result<Value> {
+    if resp3 {
+        match r {
+            Reply::Nil | Reply::NilArray => return Ok(Value::Nil),
+            Reply::Bool(b) => return Ok(Value::Boolean(b)),
+            Reply::Double(d) => return tagged(lua, "double", d),
+            Reply::Map(pairs) => {
+                let m = lua.create_table()?;
+                for (k, v) in pairs {
+                    m.raw_set(to_lua(lua, k, true)?, to_lua(lua, v, true)?)?;
+                }
+                return tagged(lua, "map", m);
+            }
+            Reply::Set(items) => {
+                let m = lua.create_table()?;
+                for it in items {
+                    m.raw_set(to_lua(lua, it, true)?, true)?;
+                }
+                return tagged(lua, "set", m);
+            }
+            Reply::Pairs(pairs) => {
+                let t = lua.create_table_with_capacity(pairs.len(), 0)?;
+                for (i, (k, v)) in pairs.into_iter().enumerate() {
+                    let p = lua.create_table_with_capacity(2, 0)?;
+                    p.raw_set(1, to_lua(lua, k, true)?)?;
+                    p.raw_set(2, to_lua(lua, v, true)?)?;
+                    t.raw_set(i + 1, p)?;
+                }
+                return Ok(Value::Table(t));
+            }
+            Reply::Array(items) => {
+                let t = lua.create_table_with_capacity(items.len(), 0)?;
+                for (i, it) in items.into_iter().enumerate() {
+                    t.raw_set(i + 1, to_lua(lua, it, true)?)?;
+                }
+                return Ok(Value::Table(t));
+            }
+            other => return to_lua(lua, other, false),
+        }
+    }
     Ok(match r {
         Reply::Ok => status(lua, "OK")?,
         Reply::Status(s) => status(lua, s)?,
@@ -705,15 +769,15 @@ fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<Value> {
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, it) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, to_lua(lua, it)?)?;
+                t.raw_set(i + 1, to_lua(lua, it, false)?)?;
             }
             Value::Table(t)
         }
         Reply::Map(pairs) | Reply::Pairs(pairs) => {
             let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
             for (i, (k, v)) in pairs.into_iter().enumerate() {
-                t.raw_set(2 * i + 1, to_lua(lua, k)?)?;
-                t.raw_set(2 * i + 2, to_lua(lua, v)?)?;
+                t.raw_set(2 * i + 1, to_lua(lua, k, false)?)?;
+                t.raw_set(2 * i + 2, to_lua(lua, v, false)?)?;
             }
             Value::Table(t)
         }
@@ -781,6 +845,27 @@ fn from_lua(v: &Value, depth: usize) -> Reply {
             if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
                 return Reply::StatusOwned(String::from_utf8_lossy(&s.as_bytes()).into_owned());
             }
+            // RESP3 forms a script may return (converted for a RESP2 client on the way out).
+            match t.raw_get::<Value>("double") {
+                Ok(Value::Number(d)) => return Reply::Double(d),
+                Ok(Value::Integer(i)) => return Reply::Double(i as f64),
+                _ => {}
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+                let mut pairs = Vec::new();
+                for (k, v) in m.pairs::<Value, Value>().flatten() {
+                    pairs.push((from_lua(&k, depth + 1), from_lua(&v, depth + 1)));
+                }
+                return Reply::Map(pairs);
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
+                let items = m
+                    .pairs::<Value, Value>()
+                    .flatten()
+                    .map(|(k, _)| from_lua(&k, depth + 1))
+                    .collect();
+                return Reply::Set(items);
+            }
             if depth > 100 {
                 return Reply::Error(strata_engine::error::CmdError::owned(
                     "ERR reached lua stack limit".into(),
@@ -832,9 +917,26 @@ impl State {
                 Ok(())
             })?,
         )?;
-        // Replication controls and RESP selection have nothing to act on here: replicas do
-        // not exist, and replies reach Lua in RESP2 form.
+        // Replication controls have nothing to act on here: replicas do not exist.
         redis.raw_set("set_repl", lua.create_function(|_, _: Value| Ok(()))?)?;
+        let resp = busy.clone();
+        redis.raw_set(
+            "setresp",
+            lua.create_function(move |_, v: Value| {
+                let n = match v {
+                    Value::Integer(i) => i,
+                    Value::Number(n) => n as i64,
+                    _ => 0,
+                };
+                if n != 2 && n != 3 {
+                    return Err(mlua::Error::external(CallError(
+                        "ERR RESP version must be 2 or 3.".into(),
+                    )));
+                }
+                resp.resp3.store(n == 3, Ordering::Release);
+                Ok(())
+            })?,
+        )?;
         redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
         for (name, v) in [
             ("LOG_DEBUG", 0),
@@ -851,6 +953,9 @@ impl State {
         }
         g.raw_set("redis", redis)?;
         g.raw_set("bit", bit_library(&lua)?)?;
+        g.raw_set("cjson", cjson::library(&lua)?)?;
+        g.raw_set("cmsgpack", cmsgpack::library(&lua)?)?;
+        g.raw_set("struct", structlib::library(&lua)?)?;
         lua.load(PRELUDE).set_name("=prelude").exec()?;
         let runner: Function = g.raw_get("__strata_run")?;
         g.raw_set("__strata_run", Value::Nil)?;
