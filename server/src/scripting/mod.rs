@@ -128,6 +128,22 @@ end
 __strata_fcall = function(f)
   return xpcall(function() return f(KEYS, ARGV) end, where)
 end
+-- Redis 7's pcall hands a script the text of a caught error: the `err` of an error table,
+-- or the message of a failed redis.call.
+local find, sub = string.find, string.sub
+local function caught(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' and e.err then return false, e.err end
+  if type(e) == 'userdata' then
+    local s = tostring(e)
+    local cut = find(s, '\nstack traceback:', 1, true)
+    if cut then s = sub(s, 1, cut - 1) end
+    return false, s
+  end
+  return false, e
+end
+_G.pcall = function(f, ...) return caught(pcall(f, ...)) end
 "#;
 
 /// The kill check. Every 100k instructions, it stops the script if SCRIPT KILL asked. Once the
