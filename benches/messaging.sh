@@ -6,6 +6,7 @@
 #
 #   bash benches/messaging.sh               # ROUNDS=3, CLIENTS=50
 #   ROUNDS=5 N=400000 bash benches/messaging.sh
+#   P=16 MEM=0 bash benches/messaging.sh    # pipelined, without the memory phase
 #
 # Workloads:
 #   publish_1     PUBLISH to a channel with 1 subscriber (a redis-cli reading the channel)
@@ -24,6 +25,7 @@ BIN="$PWD/target/release/strata-server"
 ROUNDS="${ROUNDS:-3}"
 N="${N:-200000}"
 CLIENTS="${CLIENTS:-50}"
+PIPELINE="${P:-1}"
 OUT="${OUT_DIR:-target/bench/messaging-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
 RPORT=7640
@@ -122,7 +124,7 @@ cmd_of() {
 run() { # port workload -> ops/s
   local port=$1 w=$2 n=$N
   # XACK draws IDs 1..N (most calls ack an entry still pending early on).
-  redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -r "$N" --csv $(cmd_of "$w") 2>/dev/null |
+  redis-benchmark -p "$port" -c "$CLIENTS" -P "$PIPELINE" -n "$n" -r "$N" --csv $(cmd_of "$w") 2>/dev/null |
     awk -F'","' 'NR==2 {gsub(/"/, "", $2); print $2}'
 }
 
@@ -145,6 +147,7 @@ for w in publish_1 publish_100 xadd xreadgroup xack evalsha; do
 done
 
 # Memory per stream entry: 1,000,000 XADDs of a two-field entry, used_memory before and after.
+if [ "${MEM:-1}" = 1 ]; then
 python3 - $RPORT $SPORT <<'EOF' | tee "$OUT/stream-memory.txt"
 import socket, sys
 
@@ -184,4 +187,5 @@ for name, port in (("redis", int(sys.argv[1])), ("strata", int(sys.argv[2]))):
     print(f"{name}: {(after - before) / n:.1f} bytes per stream entry "
           f"(XADD mem * user u<i> action login, {n} entries)")
 EOF
+fi
 echo "results in $OUT"
