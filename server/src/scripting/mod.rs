@@ -283,6 +283,53 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
+thread_local! {
+    /// The command path of the script running on this thread, for the lifetime of its run.
+    static COMMAND_PATH: std::cell::Cell<Option<*mut (dyn FnMut(Vec<Bytes>) -> Reply + 'static)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Points `redis.call` and `redis.pcall` at a run's command path; cleared on drop. The
+/// functions themselves are created once: making two closures per run cost more than many
+/// scripts' own work.
+struct CommandPath(Option<*mut (dyn FnMut(Vec<Bytes>) -> Reply + 'static)>);
+
+impl CommandPath {
+    fn set(call: &mut dyn FnMut(Vec<Bytes>) -> Reply) -> CommandPath {
+        let ptr: *mut (dyn FnMut(Vec<Bytes>) -> Reply + '_) = call;
+        // SAFETY: the pointer is only used while this guard lives (it is cleared on drop),
+        // and the guard lives inside the run that borrows `call`.
+        let ptr: *mut (dyn FnMut(Vec<Bytes>) -> Reply + 'static) =
+            unsafe { std::mem::transmute(ptr) };
+        CommandPath(COMMAND_PATH.with(|c| c.replace(Some(ptr))))
+    }
+}
+
+impl Drop for CommandPath {
+    fn drop(&mut self) {
+        COMMAND_PATH.with(|c| c.set(self.0));
+    }
+}
+
+/// `redis.call` (`raise`) and `redis.pcall`: runs one command of the running script.
+fn script_call(lua: &Lua, args: Variadic<Value>, busy: &Busy, raise: bool) -> mlua::Result<Value> {
+    let Some(path) = COMMAND_PATH.with(|c| c.get()) else {
+        return Err(mlua::Error::external(CallError(
+            "ERR redis.call can only be used while a script runs".into(),
+        )));
+    };
+    let reply = match words_of(&args) {
+        // SAFETY: set by `CommandPath` for the run in progress on this thread; a command run
+        // from a script cannot start another script, so the call is not re-entered.
+        Ok(words) => unsafe { (*path)(words) },
+        Err(e) => Reply::Error(strata_engine::error::CmdError::owned(e.into())),
+    };
+    match reply {
+        Reply::Error(e) if raise => Err(mlua::Error::external(CallError(e.as_str().to_string()))),
+        r => to_lua(lua, r, busy.resp3.load(Ordering::Acquire)),
+    }
+}
+
 /// Clears the running-script mark however the script ends.
 struct Running<'a>(&'a Busy);
 
@@ -450,39 +497,17 @@ impl Scripts {
         self.busy.kill.store(false, Ordering::Release);
         self.busy.wrote.store(false, Ordering::Release);
         self.busy.resp3.store(false, Ordering::Release);
-        let busy = self.busy.clone();
         self.busy
             .since
             .store(self.busy.epoch.ms() + 1, Ordering::Release);
         let _running = Running(&self.busy);
-        // redis.call and redis.pcall share the command path; `raise` picks which.
-        let call = std::cell::RefCell::new(call);
-        let command = |lua: &Lua, args: Variadic<Value>, raise: bool| -> mlua::Result<Value> {
-            let reply = match words_of(&args) {
-                Ok(words) => (call.borrow_mut())(words),
-                Err(e) => Reply::Error(strata_engine::error::CmdError::owned(e.into())),
-            };
-            match reply {
-                Reply::Error(e) if raise => {
-                    Err(mlua::Error::external(CallError(e.as_str().to_string())))
-                }
-                r => to_lua(lua, r, busy.resp3.load(Ordering::Acquire)),
-            }
-        };
-        let r = lua.scope(|scope| {
+        let _path = CommandPath::set(call);
+        let r = (|| {
             let g = lua.globals();
             g.raw_set("KEYS", seq(&lua, keys)?)?;
             g.raw_set("ARGV", seq(&lua, argv)?)?;
-            let redis: Table = g.raw_get("redis")?;
-            let command = &command;
-            let pcall = scope
-                .create_function(move |lua, args: Variadic<Value>| command(lua, args, false))?;
-            let rcall = scope
-                .create_function(move |lua, args: Variadic<Value>| command(lua, args, true))?;
-            redis.raw_set("pcall", pcall)?;
-            redis.raw_set("call", rcall)?;
             caller.call::<(bool, Value)>(f)
-        });
+        })();
         // Lua 5.1 has no emergency collection: garbage a failed script left near the memory
         // limit would make the next allocations fail. Collect while it is large.
         if lua.used_memory() > LUA_MEMORY_LIMIT / 8 {
@@ -935,6 +960,15 @@ impl State {
         )?;
         // Replication controls have nothing to act on here: replicas do not exist.
         redis.raw_set("set_repl", lua.create_function(|_, _: Value| Ok(()))?)?;
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let b = busy.clone();
+            redis.raw_set(
+                name,
+                lua.create_function(move |lua, args: Variadic<Value>| {
+                    script_call(lua, args, &b, raise)
+                })?,
+            )?;
+        }
         let resp = busy.clone();
         redis.raw_set(
             "setresp",
