@@ -372,7 +372,8 @@ impl<'a> Guard<'a> {
             Ttl::At(t) => t,
         };
         value.set_access(access);
-        let new = shard.get(key).is_none();
+        // Only looked for when a notification may be published (a lookup per write).
+        let new = self.eng.notifying() && shard.get(key).is_none();
         shard.insert(key, Entry { value, expire_at });
         self.eng.watch.touch(self.db, key);
         if new {
