@@ -362,6 +362,7 @@ impl<'a> Guard<'a> {
     pub fn set(&mut self, key: &[u8], mut value: Value, ttl: Ttl) {
         let now = self.now;
         let access = self.eng.access_clock_at(now).new_entry();
+        let notifying = self.eng.notifying();
         let shard = self.shard(key);
         let expire_at = match ttl {
             Ttl::Keep => shard
@@ -373,7 +374,7 @@ impl<'a> Guard<'a> {
         };
         value.set_access(access);
         // Only looked for when a notification may be published (a lookup per write).
-        let new = self.eng.notifying() && shard.get(key).is_none();
+        let new = notifying && shard.get(key).is_none();
         shard.insert(key, Entry { value, expire_at });
         self.eng.watch.touch(self.db, key);
         if new {
