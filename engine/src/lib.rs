@@ -17,6 +17,7 @@ pub mod notify;
 pub mod number;
 pub mod reply;
 pub mod snapshot;
+pub mod tier;
 pub mod types;
 pub mod wal;
 
