@@ -25,7 +25,7 @@ fn main() {
             shifting_trace(n, 1.0, len, 200_000, 15),
         ),
     ];
-    println!("| trace | cache | Redis LRU | Redis LFU | TinyLFU + LRU | TinyLFU - LFU |");
+    println!("| trace | cache | Redis LRU | Redis LFU | TinyLFU | TinyLFU - LFU |");
     println!("|---|---|---|---|---|---|");
     for (name, trace) in &traces {
         for pct in [1, 10] {
