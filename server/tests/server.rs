@@ -1092,6 +1092,59 @@ fn eviction_holds_maxmemory_and_noeviction_refuses_writes() {
     assert_reply!(run(&mut c, "SET small x"), ok());
 }
 
+/// Every volatile policy evicts only keys with a TTL, and finds them even when they are a
+/// handful among many keys without one (sampling alone would miss them and answer -OOM).
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let server = Server::strata(&["--maxmemory-policy", policy]);
+        let mut c = server.client();
+        let value = vec![b'v'; 10 * 1024];
+        for i in 0..100 {
+            let key = format!("keep:{i}");
+            assert_reply!(c.cmd(&[b"SET", key.as_bytes(), &value]), ok());
+        }
+        // Many small keys without a TTL, so that the volatile ones are rare in samples.
+        for i in 0..5000 {
+            run(&mut c, &format!("SET small:{i} x"));
+        }
+        let base = info_u64(&mut c, "memory", "used_memory");
+        assert_reply!(
+            config_set(&mut c, "maxmemory", &(base + MB).to_string()),
+            ok()
+        );
+        // 3 MB of keys with a TTL into 1 MB of room.
+        for i in 0..300 {
+            let key = format!("temp:{i}");
+            assert_reply!(
+                c.cmd(&[b"SET", key.as_bytes(), &value, b"EX", b"1000"]),
+                ok(),
+                "{policy}: SET {key}"
+            );
+        }
+        let evicted = info_u64(&mut c, "stats", "evicted_keys");
+        assert!(evicted > 0, "{policy}: evicted_keys {evicted}");
+        for i in 0..100 {
+            let key = format!("keep:{i}");
+            assert_reply!(
+                c.cmd(&[b"EXISTS", key.as_bytes()]),
+                Resp::Int(1),
+                "{policy} evicted {key}, which has no TTL"
+            );
+        }
+        assert_eq!(
+            int(run(&mut c, "EXISTS small:0 small:4999"), "EXISTS"),
+            2,
+            "{policy}"
+        );
+    }
+}
+
 /// Over `maxmemory`, Redis refuses to queue any command inside MULTI (a
 /// queue grows without bound), not only the commands that add data. Strata
 /// queues reads: `MULTI`, `GET fill:1` answers `+QUEUED` from strata-server

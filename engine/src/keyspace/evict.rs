@@ -206,6 +206,11 @@ impl Engine {
                 break;
             }
         }
+        if fresh.is_empty() && policy.volatile_only() && self.evict_pool.lock().is_empty() {
+            // Keys with a TTL are few among many: sampling may miss every one. Look through
+            // the shards that have some before answering that nothing can be evicted.
+            fresh = self.volatile_candidates(samples, policy, &clock);
+        }
         if random {
             return fresh
                 .into_iter()
@@ -228,6 +233,49 @@ impl Engine {
             }
         }
         false
+    }
+
+    /// Up to `want` keys with a TTL, from the first shards (in a random order) that hold
+    /// some, scored for `policy`: the fallback when sampling found none.
+    fn volatile_candidates(
+        &self,
+        want: usize,
+        policy: Policy,
+        clock: &AccessClock,
+    ) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
+        let total = self.dbs.len() * nshards;
+        let start = rand::thread_rng().gen_range(0..total.max(1));
+        for step in 0..total {
+            let n = (start + step) % total;
+            let (db, si) = (n / nshards, n % nshards);
+            let shard = self.dbs[db].shards[si].lock();
+            if shard.volatile == 0 {
+                continue;
+            }
+            for (k, e) in shard.dict.iter() {
+                if e.expire_at == 0 {
+                    continue;
+                }
+                let score = match policy {
+                    Policy::VolatileLru => clock.idle_secs(e.value.access()),
+                    Policy::VolatileLfu => 255 - clock.lfu_decayed(e.value.access()) as u64,
+                    Policy::VolatileTtl => u64::MAX - e.expire_at,
+                    _ => 0,
+                };
+                out.push(Candidate {
+                    score,
+                    db,
+                    shard: si,
+                    key: k.into(),
+                });
+                if out.len() >= want {
+                    return out;
+                }
+            }
+        }
+        out
     }
 
     /// Deletes a candidate if it still exists; false when it was already gone.
