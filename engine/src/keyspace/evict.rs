@@ -171,12 +171,20 @@ impl Engine {
         if total == 0 {
             return false;
         }
-        // Walk shards from a random start and sample from the first few that hold candidates.
-        let start = rng.gen_range(0..total);
+        // Sample from the first few shards that hold candidates, walking the databases from a
+        // random one and each database's shards from a random one (a single walk over all
+        // shards would enter a database after empty ones at its shard 0 every time, and evict
+        // from its first shards only).
+        let first_db = rng.gen_range(0..self.dbs.len());
+        let walk: Vec<(usize, usize)> = (0..self.dbs.len())
+            .flat_map(|d| {
+                let db = (first_db + d) % self.dbs.len();
+                let off = rng.gen_range(0..nshards);
+                (0..nshards).map(move |j| (db, (off + j) % nshards))
+            })
+            .collect();
         let mut sampled_shards = 0;
-        for step in 0..total {
-            let n = (start + step) % total;
-            let (db, si) = (n / nshards, n % nshards);
+        for (db, si) in walk {
             let shard = self.dbs[db].shards[si].lock();
             if shard.is_empty() || (policy.volatile_only() && shard.volatile == 0) {
                 continue;
@@ -245,11 +253,16 @@ impl Engine {
     ) -> Vec<Candidate> {
         let mut out = Vec::new();
         let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
-        let total = self.dbs.len() * nshards;
-        let start = rand::thread_rng().gen_range(0..total.max(1));
-        for step in 0..total {
-            let n = (start + step) % total;
-            let (db, si) = (n / nshards, n % nshards);
+        let mut rng = rand::thread_rng();
+        let first_db = rng.gen_range(0..self.dbs.len());
+        let walk: Vec<(usize, usize)> = (0..self.dbs.len())
+            .flat_map(|d| {
+                let db = (first_db + d) % self.dbs.len();
+                let off = rng.gen_range(0..nshards.max(1));
+                (0..nshards).map(move |j| (db, (off + j) % nshards))
+            })
+            .collect();
+        for (db, si) in walk {
             let shard = self.dbs[db].shards[si].lock();
             if shard.volatile == 0 {
                 continue;
@@ -295,5 +308,66 @@ impl Engine {
         self.commit(&mut effects);
         drop(shard);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctx::Ctx;
+    use crate::effect::Effects;
+    use crate::EngineConfig;
+
+    #[test]
+    fn lfu_evicts_keys_read_once_before_keys_read_often() {
+        let eng = crate::Engine::open(
+            EngineConfig {
+                // As the server has them: all keys in the first of 16 databases.
+                databases: 16,
+                shards: 256,
+                ..Default::default()
+            },
+            None,
+        );
+        eng.config
+            .maxmemory_policy
+            .store(Policy::AllKeysLfu.to_u8(), Ordering::Relaxed);
+        let mut fx = Effects::default();
+        let mut cx = Ctx::new(&eng, 0, &mut fx);
+        let set = |cx: &mut Ctx, k: &str| {
+            let mut g = cx.lock(&[k.as_bytes()]);
+            g.set(
+                k.as_bytes(),
+                crate::types::Value::from_bytes(b"v"),
+                crate::keyspace::Ttl::Clear,
+            );
+        };
+        for i in 0..50 {
+            set(&mut cx, &format!("hot:{i}"));
+        }
+        for _ in 0..100 {
+            for i in 0..50 {
+                let k = format!("hot:{i}");
+                let mut g = cx.lock(&[k.as_bytes()]);
+                g.get(k.as_bytes());
+            }
+        }
+        for i in 0..200 {
+            set(&mut cx, &format!("cold:{i}"));
+        }
+        let mut hot_gone = 0;
+        // As a server under maxmemory does: each new key makes one eviction.
+        for i in 200..600 {
+            set(&mut cx, &format!("cold:{i}"));
+            assert!(eng.evict_one());
+        }
+        for i in 0..50 {
+            let k = format!("hot:{i}");
+            let mut g = cx.lock(&[k.as_bytes()]);
+            if g.peek(k.as_bytes()).is_none() {
+                hot_gone += 1;
+            }
+        }
+        assert_eq!(hot_gone, 0, "{hot_gone} keys read 100 times were evicted");
     }
 }
