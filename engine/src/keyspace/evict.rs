@@ -319,6 +319,40 @@ mod tests {
     use crate::EngineConfig;
 
     #[test]
+    fn an_overwritten_key_keeps_its_lfu_counter() {
+        let eng = crate::Engine::open(EngineConfig::default(), None);
+        eng.config
+            .maxmemory_policy
+            .store(Policy::AllKeysLfu.to_u8(), Ordering::Relaxed);
+        let mut fx = Effects::default();
+        let mut cx = Ctx::new(&eng, 0, &mut fx);
+        let mut g = cx.lock(&[b"k"]);
+        let counter =
+            |g: &mut crate::keyspace::Guard<'_>| g.peek(b"k").map(|e| e.value.access() & 0xff);
+        g.set(
+            b"k",
+            crate::types::Value::from_bytes(b"a"),
+            crate::keyspace::Ttl::Clear,
+        );
+        assert_eq!(counter(&mut g), Some(LFU_INIT_VAL));
+        // Redis's dbOverwrite keeps the counter, and the write is an access: from the
+        // initial value the first increment is certain.
+        g.set(
+            b"k",
+            crate::types::Value::from_bytes(b"b"),
+            crate::keyspace::Ttl::Clear,
+        );
+        assert_eq!(counter(&mut g), Some(LFU_INIT_VAL + 1));
+        g.remove(b"k");
+        g.set(
+            b"k",
+            crate::types::Value::from_bytes(b"c"),
+            crate::keyspace::Ttl::Clear,
+        );
+        assert_eq!(counter(&mut g), Some(LFU_INIT_VAL));
+    }
+
+    #[test]
     fn lfu_evicts_keys_read_once_before_keys_read_often() {
         let eng = crate::Engine::open(
             EngineConfig {

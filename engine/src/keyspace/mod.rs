@@ -361,9 +361,15 @@ impl<'a> Guard<'a> {
     /// Stores a value, replacing whatever the key held.
     pub fn set(&mut self, key: &[u8], mut value: Value, ttl: Ttl) {
         let now = self.now;
-        let access = self.eng.access_clock_at(now).new_entry();
+        let clock = self.eng.access_clock_at(now);
         let notifying = self.eng.notifying();
         let shard = self.shard(key);
+        // Under an LFU policy an overwritten key keeps its counter (touched by this write), as
+        // Redis's dbOverwrite keeps the old object's; otherwise the value starts afresh.
+        let access = match shard.get(key).filter(|e| clock.lfu && !e.is_expired(now)) {
+            Some(e) => clock.touched(e.value.access()),
+            None => clock.new_entry(),
+        };
         let expire_at = match ttl {
             Ttl::Keep => shard
                 .get(key)
