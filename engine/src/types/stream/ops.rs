@@ -297,6 +297,27 @@ fn log_group(g: &mut Guard<'_>, key: &[u8], group: &[u8]) {
     });
 }
 
+fn consumer_exists(g: &mut Guard<'_>, key: &[u8], group: &[u8], consumer: &[u8]) -> bool {
+    g.peek(key)
+        .and_then(|e| e.value.as_stream())
+        .and_then(|s| s.groups.get(group))
+        .is_some_and(|grp| grp.consumers.contains_key(consumer))
+}
+
+/// Logs the consumer; one that did not exist before was created implicitly (XREADGROUP,
+/// XCLAIM, XAUTOCLAIM), which Redis announces as `xgroup-createconsumer`.
+fn log_new_consumer(g: &mut Guard<'_>, key: &[u8], group: &[u8], consumer: &[u8], existed: bool) {
+    if !existed && consumer_exists(g, key, group, consumer) {
+        g.eng.notify(
+            g.db,
+            crate::notify::class::STREAM,
+            "xgroup-createconsumer",
+            key,
+        );
+    }
+    log_consumer(g, key, group, consumer);
+}
+
 fn log_consumer(g: &mut Guard<'_>, key: &[u8], group: &[u8], consumer: &[u8]) {
     let db = g.db as u32;
     let Some(c) = g
@@ -584,6 +605,7 @@ pub fn xreadgroup(
     for (k, from) in keys.iter().zip(from) {
         match from {
             None => {
+                let existed = consumer_exists(&mut g, k, group, consumer);
                 let got = g
                     .modify(k, |v| {
                         stream_of(v).read_group_new(group, consumer, count, noack, now)
@@ -593,7 +615,7 @@ pub fn xreadgroup(
                 if got.is_empty() {
                     continue;
                 }
-                log_consumer(&mut g, k, group, consumer);
+                log_new_consumer(&mut g, k, group, consumer, existed);
                 log_group(&mut g, k, group);
                 if !noack {
                     let ids: Vec<StreamId> = got.iter().map(|(id, _)| *id).collect();
@@ -602,13 +624,14 @@ pub fn xreadgroup(
                 out.push((k.clone(), entries_reply(got)));
             }
             Some(after) => {
+                let existed = consumer_exists(&mut g, k, group, consumer);
                 let got = g
                     .modify(k, |v| {
                         stream_of(v).read_group_history(group, consumer, after, count, now)
                     })
                     .flatten()
                     .unwrap_or_default();
-                log_consumer(&mut g, k, group, consumer);
+                log_new_consumer(&mut g, k, group, consumer, existed);
                 let ids: Vec<StreamId> = got
                     .iter()
                     .filter(|(_, f)| f.is_some())
@@ -762,6 +785,7 @@ pub fn xclaim(
             log_group(&mut g, key, group);
         }
     }
+    let existed = consumer_exists(&mut g, key, group, consumer);
     let (claimed, fx) = g
         .modify(key, |v| {
             stream_of(v).claim(group, consumer, min_idle, ids, o, now)
@@ -770,7 +794,7 @@ pub fn xclaim(
         .unwrap_or_default();
     log_pel_del(&mut g, key, group, fx.dropped);
     if !claimed.is_empty() {
-        log_consumer(&mut g, key, group, consumer);
+        log_new_consumer(&mut g, key, group, consumer, existed);
         log_pel(&mut g, key, group, &fx.set);
     }
     let s = read_stream(&mut g, key)?.expect("checked");
@@ -801,6 +825,7 @@ pub fn xautoclaim(
     let mut g = cx.lock(&[key]);
     let now = g.now;
     group_of(read_stream(&mut g, key)?, key, group)?;
+    let existed = consumer_exists(&mut g, key, group, consumer);
     let ac = g
         .modify(key, |v| {
             stream_of(v).autoclaim(group, consumer, min_idle, start, count, justid, now)
@@ -809,7 +834,7 @@ pub fn xautoclaim(
         .expect("checked");
     log_pel_del(&mut g, key, group, ac.deleted.clone());
     if !ac.claimed.is_empty() {
-        log_consumer(&mut g, key, group, consumer);
+        log_new_consumer(&mut g, key, group, consumer, existed);
         let ids: Vec<StreamId> = ac.claimed.iter().map(|(id, _)| *id).collect();
         log_pel(&mut g, key, group, &ids);
     }
