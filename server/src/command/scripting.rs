@@ -33,22 +33,42 @@ pub fn evalsha_ro(call: &mut Call) -> Reply {
 
 fn run(call: &mut Call, by_sha: bool, read_only: bool) -> Reply {
     let args = call.args;
-    let Some(n) = number::parse_i64(&args[2]) else {
-        return Reply::Error(error::NOT_INTEGER);
+    let (keys, argv) = match keys_and_args(args, error::NOT_INTEGER) {
+        Ok(split) => split,
+        Err(e) => return Reply::Error(e),
     };
-    if n < 0 {
-        return Reply::Error(error::NUMKEYS_NEGATIVE);
-    }
-    if n as usize > args.len() - 3 {
-        return Reply::Error(error::NUMKEYS_TOO_MANY);
-    }
-    let n = n as usize;
-    let (keys, argv) = args[3..].split_at(n);
     let (sha, body) = if by_sha {
         (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), None)
     } else {
         (sha1_hex(&args[1]), Some(&args[1]))
     };
+    run_atomically(call, read_only, |scripts, exec| {
+        scripts.run(&sha, body, keys, argv, exec)
+    })
+}
+
+/// EVAL's and FCALL's `numkeys key... arg...` from argument 2: the keys and the arguments.
+/// `not_integer` is the error for a count that is not an integer (the two commands word it
+/// differently).
+fn keys_and_args(args: &[Bytes], not_integer: CmdError) -> Result<(&[Bytes], &[Bytes]), CmdError> {
+    let n = number::parse_i64(&args[2]).ok_or(not_integer)?;
+    if n < 0 {
+        return Err(error::NUMKEYS_NEGATIVE);
+    }
+    if n as usize > args.len() - 3 {
+        return Err(error::NUMKEYS_TOO_MANY);
+    }
+    Ok(args[3..].split_at(n as usize))
+}
+
+/// Runs a script or function: its commands go through [`script_command`] into one record
+/// committed at the end, at a clock frozen at its start, and a SELECT inside does not change
+/// the caller's database.
+fn run_atomically(
+    call: &mut Call,
+    read_only: bool,
+    go: impl FnOnce(&crate::scripting::Scripts, &mut dyn FnMut(Vec<Bytes>) -> Reply) -> Outcome,
+) -> Reply {
     let srv = call.srv;
     let client = &mut *call.client;
     let db = client.db;
@@ -62,10 +82,9 @@ fn run(call: &mut Call, by_sha: bool, read_only: bool) -> Reply {
         let mut exec = |words: Vec<Bytes>| -> Reply {
             script_command(srv, client, &words, &mut effects, read_only)
         };
-        srv.scripts.run(&sha, body, keys, argv, &mut exec)
+        go(&srv.scripts, &mut exec)
     };
     srv.engine.commit(&mut effects.list);
-    // SELECT inside a script does not change the caller's database.
     client.db = db;
     client.info.db.store(db, Ordering::Relaxed);
     match outcome {
@@ -219,43 +238,19 @@ fn run_function(call: &mut Call, ro_command: bool) -> Reply {
     srv.scripts.sync_functions(&srv.engine.functions);
     let args = call.args;
     let name = String::from_utf8_lossy(&args[1]).into_owned();
-    let Some(n) = number::parse_i64(&args[2]) else {
-        return Reply::Error(error::BAD_NUMKEYS);
+    let (keys, argv) = match keys_and_args(args, error::BAD_NUMKEYS) {
+        Ok(split) => split,
+        Err(e) => return Reply::Error(e),
     };
-    if n < 0 {
-        return Reply::Error(error::NUMKEYS_NEGATIVE);
-    }
-    if n as usize > args.len() - 3 {
-        return Reply::Error(error::NUMKEYS_TOO_MANY);
-    }
-    let (keys, argv) = args[3..].split_at(n as usize);
     let Some(writes) = srv.scripts.function_writes(&name) else {
         return Reply::Error(error::FUNCTION_NOT_FOUND);
     };
     if ro_command && writes {
         return Reply::Error(error::FCALL_RO_WRITE);
     }
-    let client = &mut *call.client;
-    let db = client.db;
-    let mut effects = Effects {
-        list: Vec::new(),
-        deferred: true,
-        now: Some(srv.engine.now_ms()),
-        cmd: "",
-    };
-    let outcome = {
-        let mut exec = |words: Vec<Bytes>| -> Reply {
-            script_command(srv, client, &words, &mut effects, !writes)
-        };
-        srv.scripts.fcall(&name, keys, argv, &mut exec)
-    };
-    srv.engine.commit(&mut effects.list);
-    client.db = db;
-    client.info.db.store(db, Ordering::Relaxed);
-    match outcome {
-        Outcome::Ok(r) => r,
-        Outcome::Err(e) => Reply::Error(CmdError::owned(e)),
-    }
+    run_atomically(call, !writes, |scripts, exec| {
+        scripts.fcall(&name, keys, argv, exec)
+    })
 }
 
 pub fn function(call: &mut Call) -> Reply {

@@ -636,12 +636,14 @@ fn group_create(call: &mut Call) -> Result<Reply, CmdError> {
         call.arg(3).clone(),
         call.arg(4).clone(),
     );
-    let start = if &id[..] == b"$" {
-        GroupStart::Last
-    } else {
-        GroupStart::Id(&id)
-    };
-    x::xgroup_create(&mut call.cx(), &k, &g, start, mkstream, entries_read)
+    x::xgroup_create(
+        &mut call.cx(),
+        &k,
+        &g,
+        GroupStart::of(&id),
+        mkstream,
+        entries_read,
+    )
 }
 
 fn group_setid(call: &mut Call) -> Result<Reply, CmdError> {
@@ -655,12 +657,7 @@ fn group_setid(call: &mut Call) -> Result<Reply, CmdError> {
         call.arg(3).clone(),
         call.arg(4).clone(),
     );
-    let start = if &id[..] == b"$" {
-        GroupStart::Last
-    } else {
-        GroupStart::Id(&id)
-    };
-    x::xgroup_setid(&mut call.cx(), &k, &g, start, entries_read)
+    x::xgroup_setid(&mut call.cx(), &k, &g, GroupStart::of(&id), entries_read)
 }
 
 pub fn xinfo(call: &mut Call) -> Reply {

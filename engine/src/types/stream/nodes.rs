@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use super::{Fields, StreamId};
+use crate::effect::{put_bytes, put_varint};
 
 const DELETED: u8 = 1;
 const SAME_FIELDS: u8 = 2;
@@ -54,19 +55,6 @@ struct Raw {
     /// Offset of the values (or of the pair count).
     fields_at: usize,
     same: bool,
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_varint(out, b.len() as u64);
-    out.extend_from_slice(b);
 }
 
 /// Reads node bytes this module wrote itself.

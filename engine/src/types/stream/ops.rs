@@ -265,7 +265,16 @@ pub enum GroupStart<'a> {
     Id(&'a [u8]),
 }
 
-impl GroupStart<'_> {
+impl<'a> GroupStart<'a> {
+    /// The argument as given: `$` or an ID.
+    pub fn of(arg: &'a [u8]) -> GroupStart<'a> {
+        if arg == b"$" {
+            GroupStart::Last
+        } else {
+            GroupStart::Id(arg)
+        }
+    }
+
     fn resolve(self, s: &Stream, strict: bool) -> Result<StreamId, CmdError> {
         match self {
             GroupStart::Last => Ok(s.last_id),
@@ -278,13 +287,16 @@ impl GroupStart<'_> {
     }
 }
 
-fn log_group(g: &mut Guard<'_>, key: &[u8], group: &[u8]) {
-    let db = g.db as u32;
-    let Some(grp) = g
-        .peek(key)
+/// The group of the stream at `key`, if both exist.
+fn group_in<'g>(g: &'g mut Guard<'_>, key: &[u8], group: &[u8]) -> Option<&'g Group> {
+    g.peek(key)
         .and_then(|e| e.value.as_stream())
         .and_then(|s| s.groups.get(group))
-    else {
+}
+
+fn log_group(g: &mut Guard<'_>, key: &[u8], group: &[u8]) {
+    let db = g.db as u32;
+    let Some(grp) = group_in(g, key, group) else {
         return;
     };
     let (last, entries_read) = (grp.last_delivered, grp.entries_read);
@@ -298,10 +310,7 @@ fn log_group(g: &mut Guard<'_>, key: &[u8], group: &[u8]) {
 }
 
 fn consumer_exists(g: &mut Guard<'_>, key: &[u8], group: &[u8], consumer: &[u8]) -> bool {
-    g.peek(key)
-        .and_then(|e| e.value.as_stream())
-        .and_then(|s| s.groups.get(group))
-        .is_some_and(|grp| grp.consumers.contains_key(consumer))
+    group_in(g, key, group).is_some_and(|grp| grp.consumers.contains_key(consumer))
 }
 
 /// Logs the consumer; one that did not exist before was created implicitly (XREADGROUP,
@@ -320,12 +329,7 @@ fn log_new_consumer(g: &mut Guard<'_>, key: &[u8], group: &[u8], consumer: &[u8]
 
 fn log_consumer(g: &mut Guard<'_>, key: &[u8], group: &[u8], consumer: &[u8]) {
     let db = g.db as u32;
-    let Some(c) = g
-        .peek(key)
-        .and_then(|e| e.value.as_stream())
-        .and_then(|s| s.groups.get(group))
-        .and_then(|grp| grp.consumers.get(consumer))
-    else {
+    let Some(c) = group_in(g, key, group).and_then(|grp| grp.consumers.get(consumer)) else {
         return;
     };
     let (seen_at, active_at) = (c.seen_at, c.active_at);
@@ -344,11 +348,7 @@ fn log_pel(g: &mut Guard<'_>, key: &[u8], group: &[u8], ids: &[StreamId]) {
         return;
     }
     let db = g.db as u32;
-    let Some(grp) = g
-        .peek(key)
-        .and_then(|e| e.value.as_stream())
-        .and_then(|s| s.groups.get(group))
-    else {
+    let Some(grp) = group_in(g, key, group) else {
         return;
     };
     let entries: Vec<PelEntry> = ids
@@ -502,11 +502,8 @@ pub fn xgroup_delconsumer(
 ) -> Result<i64, CmdError> {
     let mut g = cx.lock(&[key]);
     group_target(&mut g, key, group)?;
-    let existed = g
-        .peek(key)
-        .and_then(|e| e.value.as_stream())
-        .and_then(|s| s.groups.get(group))
-        .is_some_and(|grp| grp.consumers.contains_key(consumer));
+    let existed =
+        group_in(&mut g, key, group).is_some_and(|grp| grp.consumers.contains_key(consumer));
     let pending = g
         .modify(key, |v| stream_of(v).delete_consumer(group, consumer))
         .flatten()
