@@ -7,7 +7,7 @@ use strata_engine::error::{self, CmdError};
 use strata_engine::number;
 use strata_engine::reply::Reply;
 use strata_engine::types::stream::ops::{
-    self as x, parse_range_id, parse_strict_id, AddArgs, GroupStart, PendingRange, TrimArgs,
+    self as x, parse_strict_id, range_end, range_start, AddArgs, GroupStart, PendingRange, TrimArgs,
 };
 use strata_engine::types::stream::{ClaimOpts, NewId, StreamId, Trim};
 use strata_engine::types::{exists_as, Kind};
@@ -260,20 +260,8 @@ mod imp {
         } else {
             (&args[2], &args[3])
         };
-        let (mut start, ex) = parse_range_id(lo_arg, 0)?;
-        if ex {
-            if lo_arg.len() > 1 && (&lo_arg[1..] == b"-" || &lo_arg[1..] == b"+") {
-                return Err(error::STREAM_ID_INVALID);
-            }
-            start = start.next().ok_or(error::RANGE_START_INVALID)?;
-        }
-        let (mut end, ex) = parse_range_id(hi_arg, u64::MAX)?;
-        if ex {
-            if hi_arg.len() > 1 && (&hi_arg[1..] == b"-" || &hi_arg[1..] == b"+") {
-                return Err(error::STREAM_ID_INVALID);
-            }
-            end = end.prev().ok_or(error::RANGE_END_INVALID)?;
-        }
+        let start = range_start(lo_arg)?;
+        let end = range_end(hi_arg)?;
         let mut count = None;
         let mut i = 4;
         while i < args.len() {
@@ -434,14 +422,8 @@ mod imp {
             at += 2;
         }
         let count = long(&args[at + 2])?.max(0) as usize;
-        let (mut start, ex) = parse_range_id(&args[at], 0)?;
-        if ex {
-            start = start.next().ok_or(error::RANGE_START_INVALID)?;
-        }
-        let (mut end, ex) = parse_range_id(&args[at + 1], u64::MAX)?;
-        if ex {
-            end = end.prev().ok_or(error::RANGE_END_INVALID)?;
-        }
+        let start = range_start(&args[at])?;
+        let end = range_end(&args[at + 1])?;
         let consumer = args.get(at + 3).map(|c| &c[..]);
         let r = PendingRange {
             min_idle: idle,
@@ -516,10 +498,7 @@ mod imp {
     pub fn xautoclaim(call: &mut Call) -> Result<Reply, CmdError> {
         let args = call.args;
         let idle = min_idle(&args[4], error::XAUTOCLAIM_MIN_IDLE)?;
-        let (mut start, ex) = parse_range_id(&args[5], 0)?;
-        if ex {
-            start = start.next().ok_or(error::RANGE_START_INVALID)?;
-        }
+        let start = range_start(&args[5])?;
         let mut count = 100usize;
         let mut justid = false;
         let mut i = 6;

@@ -82,11 +82,31 @@ pub fn parse_range_id(b: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Cm
         None => (b, false),
     };
     let id = match b {
+        // After `(` the ID is read strictly: `(-` and `(+` are invalid, as in Redis.
+        b"-" | b"+" if ex => return Err(error::STREAM_ID_INVALID),
         b"-" => StreamId::MIN,
         b"+" => StreamId::MAX,
         _ => StreamId::parse(b, missing_seq).ok_or(error::STREAM_ID_INVALID)?,
     };
     Ok((id, ex))
+}
+
+/// The lower bound of an interval (XRANGE, XPENDING, XAUTOCLAIM): `-`, an ID (a missing
+/// sequence is 0), or `(ID`, exclusive, which starts at the next ID.
+pub fn range_start(b: &[u8]) -> Result<StreamId, CmdError> {
+    match parse_range_id(b, 0)? {
+        (id, true) => id.next().ok_or(error::RANGE_START_INVALID),
+        (id, false) => Ok(id),
+    }
+}
+
+/// The upper bound of an interval: `+`, an ID (a missing sequence is the largest), or
+/// `(ID`, exclusive, which ends at the ID before.
+pub fn range_end(b: &[u8]) -> Result<StreamId, CmdError> {
+    match parse_range_id(b, u64::MAX)? {
+        (id, true) => id.prev().ok_or(error::RANGE_END_INVALID),
+        (id, false) => Ok(id),
+    }
 }
 
 fn log_trim(g: &mut Guard<'_>, key: &[u8], removed: usize) {
