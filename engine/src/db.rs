@@ -29,8 +29,8 @@ impl Engine {
         };
         for s in self.dbs[db].shards.iter() {
             let s = s.lock();
-            info.keys += s.len();
-            info.expires += s.volatile();
+            info.keys += s.len() + s.cold;
+            info.expires += s.volatile() + s.cold_volatile;
         }
         info
     }
@@ -107,8 +107,13 @@ impl Engine {
         let now = self.now_ms();
         let state = |d: usize, k: &[u8]| -> (bool, bool) {
             let s = self.dbs[d].shards[self.dbs[d].shard_of(k)].lock();
-            s.get(k)
-                .map_or((false, false), |e| (true, e.is_expired(now)))
+            match s.get(k) {
+                Some(e) => (true, e.is_expired(now)),
+                None => s.cold_stored(k).map_or((false, false), |v| {
+                    let at = crate::tier::codec::expire_at(&v);
+                    (true, at != 0 && now > at)
+                }),
+            }
         };
         let states: Vec<(Box<[u8]>, DbKeyState)> = watched
             .into_iter()
@@ -141,6 +146,11 @@ impl Engine {
                     out.push(Bytes::copy_from_slice(k));
                 }
             }
+            s.cold_range(0, None, now, |k, _| {
+                if all || pattern::glob_match(pat, k, false) {
+                    out.push(Bytes::copy_from_slice(k));
+                }
+            });
         }
         out
     }
@@ -169,25 +179,27 @@ impl Engine {
                 let s = shards[si].lock();
                 // An empty shard costs nothing, so a small database is scanned in one call
                 // however many shards it has, as Redis scans a small table.
-                if s.is_empty() {
+                if s.is_empty() && s.cold == 0 {
                     c = 0;
                 }
-                while !s.is_empty() {
+                let wanted = |k: &[u8], kind: crate::types::Kind| {
+                    pat.is_none_or(|p| pattern::glob_match(p, k, false))
+                        && type_name.is_none_or(|t| kind.name().as_bytes().eq_ignore_ascii_case(t))
+                };
+                while !s.is_empty() || s.cold > 0 {
+                    let from = c;
                     c = s.dict.scan(c, |k, e| {
-                        if e.is_expired(now) {
-                            return;
+                        if !e.is_expired(now) && wanted(k, e.value.kind()) {
+                            out.push(Bytes::copy_from_slice(k));
                         }
-                        if let Some(p) = pat {
-                            if !pattern::glob_match(p, k, false) {
-                                return;
-                            }
+                    });
+                    // The cold keys the same step covers: those whose hashes the table's
+                    // cursor passed over (see `tier::cold`).
+                    let to = (c != 0).then(|| c.reverse_bits());
+                    s.cold_range(from.reverse_bits(), to, now, |k, kind| {
+                        if wanted(k, kind) {
+                            out.push(Bytes::copy_from_slice(k));
                         }
-                        if let Some(t) = type_name {
-                            if !e.value.type_name().as_bytes().eq_ignore_ascii_case(t) {
-                                return;
-                            }
-                        }
-                        out.push(Bytes::copy_from_slice(k));
                     });
                     budget = budget.saturating_sub(1);
                     if c == 0 || out.len() >= count || budget == 0 {
@@ -214,21 +226,34 @@ impl Engine {
         let now = self.now_ms();
         // Bounded: a database where every sampled key has expired answers None like an empty one.
         for _ in 0..100 {
-            let sizes: Vec<usize> = shards.iter().map(|s| s.lock().len()).collect();
-            let total: usize = sizes.iter().sum();
+            let sizes: Vec<(usize, usize)> = shards
+                .iter()
+                .map(|s| {
+                    let s = s.lock();
+                    (s.len(), s.cold)
+                })
+                .collect();
+            let total: usize = sizes.iter().map(|(h, c)| h + c).sum();
             if total == 0 {
                 return None;
             }
             let mut r = rng.gen_range(0..total);
-            let si = sizes.iter().position(|&n| {
-                if r < n {
+            let si = sizes.iter().position(|&(h, c)| {
+                if r < h + c {
                     true
                 } else {
-                    r -= n;
+                    r -= h + c;
                     false
                 }
             })?;
             let s = shards[si].lock();
+            if r >= sizes[si].0 {
+                // A cold key: the first stored at or after a random hash.
+                if let Some(k) = s.random_cold(rng.gen(), now) {
+                    return Some(Bytes::from(k));
+                }
+                continue;
+            }
             let mut next = || rng.gen::<u64>();
             if let Some((k, e)) = s.dict.random_entry(&mut next) {
                 if !e.is_expired(now) {
@@ -425,12 +450,19 @@ impl Engine {
         let mut out = Vec::new();
         for (i, d) in self.dbs.iter().enumerate() {
             for s in d.shards.iter() {
-                for (k, e) in s.lock().dict.iter() {
+                let s = s.lock();
+                for (k, e) in s.dict.iter() {
                     if !e.is_expired(now) {
                         let v = e.value.canonical();
                         out.push((i, k.to_vec(), v, e.expire_at));
                     }
                 }
+                let _ = s.for_each_cold(self, |k, e| {
+                    if !e.is_expired(now) {
+                        out.push((i, k.to_vec(), e.value.canonical(), e.expire_at));
+                    }
+                    true
+                });
             }
         }
         out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));

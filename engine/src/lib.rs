@@ -69,6 +69,8 @@ pub struct EngineConfig {
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// `appendfsync` as a `wal::Fsync` number; the log's writer reads it.
     pub appendfsync: Arc<AtomicU8>,
+    /// The cold tier, when `cold-tier yes` opened one.
+    pub tier: Option<Arc<tier::Tier>>,
 }
 
 impl Default for EngineConfig {
@@ -95,6 +97,7 @@ impl Default for EngineConfig {
             stream_node_max_bytes: AtomicUsize::new(4096),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
             appendfsync: Arc::new(AtomicU8::new(wal::Fsync::EverySec as u8)),
+            tier: None,
         }
     }
 }
@@ -195,14 +198,20 @@ pub struct Engine {
     pub(crate) evict_pool: parking_lot::Mutex<Vec<keyspace::evict::Candidate>>,
     /// A background snapshot's copy-on-first-write state (see `snapshot::Background`).
     pub(crate) snap: snapshot::Hook,
+    /// The cold tier (see [`tier`]), when there is one.
+    pub tier: Option<Arc<tier::Tier>>,
+    /// How much memory the process uses (the server's allocator counter), for spilling while
+    /// loading.
+    memory_probe: std::sync::OnceLock<fn() -> usize>,
 }
 
 impl Engine {
     pub fn open(mut config: EngineConfig, sink: Option<Box<dyn EffectSink>>) -> Arc<Engine> {
         config.databases = config.databases.clamp(1, 1 << 20);
         config.shards = config.shards.clamp(1, 1 << 12).next_power_of_two();
+        let tier = config.tier.clone();
         let dbs = (0..config.databases)
-            .map(|_| Db::new(config.shards))
+            .map(|_| Db::new(config.shards, tier.as_ref()))
             .collect();
         let slots = config.databases * config.shards;
         Arc::new(Engine {
@@ -217,7 +226,32 @@ impl Engine {
             expire_rotor: AtomicUsize::new(0),
             evict_pool: parking_lot::Mutex::new(Vec::new()),
             snap: snapshot::Hook::new(slots),
+            tier,
+            memory_probe: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Installs how the engine reads the memory in use (once).
+    pub fn set_memory_probe(&self, probe: fn() -> usize) {
+        let _ = self.memory_probe.set(probe);
+    }
+
+    /// With a cold tier, spills keys until memory is under `maxmemory` (while a snapshot or
+    /// the log is loaded, when no command is there to do it). Bounded like the command path.
+    pub fn spill_to_limit(&self) {
+        let max = self.config.maxmemory.load(Ordering::Relaxed) as usize;
+        let (Some(t), Some(probe)) = (&self.tier, self.memory_probe.get()) else {
+            return;
+        };
+        // Never delete while loading: a full cold tier leaves the rest in RAM.
+        if max == 0 || t.full() {
+            return;
+        }
+        for _ in 0..1_000_000 {
+            if probe() <= max || !self.evict_one() {
+                return;
+            }
+        }
     }
 
     pub fn databases(&self) -> usize {

@@ -246,6 +246,16 @@ pub fn save(eng: &Engine, path: &Path, seq: u64) -> io::Result<u64> {
                         .push(key_effects(db as u32, k, &e.value, e.expire_at));
                     out.write_done()?;
                 }
+                let mut failed = Ok(());
+                s.for_each_cold(eng, |k, e| {
+                    out.keys += 1;
+                    out.blocks
+                        .push(key_effects(db as u32, k, &e.value, e.expire_at));
+                    failed = out.write_done();
+                    failed.is_ok()
+                })
+                .map_err(io::Error::other)?;
+                failed?;
             }
         }
         Ok(())
@@ -419,6 +429,8 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
                     break 'records;
                 }
             }
+            // A dataset larger than RAM loads into the cold tier as it goes.
+            eng.spill_to_limit();
         }
         drop(rx);
         let decoded = decoder
@@ -448,7 +460,7 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
 /// One serialized shard: its key count and the effects that rebuild its keys.
 /// Kept as finished, compressed record payloads, so a shard waiting for the file costs about
 /// its compressed size.
-type ShardImage = (usize, Vec<Vec<u8>>);
+type ShardImage = (usize, io::Result<Vec<Vec<u8>>>);
 
 pub struct Hook {
     active: AtomicBool,
@@ -488,9 +500,20 @@ impl Engine {
             keys += 1;
             blocks.push(key_effects(db as u32, k, &e.value, e.expire_at));
         }
+        // Cold keys change only under the shard's lock, after this call: the cold tier holds
+        // them as they were at the cut.
+        let cold = shard.for_each_cold(self, |k, e| {
+            keys += 1;
+            blocks.push(key_effects(db as u32, k, &e.value, e.expire_at));
+            true
+        });
         blocks.finish();
         if let Some(tx) = self.snap.tx.lock().as_ref() {
-            let _ = tx.send((keys, blocks.done));
+            // A snapshot missing cold keys must not replace the last good one.
+            let image = cold
+                .map(|()| blocks.done)
+                .map_err(|e| io::Error::other(format!("reading the cold tier: {e}")));
+            let _ = tx.send((keys, image));
         }
     }
 
@@ -539,7 +562,7 @@ impl Engine {
             let take = |out: &mut Writer, done: &mut usize, (keys, payloads): ShardImage| {
                 out.keys += keys as u64;
                 *done += 1;
-                payloads.iter().try_for_each(|p| out.write_payload(p))
+                payloads?.iter().try_for_each(|p| out.write_payload(p))
             };
             // Sweep the shards nobody has written to yet, writing out what arrives meanwhile.
             for (db, d) in self.dbs.iter().enumerate() {

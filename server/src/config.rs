@@ -181,6 +181,53 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "cold-tier",
+        kind: Kind::Bool,
+        default: "no",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
+        name: "cold-tier-dir",
+        kind: Kind::Str,
+        default: "cold",
+        mutable: false,
+        apply: None,
+    },
+    Directive {
+        name: "cold-tier-max-size",
+        kind: Kind::Memory { min: 0 },
+        default: "0",
+        mutable: true,
+        apply: Some(|e, v| {
+            if let Some(t) = &e.tier {
+                t.max_size.store(num(v), Ordering::Relaxed)
+            }
+        }),
+    },
+    Directive {
+        name: "cold-tier-cache-size",
+        kind: Kind::Memory { min: 1024 * 1024 },
+        default: "67108864",
+        mutable: true,
+        apply: Some(|e, v| {
+            if let Some(t) = &e.tier {
+                t.store.set_cache_capacity(num(v) as usize)
+            }
+        }),
+    },
+    Directive {
+        name: "cold-tier-admission",
+        kind: Kind::Enum(&["tinylfu", "always"]),
+        default: "tinylfu",
+        mutable: true,
+        apply: Some(|e, v| {
+            if let (Some(t), Some(a)) = (&e.tier, strata_engine::tier::Admission::parse(v)) {
+                t.set_admission(a)
+            }
+        }),
+    },
+    Directive {
         name: "maxmemory-samples",
         kind: Kind::Int {
             min: 1,

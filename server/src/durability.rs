@@ -82,6 +82,7 @@ impl Durability {
             for e in &effects {
                 engine.apply(e).map_err(|e| e.to_string())?;
             }
+            engine.spill_to_limit();
             Ok(())
         })
         .map_err(|e| e.to_string())?;

@@ -17,6 +17,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "errorstats",
     "cluster",
     "keyspace",
+    "tiering",
 ];
 
 /// Redis's human-readable byte counts (`1.50M`).
@@ -234,6 +235,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
         "modules" => o.push_str("# Modules\r\n"),
         "errorstats" => o.push_str("# Errorstats\r\n"),
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "tiering" => tiering(eng, o),
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
             for db in 0..eng.databases() {
@@ -264,4 +266,49 @@ fn total_system_memory() -> u64 {
                 })
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// INFO's `# Tiering` section: how keys are split between RAM and the cold tier, how they
+/// move, and what RocksDB holds.
+fn tiering(eng: &strata_engine::Engine, o: &mut String) {
+    let Some(t) = &eng.tier else {
+        o.push_str("# Tiering\r\ncold_tier:no\r\n");
+        return;
+    };
+    let (hot, cold) = eng.tier_keys();
+    let st = &t.stats;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let hits = eng.keyspace_stats().hits;
+    let cold_reads = get(&st.cold_reads);
+    let ratio = if hits + cold_reads == 0 {
+        1.0
+    } else {
+        hits.saturating_sub(cold_reads) as f64 / hits as f64
+    };
+    let mem = t.store.memory();
+    let lat = &t.read_latency;
+    let _ = write!(
+        o,
+        "# Tiering\r\ncold_tier:yes\r\ncold_tier_status:{}\r\nhot_keys:{hot}\r\ncold_keys:{cold}\r\nspills:{}\r\nspilled_bytes:{}\r\nclean_drops:{}\r\npromotions:{}\r\nadmission_rejects:{}\r\ncold_reads:{cold_reads}\r\ncold_misses:{}\r\ncold_read_latency_p50_us:{:.1}\r\ncold_read_latency_p99_us:{:.1}\r\ncold_read_latency_p999_us:{:.1}\r\nhot_hit_ratio:{ratio:.4}\r\ncold_disk_bytes:{}\r\ncold_tier_max_size:{}\r\ncold_tier_admission:{}\r\nrocksdb_memory:{}\r\nrocksdb_block_cache:{}\r\nrocksdb_block_cache_pinned:{}\r\nrocksdb_memtables:{}\r\nrocksdb_table_readers:{}\r\nadmission_sketch_bytes:{}\r\ncold_tier_errors:{}\r\n",
+        t.status(),
+        get(&st.spills),
+        get(&st.spilled_bytes),
+        get(&st.clean_drops),
+        get(&st.promotions),
+        get(&st.admission_rejects),
+        get(&st.cold_misses),
+        lat.percentile(50.0),
+        lat.percentile(99.0),
+        lat.percentile(99.9),
+        t.store.disk_bytes(),
+        get(&t.max_size),
+        t.admission().name(),
+        mem.total(),
+        mem.block_cache,
+        mem.block_cache_pinned,
+        mem.memtables,
+        mem.table_readers,
+        t.sketch.heap_bytes(),
+        get(&st.errors),
+    );
 }

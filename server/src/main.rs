@@ -162,16 +162,38 @@ fn main() {
     );
     // The log's writer and the engine's CONFIG SET appendfsync share one setting.
     let sink = Box::new(strata_server::durability::WalSink(durability.clone()));
+    // The cold tier's directory is scratch space, rebuilt from the snapshot and the log.
+    let tier = config.get_bool("cold-tier").then(|| {
+        let path = std::path::Path::new(&dir).join(config.get("cold-tier-dir"));
+        // The admission sketch is sized for the keys maxmemory holds at about 100 bytes each.
+        let keys = match config.get_u64("maxmemory") {
+            0 => 1 << 20,
+            m => (m / 100).clamp(1024, 1 << 26) as usize,
+        };
+        match strata_engine::tier::Tier::open(
+            &path,
+            config.get_u64("cold-tier-cache-size") as usize,
+            keys,
+        ) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                tracing::error!("{e}");
+                std::process::exit(1);
+            }
+        }
+    });
     let engine = Engine::open(
         EngineConfig {
             databases: config.get_u64("databases") as usize,
             shards: config.get_u64("shards") as usize,
             appendfsync: fsync,
+            tier,
             ..Default::default()
         },
         Some(sink),
     );
     config.apply_all(&engine);
+    engine.set_memory_probe(strata_server::alloc::used_memory);
     let pidfile = config.get("pidfile");
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));

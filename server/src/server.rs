@@ -185,6 +185,12 @@ impl Server {
         if max == 0 {
             return true;
         }
+        if let Some(t) = &self.engine.tier {
+            // Admission gets choosy from 95% of the limit: a faulted key then stays in RAM only
+            // if it is asked for more often than what it would push out.
+            t.pressure
+                .store(self.used_memory() > max - max / 20, Ordering::Relaxed);
+        }
         // Bounded: each round frees one key; a million rounds is far beyond any real backlog.
         for _ in 0..1_000_000 {
             if self.used_memory() <= max {

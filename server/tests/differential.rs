@@ -336,11 +336,27 @@ fn parse_case_file(file: &str, source: &str) -> Vec<Item> {
 
 /// Runs one case file against fresh servers; panics listing every difference.
 fn run_case_file(name: &str) {
+    run_case_file_with(name, false);
+}
+
+/// [`run_case_file`] with Strata's cold tier on, and every key moved out of RAM after each
+/// command (`DEBUG TIER SPILL-ALL` on a connection of its own), so every command finds its
+/// keys cold and faults them in: replies must not change.
+fn run_case_file_tiered(name: &str) {
+    run_case_file_with(name, true);
+}
+
+fn run_case_file_with(name: &str, tiered: bool) {
     let Some(redis) = Server::redis(&[]) else {
         println!("{SKIP_NOTICE}");
         return;
     };
-    let strata = Server::strata(&[]);
+    let strata = if tiered {
+        Server::strata(&["--cold-tier", "yes", "--enable-debug-command", "yes"])
+    } else {
+        Server::strata(&[])
+    };
+    let mut admin = tiered.then(|| strata.client());
     let file = format!("{name}.txt");
     let path = cases_dir().join(&file);
     let source =
@@ -368,6 +384,10 @@ fn run_case_file(name: &str) {
         commands += 1;
         let expected = sides[0].run(&step.send);
         let actual = sides[1].run(&step.send);
+        if let Some(admin) = admin.as_mut() {
+            let r = admin.cmd(&[b"DEBUG", b"TIER", b"SPILL-ALL"]);
+            assert!(matches!(r, Resp::Int(_)), "DEBUG TIER SPILL-ALL: {r:?}");
+        }
         let agree = match (&expected, &actual) {
             (Ok(a), Ok(b)) => step.compare.agree(a, b),
             _ => false,
@@ -398,7 +418,14 @@ fn run_case_file(name: &str) {
         mismatches.join("\n\n"),
         log_tail(&strata.log(), 40)
     );
-    println!("{file}: {commands} commands agree with redis-server");
+    println!(
+        "{file}: {commands} commands agree with redis-server{}",
+        if tiered {
+            " (all keys cold between commands)"
+        } else {
+            ""
+        }
+    );
 }
 
 macro_rules! case_files {
@@ -411,6 +438,16 @@ macro_rules! case_files {
                 #[test]
                 fn $name() {
                     super::run_case_file(stringify!($name));
+                }
+            )*
+        }
+
+        /// Each case file again, with every key spilled to the cold tier between commands.
+        mod cases_cold {
+            $(
+                #[test]
+                fn $name() {
+                    super::run_case_file_tiered(stringify!($name));
                 }
             )*
         }

@@ -157,7 +157,15 @@ impl Engine {
     /// has one-second resolution), the one that has waited in the pool longest goes first, so a
     /// key written a moment ago is not evicted before older ones.
     pub fn evict_one(&self) -> bool {
-        let policy = self.policy();
+        // With a cold tier that has room, victims are spilled, not deleted: the policy's kind
+        // of choice (LRU, LFU, random) applies to every key, and noeviction spills by LRU.
+        let spilling = self.tier.as_ref().is_some_and(|t| !t.full());
+        let policy = match self.policy() {
+            _ if !spilling => self.policy(),
+            Policy::AllKeysLfu | Policy::VolatileLfu => Policy::AllKeysLfu,
+            Policy::AllKeysRandom | Policy::VolatileRandom => Policy::AllKeysRandom,
+            _ => Policy::AllKeysLru,
+        };
         if policy == Policy::NoEviction {
             return false;
         }
@@ -291,10 +299,59 @@ impl Engine {
         out
     }
 
-    /// Deletes a candidate if it still exists; false when it was already gone.
+    /// Moves one hot key of database `db` to the cold tier (DEBUG TIER SPILL). False when
+    /// there is no cold tier or the key is not hot.
+    pub fn spill_key(&self, db: usize, key: &[u8]) -> bool {
+        if self.tier.is_none() {
+            return false;
+        }
+        let si = self.dbs[db].shard_of(key);
+        let mut shard = self.dbs[db].shards[si].lock();
+        self.before_shard_write(db, si, &shard);
+        shard.spill(key).is_some()
+    }
+
+    /// Moves every hot key to the cold tier (DEBUG TIER SPILL-ALL). Returns how many moved.
+    pub fn spill_all(&self) -> usize {
+        if self.tier.is_none() {
+            return 0;
+        }
+        let mut n = 0;
+        for (db, d) in self.dbs.iter().enumerate() {
+            for (si, s) in d.shards.iter().enumerate() {
+                let mut shard = s.lock();
+                if shard.is_empty() {
+                    continue;
+                }
+                self.before_shard_write(db, si, &shard);
+                let keys: Vec<Box<[u8]>> = shard.dict.iter().map(|(k, _)| k.into()).collect();
+                for k in keys {
+                    n += shard.spill(&k).is_some() as usize;
+                }
+            }
+        }
+        n
+    }
+
+    /// Keys in RAM and keys only in the cold tier, over every database.
+    pub fn tier_keys(&self) -> (usize, usize) {
+        let (mut hot, mut cold) = (0, 0);
+        for s in self.dbs.iter().flat_map(|d| d.shards.iter()) {
+            let s = s.lock();
+            hot += s.len();
+            cold += s.cold;
+        }
+        (hot, cold)
+    }
+
+    /// Deletes a candidate if it still exists (spills it, with a cold tier that has room);
+    /// false when it was already gone.
     fn evict_candidate(&self, c: Candidate) -> bool {
         let mut shard = self.dbs[c.db].shards[c.shard].lock();
         self.before_shard_write(c.db, c.shard, &shard);
+        if self.tier.as_ref().is_some_and(|t| !t.full()) {
+            return shard.spill(&c.key).is_some();
+        }
         if shard.remove(&c.key).is_none() {
             return false;
         }

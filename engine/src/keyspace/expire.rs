@@ -14,6 +14,8 @@ use crate::Engine;
 
 /// Buckets visited per step of the walk in one shard.
 const BUCKETS_PER_STEP: usize = 64;
+/// Cold keys whose headers one tick reads in one shard.
+const COLD_PER_TICK: usize = 256;
 
 impl Engine {
     /// Runs one active-expiry tick within `budget`. Returns the number of keys deleted.
@@ -33,13 +35,66 @@ impl Engine {
         deleted
     }
 
+    /// Reclaims expired keys of the cold tier, walking a shard's cold keys a slice per tick
+    /// from where the last tick stopped. Each is deleted and its `Del` logged, exactly as a
+    /// hot key's expiry is, so replay never depends on when a key left RAM.
+    fn expire_cold(&self, db: usize, shard: &mut crate::keyspace::Shard) -> usize {
+        let Some(t) = shard.tier.clone() else {
+            return 0;
+        };
+        if shard.cold_volatile == 0 {
+            return 0;
+        }
+        let now = self.now_ms();
+        let mut expired: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut seen = 0;
+        let mut next = None;
+        let r = t.store.range(shard.ns, shard.cold_cursor, None, |k, v| {
+            seen += 1;
+            if seen > COLD_PER_TICK {
+                next = Some(shard.dict.hash_key(k).reverse_bits());
+                return false;
+            }
+            let at = crate::tier::codec::expire_at(v);
+            if at != 0 && now > at && shard.dict.get(k).is_none() {
+                expired.push((at, k.to_vec()));
+            }
+            true
+        });
+        if let Err(e) = r {
+            t.error("walking cold keys for expiry", e);
+            return 0;
+        }
+        let mut effects = Vec::with_capacity(expired.len());
+        for (_, k) in &expired {
+            if let Err(e) = t.store.delete(shard.ns, shard.dict.hash_key(k), k) {
+                t.error("deleting an expired cold key", e);
+                continue;
+            }
+            shard.cold -= 1;
+            shard.cold_volatile = shard.cold_volatile.saturating_sub(1);
+            shard.expired += 1;
+            self.watch.touch_expired(db, k);
+            self.notify(db, crate::notify::class::EXPIRED, "expired", k);
+            effects.push(Effect::Del {
+                db: db as u32,
+                key: k.clone(),
+            });
+        }
+        // Resume where the slice stopped, or from the start once the walk reached the end.
+        shard.cold_cursor = next.unwrap_or(0);
+        let n = effects.len();
+        self.commit(&mut effects);
+        n
+    }
+
     fn expire_shard(&self, db: usize, si: usize, start: Instant, budget: Duration) -> usize {
         // Under the shared gate, so nothing expires while a transaction (which holds the gate
         // exclusively and runs at a frozen clock) is in progress.
         let _gate = self.gate_shared();
         let mut shard = self.dbs[db].shards[si].lock();
         self.before_shard_write(db, si, &shard);
-        let mut deleted = 0;
+        let mut deleted = self.expire_cold(db, &mut shard);
         loop {
             if (shard.volatile == 0 && shard.hfe == 0) || shard.is_empty() {
                 return deleted;

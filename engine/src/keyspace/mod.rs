@@ -15,6 +15,8 @@ pub mod pattern;
 pub mod slot;
 pub mod watch;
 
+use std::sync::atomic::Ordering;
+
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
@@ -59,10 +61,19 @@ pub struct Shard {
     pub(crate) hits: u64,
     pub(crate) misses: u64,
     pub(crate) expired: u64,
+    /// Keys held only in the cold tier (shadows of hot keys not counted).
+    pub(crate) cold: usize,
+    /// Of those, keys with an expiry.
+    pub(crate) cold_volatile: usize,
+    /// Where active expiry resumes its walk of the cold keys (a reversed hash).
+    pub(crate) cold_cursor: u64,
+    /// This shard's namespace in the cold tier; a flush gives it a new one.
+    pub(crate) ns: u32,
+    pub(crate) tier: Option<std::sync::Arc<crate::tier::Tier>>,
 }
 
 impl Shard {
-    pub(crate) fn new() -> Shard {
+    pub(crate) fn new(tier: Option<std::sync::Arc<crate::tier::Tier>>) -> Shard {
         Shard {
             dict: dict::Dict::with_hasher(Hasher::default()),
             volatile: 0,
@@ -72,7 +83,197 @@ impl Shard {
             hits: 0,
             misses: 0,
             expired: 0,
+            cold: 0,
+            cold_volatile: 0,
+            cold_cursor: 0,
+            ns: tier.as_ref().map_or(0, |t| t.new_ns()),
+            tier,
         }
+    }
+
+    /// Keys held only in the cold tier.
+    pub fn cold(&self) -> usize {
+        self.cold
+    }
+
+    /// Deletes the cold copy of a hot key that has one, before the key changes.
+    fn drop_cold_copy(&self, key: &[u8]) {
+        if let Some(t) = &self.tier {
+            if let Err(e) = t.store.delete(self.ns, self.dict.hash_key(key), key) {
+                t.error("deleting a cold copy", e);
+            }
+        }
+    }
+
+    /// The cold tier's copy of a key that is not hot, as stored (header and body).
+    pub(crate) fn cold_stored(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let t = self.tier.as_ref()?;
+        if self.cold == 0 || self.dict.get(key).is_some() {
+            return None;
+        }
+        match t.store.get(self.ns, self.dict.hash_key(key), key) {
+            Ok(v) => v,
+            Err(e) => {
+                t.error("reading a cold key", e);
+                None
+            }
+        }
+    }
+
+    /// Visits the keys held only in the cold tier, decoded, in stored order; `f` returns false
+    /// to stop. A value that cannot be decoded is an error: a snapshot must not skip keys.
+    pub(crate) fn for_each_cold(
+        &self,
+        eng: &Engine,
+        mut f: impl FnMut(&[u8], Entry) -> bool,
+    ) -> Result<(), String> {
+        let Some(t) = &self.tier else {
+            return Ok(());
+        };
+        if self.cold == 0 {
+            return Ok(());
+        }
+        let mut bad = None;
+        t.store
+            .range(self.ns, 0, None, |k, v| {
+                if self.dict.get(k).is_some() {
+                    return true;
+                }
+                match crate::tier::codec::decode(v, eng) {
+                    Ok(e) => f(k, e),
+                    Err(e) => {
+                        bad = Some(e);
+                        false
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        bad.map_or(Ok(()), Err)
+    }
+
+    /// Visits the live (unexpired) keys held only in the cold tier whose reversed hashes are
+    /// in `[from, to)` (to the end when `to` is None), with their types, reading headers only.
+    pub(crate) fn cold_range(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        now: u64,
+        mut f: impl FnMut(&[u8], crate::types::Kind),
+    ) {
+        let Some(t) = &self.tier else {
+            return;
+        };
+        if self.cold == 0 {
+            return;
+        }
+        let r = t.store.range(self.ns, from, to, |k, v| {
+            let at = crate::tier::codec::expire_at(v);
+            if (at == 0 || now <= at) && self.dict.get(k).is_none() {
+                if let Some(kind) = crate::tier::codec::kind(v) {
+                    f(k, kind);
+                }
+            }
+            true
+        });
+        if let Err(e) = r {
+            t.error("reading a range of cold keys", e);
+        }
+    }
+
+    /// A live cold-only key at or after reversed hash `rhash` (wrapping), if one is found
+    /// within a few tries.
+    pub(crate) fn random_cold(&self, rhash: u64, now: u64) -> Option<Vec<u8>> {
+        let t = self.tier.as_ref()?;
+        if self.cold == 0 {
+            return None;
+        }
+        let mut found = None;
+        let mut tries = 0;
+        let mut visit = |k: &[u8], v: &[u8], found: &mut Option<Vec<u8>>| {
+            tries += 1;
+            let at = crate::tier::codec::expire_at(v);
+            if (at == 0 || now <= at) && self.dict.get(k).is_none() {
+                *found = Some(k.to_vec());
+                return false;
+            }
+            tries < 16
+        };
+        let mut r = t
+            .store
+            .range(self.ns, rhash, None, |k, v| visit(k, v, &mut found));
+        if r.is_ok() && found.is_none() && rhash != 0 {
+            r = t
+                .store
+                .range(self.ns, 0, Some(rhash), |k, v| visit(k, v, &mut found));
+        }
+        if let Err(e) = r {
+            t.error("reading a random cold key", e);
+        }
+        found
+    }
+
+    /// Brings a cold key into the table as a clean shadow (its cold copy stays). Call with the
+    /// shard's snapshot state taken care of. Returns whether the key was cold.
+    pub(crate) fn fault_in(&mut self, key: &[u8], eng: &Engine) -> bool {
+        let Some(t) = self.tier.clone() else {
+            return false;
+        };
+        if self.cold == 0 || self.dict.get(key).is_some() {
+            return false;
+        }
+        let t0 = std::time::Instant::now();
+        let stored = self.cold_stored(key);
+        t.read_latency.record(t0.elapsed());
+        let Some(stored) = stored else {
+            t.stats.cold_misses.fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        t.stats.cold_reads.fetch_add(1, Ordering::Relaxed);
+        let mut e = match crate::tier::codec::decode(&stored, eng) {
+            Ok(e) => e,
+            Err(err) => {
+                t.error("decoding a cold value", err);
+                return false;
+            }
+        };
+        e.value.set_cold(true);
+        self.cold -= 1;
+        if e.expire_at != 0 {
+            self.cold_volatile = self.cold_volatile.saturating_sub(1);
+        }
+        self.insert(key, e);
+        true
+    }
+
+    /// Moves a hot key to the cold tier: a shadow is just dropped, anything else is written
+    /// first. Logs nothing (the log already holds the key). Returns the bytes freed, or None
+    /// when the key is not hot or the write failed.
+    pub(crate) fn spill(&mut self, key: &[u8]) -> Option<usize> {
+        let t = self.tier.clone()?;
+        let e = self.dict.get(key)?;
+        let bytes = entry_bytes(key.len(), e);
+        if e.value.has_cold() {
+            t.stats.clean_drops.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let stored = crate::tier::codec::encode(e, bytes);
+            if let Err(err) = t.store.put(self.ns, self.dict.hash_key(key), key, &stored) {
+                t.error("spilling a key", err);
+                return None;
+            }
+            t.stats.spills.fetch_add(1, Ordering::Relaxed);
+            t.stats
+                .spilled_bytes
+                .fetch_add(stored.len() as u64, Ordering::Relaxed);
+        }
+        let (k, e) = self.dict.remove(key)?;
+        self.forget(k.len(), &e);
+        self.dict.shrink_if_needed();
+        self.cold += 1;
+        if e.expire_at != 0 {
+            self.cold_volatile += 1;
+        }
+        crate::keyspace::keys::free_value(e.value);
+        Some(bytes)
     }
 
     pub fn len(&self) -> usize {
@@ -101,6 +302,9 @@ impl Shard {
         }
         if let Some(old) = self.dict.get_mut(key) {
             let old = std::mem::replace(old, entry);
+            if old.value.has_cold() {
+                self.drop_cold_copy(key);
+            }
             self.forget(key.len(), &old);
         } else {
             self.dict.insert(key.into(), entry);
@@ -108,7 +312,11 @@ impl Shard {
     }
 
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (k, e) = self.dict.remove(key)?;
+        let (k, mut e) = self.dict.remove(key)?;
+        if e.value.has_cold() {
+            self.drop_cold_copy(key);
+            e.value.set_cold(false);
+        }
         self.forget(k.len(), &e);
         self.dict.shrink_if_needed();
         Some(e)
@@ -126,6 +334,13 @@ impl Shard {
 
     /// Applies `f` to the entry, keeping the accounting right whatever `f` changes.
     pub(crate) fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        if self.dict.get(key)?.value.has_cold() {
+            // The change may make the copy stale: it goes first.
+            self.drop_cold_copy(key);
+            if let Some(e) = self.dict.get_mut(key) {
+                e.value.set_cold(false);
+            }
+        }
         let e = self.dict.get_mut(key)?;
         let before = entry_bytes(key.len(), e);
         let had_ttl = e.expire_at != 0;
@@ -152,6 +367,15 @@ impl Shard {
     }
 
     pub(crate) fn clear(&mut self) -> dict::Dict<Entry, Hasher> {
+        if let Some(t) = &self.tier {
+            if let Err(e) = t.store.delete_ns(self.ns) {
+                t.error("dropping a flushed shard's cold keys", e);
+            }
+            self.ns = t.new_ns();
+            self.cold = 0;
+            self.cold_volatile = 0;
+            self.cold_cursor = 0;
+        }
         self.volatile = 0;
         self.hfe = 0;
         self.used = 0;
@@ -166,9 +390,11 @@ pub struct Db {
 }
 
 impl Db {
-    pub(crate) fn new(shards: usize) -> Db {
+    pub(crate) fn new(shards: usize, tier: Option<&std::sync::Arc<crate::tier::Tier>>) -> Db {
         Db {
-            shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+            shards: (0..shards)
+                .map(|_| Mutex::new(Shard::new(tier.cloned())))
+                .collect(),
         }
     }
 
@@ -176,8 +402,15 @@ impl Db {
         slot::key_slot(key) as usize & (self.shards.len() - 1)
     }
 
+    /// Keys in both tiers.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                s.len() + s.cold
+            })
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -221,6 +454,9 @@ pub struct Guard<'a> {
     pub touch: bool,
     effects: &'a mut Effects,
     locks: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
+    /// Keys this command faulted in from the cold tier (shard, key): admission decides at
+    /// the end whether those only read stay in RAM.
+    faulted: SmallVec<[(usize, Box<[u8]>); 0]>,
 }
 
 impl<'a> Guard<'a> {
@@ -234,13 +470,28 @@ impl<'a> Guard<'a> {
         let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| d.shard_of(k)).collect();
         idx.sort_unstable();
         idx.dedup();
-        let locks: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = idx
+        let mut locks: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = idx
             .into_iter()
             .map(|i| (i, lock_shard(&d.shards[i])))
             .collect();
         // A background snapshot must see these shards as they were before this command.
         for (i, s) in locks.iter() {
             eng.before_shard_write(db, *i, s);
+        }
+        let mut faulted = SmallVec::new();
+        if let Some(t) = &eng.tier {
+            // Every key the command names is in RAM before it runs.
+            for k in keys {
+                let i = d.shard_of(k);
+                let Some(pos) = locks.iter().position(|(s, _)| *s == i) else {
+                    continue;
+                };
+                let shard = &mut locks[pos].1;
+                t.sketch.record(shard.dict.hash_key(k));
+                if shard.fault_in(k, eng) {
+                    faulted.push((i, Box::from(*k)));
+                }
+            }
         }
         let now = effects.now.unwrap_or_else(|| eng.now_ms());
         Guard {
@@ -250,6 +501,31 @@ impl<'a> Guard<'a> {
             touch: true,
             effects,
             locks,
+            faulted,
+        }
+    }
+
+    /// At the end of a command: each key it faulted in and only read stays in RAM if
+    /// admission lets it, or is dropped again (its cold copy is still current).
+    fn settle_faulted(&mut self) {
+        let Some(t) = self.eng.tier.clone() else {
+            return;
+        };
+        for (i, key) in std::mem::take(&mut self.faulted) {
+            let Some(pos) = self.locks.iter().position(|(s, _)| *s == i) else {
+                continue;
+            };
+            let shard = &mut self.locks[pos].1;
+            if !shard.dict.get(&key).is_some_and(|e| e.value.has_cold()) {
+                // Written, deleted or expired: it is an ordinary hot key (or gone) now.
+                continue;
+            }
+            if admit(&t, shard, &key) {
+                t.stats.promotions.fetch_add(1, Ordering::Relaxed);
+            } else {
+                t.stats.admission_rejects.fetch_add(1, Ordering::Relaxed);
+                shard.spill(&key);
+            }
         }
     }
 
@@ -379,6 +655,8 @@ impl<'a> Guard<'a> {
             Ttl::At(t) => t,
         };
         value.set_access(access);
+        // A value copied from a shadowed key (COPY, MOVE, RENAME) has no copy of its own.
+        value.set_cold(false);
         // Only looked for when a notification may be published (a lookup per write).
         let new = notifying && shard.get(key).is_none();
         shard.insert(key, Entry { value, expire_at });
@@ -459,8 +737,30 @@ impl<'a> Guard<'a> {
     }
 }
 
+/// TinyLFU admission of a faulted key: free while memory is not short; under pressure, only
+/// if it has been asked for more often lately than a few keys of its shard it could push out.
+fn admit(t: &crate::tier::Tier, shard: &Shard, key: &[u8]) -> bool {
+    if t.admission() == crate::tier::Admission::Always || !t.pressure.load(Ordering::Relaxed) {
+        return true;
+    }
+    let candidate = t.sketch.frequency(shard.dict.hash_key(key));
+    let mut victim: Option<u8> = None;
+    let mut rng = rand::thread_rng();
+    let mut next = || rand::Rng::gen::<u64>(&mut rng);
+    shard.dict.sample(5, &mut next, |k, _| {
+        if k != key {
+            let f = t.sketch.frequency(shard.dict.hash_key(k));
+            victim = Some(victim.map_or(f, |v| v.min(f)));
+        }
+    });
+    victim.is_none_or(|v| candidate > v)
+}
+
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
+        if !self.faulted.is_empty() {
+            self.settle_faulted();
+        }
         // Effects reach the log while the shards are still locked, so two writes to one key are
         // logged in the order they were applied.
         if !self.effects.deferred {

@@ -1,6 +1,214 @@
-//! Tiering: deciding what stays in RAM. So far the TinyLFU admission sketch and a
-//! trace-driven simulation of it against Redis's eviction; the RocksDB cold tier it will
-//! guard comes next (see docs/tiering-plan.md).
+//! Tiering: RAM holds the hot keys, a RocksDB cold tier the rest (`cold-tier yes`).
+//!
+//! A key is hot (in its shard's table) or cold (in [`cold::ColdStore`] under its shard's
+//! namespace), and a hot key may also keep an identical cold copy (a *clean shadow*, flagged
+//! on its value), so dropping it from RAM again costs no write. Any change to a shadowed key
+//! deletes the copy first, so a cold copy is never stale. What moves keys:
+//!
+//! - **Spill**: when memory is over `maxmemory`, the eviction policy's victim is written to
+//!   the cold tier instead of being deleted (a shadow is just dropped). Nothing is logged: the
+//!   write-ahead log and snapshots stay the only source of truth, and the cold tier is rebuilt
+//!   from them at every start.
+//! - **Fault**: a command's declared keys are looked up in the cold tier when they are not hot,
+//!   and faulted into RAM as shadows before the command runs, so every command works the same
+//!   on a cold key.
+//! - **Admission**: at the end of the command, TinyLFU ([`sketch`]) decides whether a faulted
+//!   key that was only read stays in RAM: under memory pressure it must have been asked for
+//!   more often lately than a key it would push out. Otherwise it is dropped again (a
+//!   read-through), so a one-off scan of cold keys does not flush the hot set.
+//!
+//! Reads of the cold tier run on the thread executing the command, while it holds the key's
+//! shard lock (a RocksDB point lookup: a memtable probe and a filter check, then a block from
+//! the cache or the disk).
 
+pub mod codec;
+pub mod cold;
 pub mod simulate;
 pub mod sketch;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// Counters for INFO's `# Tiering` section.
+#[derive(Default)]
+pub struct TierStats {
+    pub spills: AtomicU64,
+    pub spilled_bytes: AtomicU64,
+    pub clean_drops: AtomicU64,
+    pub promotions: AtomicU64,
+    pub admission_rejects: AtomicU64,
+    pub cold_reads: AtomicU64,
+    pub cold_misses: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// A latency histogram of atomic buckets: bucket `i` counts samples below `2^(i/4)` µs
+/// (four buckets per doubling), so percentiles are within 19%.
+pub struct Histogram {
+    buckets: [AtomicU64; 96],
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Histogram {
+    fn bucket(us: f64) -> usize {
+        if us <= 1.0 {
+            return 0;
+        }
+        ((us.log2() * 4.0).ceil() as usize).min(95)
+    }
+
+    pub fn record(&self, d: std::time::Duration) {
+        let us = d.as_secs_f64() * 1e6;
+        self.buckets[Self::bucket(us)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The upper bound, in µs, of the bucket holding the `p`-th percentile (0 when empty).
+    pub fn percentile(&self, p: f64) -> f64 {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let want = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= want {
+                return 2f64.powf(i as f64 / 4.0);
+            }
+        }
+        2f64.powf(95.0 / 4.0)
+    }
+
+    pub fn reset(&self) {
+        for b in &self.buckets {
+            b.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether a faulted key that was only read stays in RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// TinyLFU: under memory pressure, only if it beats a key it would push out.
+    TinyLfu = 0,
+    /// Always (benchmarks, and to see what admission buys).
+    Always = 1,
+}
+
+impl Admission {
+    pub fn parse(s: &str) -> Option<Admission> {
+        match s.to_ascii_lowercase().as_str() {
+            "tinylfu" => Some(Admission::TinyLfu),
+            "always" => Some(Admission::Always),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Admission::TinyLfu => "tinylfu",
+            Admission::Always => "always",
+        }
+    }
+}
+
+pub struct Tier {
+    pub store: cold::ColdStore,
+    next_ns: AtomicU32,
+    pub sketch: sketch::FrequencySketch,
+    admission: AtomicU8,
+    /// Bytes of cold data beyond which nothing more spills (0 = no limit).
+    pub max_size: AtomicU64,
+    /// Set while memory is over the limit: admission then has to choose.
+    pub pressure: AtomicBool,
+    pub stats: TierStats,
+    pub read_latency: Histogram,
+    /// The last RocksDB error, for INFO.
+    pub last_error: parking_lot::Mutex<Option<String>>,
+}
+
+impl Tier {
+    /// Opens the cold tier at `path` (wiped first). The sketch is sized for `keys` hot keys.
+    pub fn open(path: &Path, cache_bytes: usize, keys: usize) -> Result<Tier, String> {
+        Ok(Tier {
+            store: cold::ColdStore::open(path, cache_bytes)?,
+            next_ns: AtomicU32::new(1),
+            sketch: sketch::FrequencySketch::new(keys),
+            admission: AtomicU8::new(Admission::TinyLfu as u8),
+            max_size: AtomicU64::new(0),
+            pressure: AtomicBool::new(false),
+            stats: TierStats::default(),
+            read_latency: Histogram::default(),
+            last_error: parking_lot::Mutex::new(None),
+        })
+    }
+
+    /// A namespace no shard has had in this process.
+    pub(crate) fn new_ns(&self) -> u32 {
+        self.next_ns.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn admission(&self) -> Admission {
+        if self.admission.load(Ordering::Relaxed) == Admission::Always as u8 {
+            Admission::Always
+        } else {
+            Admission::TinyLfu
+        }
+    }
+
+    pub fn set_admission(&self, a: Admission) {
+        self.admission.store(a as u8, Ordering::Relaxed);
+    }
+
+    /// Whether the cold tier has reached `cold-tier-max-size`.
+    pub fn full(&self) -> bool {
+        let max = self.max_size.load(Ordering::Relaxed);
+        max != 0 && self.store.disk_bytes() >= max
+    }
+
+    pub(crate) fn error(&self, what: &str, e: impl std::fmt::Display) {
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock() = Some(format!("{what}: {e}"));
+    }
+
+    pub fn status(&self) -> &'static str {
+        if self.last_error.lock().is_some() {
+            "error"
+        } else if self.full() {
+            "full"
+        } else {
+            "ok"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_percentiles_fall_in_the_right_bucket() {
+        let h = Histogram::default();
+        assert_eq!(h.percentile(99.0), 0.0);
+        for _ in 0..99 {
+            h.record(std::time::Duration::from_micros(10));
+        }
+        h.record(std::time::Duration::from_millis(5));
+        let p50 = h.percentile(50.0);
+        assert!((10.0..=12.0).contains(&p50), "{p50}");
+        let p999 = h.percentile(99.9);
+        assert!((5000.0..=6000.0).contains(&p999), "{p999}");
+    }
+}

@@ -65,6 +65,10 @@ const FLAG_INT: u8 = 1;
 /// The content was edited in place or built whole by a command that Redis stores as a raw
 /// string (APPEND, SETRANGE, SETBIT, BITOP, PFADD): OBJECT ENCODING `raw` whatever its length.
 const FLAG_RAW: u8 = 2;
+/// The cold tier holds an identical copy ([`Value::has_cold`]).
+const FLAG_COLD: u8 = 8;
+/// [`FLAG_COLD`] for a large value: a bit of its access word above the 24-bit clock.
+const BIG_COLD: u32 = 1 << 31;
 
 /// What a flat value's content is: the high nibble of the first header byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,16 @@ impl Flat {
 
     pub fn kind(&self) -> FlatKind {
         FlatKind::from_bits(self.0[0])
+    }
+
+    /// A flat value from its whole buffer, header included, as [`Flat::buf`] gave it (the
+    /// cold tier stores flat values verbatim). None when the header names no flat kind.
+    pub fn from_buf(buf: &[u8]) -> Option<Flat> {
+        let first = *buf.first()?;
+        if buf.len() < HEADER || first >> 4 > FlatKind::ZSetPack as u8 {
+            return None;
+        }
+        Some(Flat(buf.into()))
     }
 
     fn flags(&self) -> u8 {
@@ -350,14 +364,42 @@ impl Value {
     pub fn access(&self) -> u32 {
         match self {
             Value::Flat(s) => s.access(),
-            Value::Big(b) => b.access,
+            Value::Big(b) => b.access & 0xff_ffff,
         }
     }
 
     pub fn set_access(&mut self, a: u32) {
         match self {
             Value::Flat(s) => s.set_access(a & 0xff_ffff),
-            Value::Big(b) => b.access = a & 0xff_ffff,
+            Value::Big(b) => b.access = (a & 0xff_ffff) | (b.access & BIG_COLD),
+        }
+    }
+
+    /// Whether the cold tier holds an identical copy of this value (a clean shadow; see
+    /// `tier`). Only the keyspace sets and clears it.
+    pub fn has_cold(&self) -> bool {
+        match self {
+            Value::Flat(s) => s.0[0] & FLAG_COLD != 0,
+            Value::Big(b) => b.access & BIG_COLD != 0,
+        }
+    }
+
+    pub(crate) fn set_cold(&mut self, on: bool) {
+        match self {
+            Value::Flat(s) => {
+                if on {
+                    s.0[0] |= FLAG_COLD
+                } else {
+                    s.0[0] &= !FLAG_COLD
+                }
+            }
+            Value::Big(b) => {
+                if on {
+                    b.access |= BIG_COLD
+                } else {
+                    b.access &= !BIG_COLD
+                }
+            }
         }
     }
 

@@ -195,17 +195,48 @@ pub fn debug(call: &mut Call) -> Reply {
         call,
         &[
             ("SLEEP", 3, debug_sleep),
+            ("TIER", -3, debug_tier),
             ("HELP", 2, |_| {
                 help_reply(
                     "DEBUG",
                     &[
                         "SLEEP <seconds>",
                         "    Stop the server for <seconds>. Decimals allowed.",
+                        "TIER SPILL <key>",
+                        "    Move a key of the current database to the cold tier.",
+                        "TIER SPILL-ALL",
+                        "    Move every key in RAM to the cold tier.",
+                        "TIER COMPACT",
+                        "    Compact the cold tier's RocksDB.",
                     ],
                 )
             }),
         ],
     )
+}
+
+/// DEBUG TIER: moves keys between the tiers on demand, for tests.
+fn debug_tier(call: &mut Call) -> Reply {
+    let eng = &call.srv.engine;
+    if eng.tier.is_none() {
+        return Reply::Error(CmdError::owned(
+            "ERR the cold tier is off (cold-tier no)".into(),
+        ));
+    }
+    let sub = call.arg(2).to_ascii_uppercase();
+    match (sub.as_slice(), call.args.len()) {
+        (b"SPILL", 4) => Reply::Int(eng.spill_key(call.client.db, call.arg(3)) as i64),
+        (b"SPILL-ALL", 3) => Reply::Int(eng.spill_all() as i64),
+        (b"COMPACT", 3) => {
+            if let Some(t) = &eng.tier {
+                t.store.compact();
+            }
+            Reply::Ok
+        }
+        _ => Reply::Error(CmdError::owned(
+            "ERR unknown DEBUG TIER subcommand or wrong number of arguments".into(),
+        )),
+    }
 }
 
 fn debug_sleep(call: &mut Call) -> Reply {

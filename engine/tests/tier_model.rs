@@ -1,0 +1,295 @@
+//! Model-based property test of the cold tier: random writes are applied to two engines, one
+//! all in RAM (the model) and one with a cold tier, while keys of the second are spilled,
+//! faulted in and read through at random. Both must always hold the same dataset, whatever
+//! tier each key is in: the same values and expiries, DBSIZE, KEYS, a full SCAN, RANDOMKEY
+//! membership, and a snapshot that loads back to the same state.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use strata_engine::effect::{Effect, Effects};
+use strata_engine::tier::Tier;
+use strata_engine::{Engine, EngineConfig};
+
+const DBS: usize = 2;
+const FAR: u64 = 4_102_444_800_000;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write(Effect),
+    SpillKey(usize, u8),
+    SpillAll,
+    Read(usize, u8),
+}
+
+fn key(k: u8) -> Vec<u8> {
+    format!("k{k}").into_bytes()
+}
+
+fn write() -> impl Strategy<Value = Effect> {
+    let db = 0..DBS as u32;
+    let k = 0u8..6;
+    let small = proptest::collection::vec(any::<u8>(), 0..6);
+    prop_oneof![
+        (db.clone(), k.clone(), small.clone(), any::<bool>()).prop_map(|(db, k, v, ttl)| {
+            Effect::Set {
+                db,
+                key: key(k),
+                value: v,
+                expire_at: if ttl { FAR } else { 0 },
+                keep_ttl: false,
+            }
+        }),
+        (db.clone(), k.clone(), small.clone()).prop_map(|(db, k, v)| Effect::Append {
+            db,
+            key: key(k),
+            data: v
+        }),
+        (db.clone(), k.clone()).prop_map(|(db, k)| Effect::Del { db, key: key(k) }),
+        (db.clone(), k.clone()).prop_map(|(db, k)| Effect::Expire {
+            db,
+            key: key(k),
+            at: FAR - 1
+        }),
+        (db.clone(), k.clone()).prop_map(|(db, k)| Effect::Persist { db, key: key(k) }),
+        // Collections: a few elements (listpack) or many (the large encodings).
+        (db.clone(), k.clone(), 1usize..300).prop_map(|(db, k, n)| Effect::HSet {
+            db,
+            key: key(k),
+            pairs: (0..n)
+                .map(|i| (format!("f{i}").into_bytes(), b"v".to_vec()))
+                .collect()
+        }),
+        (db.clone(), k.clone(), 1usize..300, any::<bool>()).prop_map(|(db, k, n, left)| {
+            Effect::ListPush {
+                db,
+                key: key(k),
+                left,
+                elems: (0..n).map(|i| format!("e{i}").into_bytes()).collect(),
+            }
+        }),
+        (db.clone(), k.clone(), 1usize..300).prop_map(|(db, k, n)| Effect::SAdd {
+            db,
+            key: key(k),
+            members: (0..n).map(|i| format!("{}", i * 7).into_bytes()).collect()
+        }),
+        (db.clone(), k.clone(), 1usize..200).prop_map(|(db, k, n)| Effect::ZAdd {
+            db,
+            key: key(k),
+            pairs: (0..n)
+                .map(|i| (format!("m{i}").into_bytes(), i as f64))
+                .collect()
+        }),
+        (db.clone(), k.clone(), k.clone()).prop_map(|(db, a, b)| Effect::Rename {
+            db,
+            src: key(a),
+            dst: key(b)
+        }),
+        (db.clone(), k.clone(), db.clone(), k.clone(), any::<bool>()).prop_map(
+            |(src_db, a, dst_db, b, replace)| Effect::Copy {
+                src_db,
+                src: key(a),
+                dst_db,
+                dst: key(b),
+                replace
+            }
+        ),
+        (db.clone(), k.clone()).prop_map(|(db, k)| Effect::Move {
+            db,
+            key: key(k),
+            dst_db: (db + 1) % DBS as u32
+        }),
+        db.clone().prop_map(|db| Effect::FlushDb { db }),
+        Just(Effect::SwapDb { a: 0, b: 1 }),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => write().prop_map(Op::Write),
+        3 => (0..DBS, 0u8..6).prop_map(|(db, k)| Op::SpillKey(db, k)),
+        1 => Just(Op::SpillAll),
+        3 => (0..DBS, 0u8..6).prop_map(|(db, k)| Op::Read(db, k)),
+    ]
+}
+
+fn engines(dir: &std::path::Path) -> (Arc<Engine>, Arc<Engine>) {
+    let config = || EngineConfig {
+        databases: DBS,
+        shards: 2,
+        ..Default::default()
+    };
+    let plain = Engine::open(config(), None);
+    let tier = Arc::new(Tier::open(&dir.join("cold"), 8 << 20, 1024).unwrap());
+    let tiered = Engine::open(
+        EngineConfig {
+            tier: Some(tier),
+            ..config()
+        },
+        None,
+    );
+    (plain, tiered)
+}
+
+fn scan_all(eng: &Engine, db: usize) -> BTreeSet<Vec<u8>> {
+    let mut seen = BTreeSet::new();
+    let mut cursor = 0;
+    for _ in 0..10_000 {
+        let (next, keys) = eng.scan(db, cursor, 3, None, None);
+        seen.extend(keys.iter().map(|k| k.to_vec()));
+        cursor = next;
+        if cursor == 0 {
+            return seen;
+        }
+    }
+    panic!("SCAN did not return to cursor 0");
+}
+
+fn same_state(plain: &Engine, tiered: &Engine) {
+    assert_eq!(plain.dump(), tiered.dump());
+    for db in 0..DBS {
+        assert_eq!(plain.dbsize(db), tiered.dbsize(db), "DBSIZE of db {db}");
+        let mut a: Vec<_> = plain.keys(db, b"*").into_iter().collect();
+        let mut b: Vec<_> = tiered.keys(db, b"*").into_iter().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "KEYS of db {db}");
+        let all: BTreeSet<Vec<u8>> = a.iter().map(|k| k.to_vec()).collect();
+        assert_eq!(scan_all(tiered, db), all, "SCAN of db {db}");
+        match tiered.random_key(db) {
+            Some(k) => assert!(all.contains(k.as_ref())),
+            None => assert!(all.is_empty()),
+        }
+        let info = tiered.db_info(db);
+        assert_eq!(info.keys, plain.db_info(db).keys);
+        assert_eq!(info.expires, plain.db_info(db).expires);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_tiers_together_hold_what_ram_alone_would(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, tiered) = engines(dir.path());
+        for (i, op) in ops.iter().enumerate() {
+            if i % 8 == 7 {
+                same_state(&plain, &tiered);
+            }
+            match op {
+                Op::Write(e) => {
+                    plain.apply(e).unwrap();
+                    tiered.apply(e).unwrap();
+                }
+                Op::SpillKey(db, k) => {
+                    tiered.spill_key(*db, &key(*k));
+                }
+                Op::SpillAll => {
+                    tiered.spill_all();
+                }
+                Op::Read(db, k) => {
+                    let k = key(*k);
+                    let mut fx = Effects::default();
+                    let mut g = tiered.lock(*db, &[&k], &mut fx);
+                    let _ = g.get(&k);
+                }
+            }
+        }
+        same_state(&plain, &tiered);
+        let (hot, cold) = tiered.tier_keys();
+        prop_assert_eq!(hot + cold, (0..DBS).map(|d| plain.dbsize(d)).sum::<usize>());
+        // A snapshot of both tiers loads back to the same dataset.
+        let path = dir.path().join("snap");
+        strata_engine::snapshot::save(&tiered, &path, 1).unwrap();
+        let loaded = Engine::open(EngineConfig { databases: DBS, shards: 2, ..Default::default() }, None);
+        strata_engine::snapshot::load(&loaded, &path).unwrap();
+        prop_assert_eq!(loaded.dump(), plain.dump());
+    }
+}
+
+#[test]
+fn a_spilled_key_reads_back_and_a_read_through_leaves_it_cold_under_pressure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, eng) = engines(dir.path());
+    let set = |k: &str, v: &str| {
+        eng.apply(&Effect::Set {
+            db: 0,
+            key: k.into(),
+            value: v.into(),
+            expire_at: 0,
+            keep_ttl: false,
+        })
+        .unwrap()
+    };
+    set("a", "1");
+    assert!(eng.spill_key(0, b"a"));
+    assert!(!eng.spill_key(0, b"a"), "already cold");
+    assert_eq!(eng.tier_keys(), (0, 1));
+    // Keys in RAM, each asked for a few times.
+    for i in 0..40 {
+        let k = format!("h{i}");
+        set(&k, "v");
+        for _ in 0..5 {
+            let mut fx = Effects::default();
+            let mut g = eng.lock(0, &[k.as_bytes()], &mut fx);
+            assert!(g.get(k.as_bytes()).is_some());
+        }
+    }
+    assert_eq!(eng.tier_keys(), (40, 1));
+    assert_eq!(eng.dbsize(0), 41);
+    let t = eng.tier.clone().unwrap();
+    // Under pressure, a key asked for once does not beat the keys already in RAM.
+    t.pressure.store(true, std::sync::atomic::Ordering::Relaxed);
+    {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[b"a"], &mut fx);
+        assert_eq!(
+            g.get(b"a")
+                .and_then(|e| e.value.string_bytes().map(|b| b.to_vec())),
+            Some(b"1".to_vec())
+        );
+    }
+    assert_eq!(
+        eng.tier_keys(),
+        (40, 1),
+        "a read-through leaves the key cold"
+    );
+    // Asked for often, it earns its place.
+    for _ in 0..20 {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[b"a"], &mut fx);
+        assert!(g.get(b"a").is_some());
+    }
+    assert_eq!(eng.tier_keys(), (41, 0));
+    assert!(
+        t.stats
+            .admission_rejects
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    // A promoted key is a clean shadow: spilling it again writes nothing.
+    let spills = t.stats.spills.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(eng.spill_key(0, b"a"));
+    assert_eq!(
+        t.stats.spills.load(std::sync::atomic::Ordering::Relaxed),
+        spills
+    );
+    // A write deletes the cold copy first, so a later spill writes the new value.
+    {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[b"a"], &mut fx);
+        g.modify(b"a", |v| {
+            *v = strata_engine::types::Value::from_bytes(b"new")
+        });
+    }
+    assert!(eng.spill_key(0, b"a"));
+    let mut fx = Effects::default();
+    let mut g = eng.lock(0, &[b"a"], &mut fx);
+    assert_eq!(
+        g.get(b"a")
+            .and_then(|e| e.value.string_bytes().map(|b| b.to_vec())),
+        Some(b"new".to_vec())
+    );
+}
