@@ -442,7 +442,7 @@ fn shutdown_save_writes_a_snapshot() {
 }
 
 fn info_field(c: &mut RawClient, field: &str) -> String {
-    let text = match run(c, "INFO persistence") {
+    let text = match run(c, "INFO all") {
         Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         other => panic!("INFO answered {}", other.render()),
     };
@@ -609,6 +609,18 @@ fn int_of(r: Resp) -> i64 {
 /// of what was issued, with no holes and no value never written.
 #[test]
 fn kill_9_rounds_during_snapshots_keep_a_prefix_of_every_client() {
+    kill_9_rounds(false);
+}
+
+/// The same rounds with the cold tier on, a memory limit just above what the server uses at
+/// start (so the lists and the padding keep spilling) and a thread moving every key to the
+/// cold tier every few milliseconds: tiering must not change what a crash loses.
+#[test]
+fn kill_9_rounds_with_keys_moving_between_tiers_keep_a_prefix_of_every_client() {
+    kill_9_rounds(true);
+}
+
+fn kill_9_rounds(tiered: bool) {
     const WRITERS: usize = 4;
     let dir = tempfile::tempdir().unwrap();
     let mut next = [1i64; WRITERS];
@@ -621,8 +633,26 @@ fn kill_9_rounds_during_snapshots_keep_a_prefix_of_every_client() {
         seed % n
     };
     for round in 0..8 {
-        let p = start(dir.path(), &["--appendfsync", "always"]);
+        let mut args = vec!["--appendfsync", "always"];
+        if tiered {
+            args.extend([
+                "--cold-tier",
+                "yes",
+                "--enable-debug-command",
+                "yes",
+                "--maxmemory-policy",
+                "allkeys-lru",
+            ]);
+        }
+        let p = start(dir.path(), &args);
         let mut c = RawClient::connect(p.port);
+        if tiered {
+            let used: u64 = info_field(&mut c, "used_memory").parse().unwrap();
+            run(
+                &mut c,
+                &format!("CONFIG SET maxmemory {}", used + 256 * 1024),
+            );
+        }
         for w in 0..WRITERS {
             let items = match run(&mut c, &format!("LRANGE q:{w} 0 -1")) {
                 Resp::Array(Some(items)) => items,
@@ -665,6 +695,19 @@ fn kill_9_rounds_during_snapshots_keep_a_prefix_of_every_client() {
                 })
             })
             .collect();
+        let spiller = tiered.then(|| {
+            let stop = stop.clone();
+            let port = p.port;
+            thread::spawn(move || {
+                let mut c = RawClient::connect(port);
+                while !stop.load(Ordering::Relaxed) {
+                    if c.try_cmd(&[b"DEBUG", b"TIER", b"SPILL-ALL"]).is_err() {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(3));
+                }
+            })
+        });
         // Some bulk so a snapshot takes a moment, then a snapshot of one kind or the other
         // (or none), and the kill at a varying moment after it.
         for i in 0..500 {
@@ -676,10 +719,17 @@ fn kill_9_rounds_during_snapshots_keep_a_prefix_of_every_client() {
             _ => {}
         }
         thread::sleep(Duration::from_millis(rand(200)));
+        if tiered {
+            let spills: u64 = info_field(&mut c, "spills").parse().unwrap();
+            assert!(spills > 0, "round {round}: nothing was spilled");
+        }
         kill9(p);
         stop.store(true, Ordering::Relaxed);
         for (w, t) in writers.into_iter().enumerate() {
             acked[w] = t.join().unwrap();
+        }
+        if let Some(t) = spiller {
+            t.join().unwrap();
         }
     }
     assert!(

@@ -339,5 +339,11 @@ pub fn is_expired(cx: &mut Ctx, key: &[u8]) -> bool {
     let now = cx.eng.now_ms();
     let shard = cx.eng.dbs[cx.db].shard_of(key);
     let s = cx.eng.dbs[cx.db].shards[shard].lock();
-    s.get(key).is_some_and(|e| e.is_expired(now))
+    match s.get(key) {
+        Some(e) => e.is_expired(now),
+        None => s.cold_stored(key).is_some_and(|v| {
+            let at = crate::tier::codec::expire_at(&v);
+            at != 0 && now > at
+        }),
+    }
 }

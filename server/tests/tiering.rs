@@ -1,0 +1,332 @@
+//! The cold tier against the real server binary: a dataset several times `maxmemory` stays
+//! whole and readable, SCAN and KEYS see both tiers, expired cold keys are never returned and
+//! are reclaimed, snapshots carry cold keys to a server with the tier on or off, and a full
+//! cold tier brings back cache-mode rules.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{encode_command, run, RawClient, Resp, Server};
+
+fn info_field(c: &mut RawClient, field: &str) -> String {
+    let text = match run(c, "INFO all") {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {}", other.render()),
+    };
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("INFO has no {field}"))
+}
+
+fn num(c: &mut RawClient, field: &str) -> u64 {
+    info_field(c, field).parse().unwrap()
+}
+
+fn int(r: Resp) -> i64 {
+    match r {
+        Resp::Int(n) => n,
+        other => panic!("expected an integer, got {}", other.render()),
+    }
+}
+
+/// Sends `cmds` pipelined and returns the replies.
+fn pipeline(c: &mut RawClient, cmds: &[Vec<Vec<u8>>]) -> Vec<Resp> {
+    let mut out = Vec::new();
+    for chunk in cmds.chunks(500) {
+        let mut buf = Vec::new();
+        for cmd in chunk {
+            let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+            buf.extend(encode_command(&args));
+        }
+        c.send_raw(&buf);
+        for _ in chunk {
+            out.push(c.read_reply());
+        }
+    }
+    out
+}
+
+fn value_of(i: usize) -> Vec<u8> {
+    format!("{i:08}-{}", "v".repeat(180)).into_bytes()
+}
+
+fn scan_all(c: &mut RawClient) -> BTreeSet<Vec<u8>> {
+    let mut seen = BTreeSet::new();
+    let mut cursor = b"0".to_vec();
+    for _ in 0..100_000 {
+        let r = c.cmd(&[b"SCAN", &cursor, b"COUNT", b"100"]);
+        let Resp::Array(Some(page)) = r else {
+            panic!("SCAN answered {}", r.render())
+        };
+        let [Resp::Bulk(Some(next)), Resp::Array(Some(items))] = page.as_slice() else {
+            panic!("bad SCAN page")
+        };
+        for it in items {
+            if let Resp::Bulk(Some(k)) = it {
+                seen.insert(k.clone());
+            }
+        }
+        cursor = next.clone();
+        if cursor == b"0" {
+            return seen;
+        }
+    }
+    panic!("SCAN did not return to cursor 0");
+}
+
+/// A server with the cold tier on and `maxmemory` set to what it uses now plus `headroom`.
+fn tiered(extra: &[&str], headroom: u64) -> (Server, RawClient) {
+    let mut args = vec!["--cold-tier", "yes", "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    let s = Server::strata(&args);
+    let mut c = s.client();
+    let used = num(&mut c, "used_memory");
+    run(&mut c, &format!("CONFIG SET maxmemory {}", used + headroom));
+    (s, c)
+}
+
+#[test]
+fn a_dataset_several_times_maxmemory_stays_whole() {
+    const N: usize = 30_000;
+    let (_s, mut c) = tiered(&["--maxmemory-policy", "allkeys-lru"], 1 << 20);
+    let sets: Vec<Vec<Vec<u8>>> = (0..N)
+        .map(|i| {
+            vec![
+                b"SET".to_vec(),
+                format!("key:{i}").into_bytes(),
+                value_of(i),
+            ]
+        })
+        .collect();
+    for r in pipeline(&mut c, &sets) {
+        assert_eq!(r, Resp::Simple(b"OK".to_vec()));
+    }
+    assert_eq!(int(run(&mut c, "DBSIZE")), N as i64);
+    let cold = num(&mut c, "cold_keys");
+    assert!(cold as usize > N / 2, "only {cold} of {N} keys are cold");
+    assert_eq!(num(&mut c, "evicted_keys"), 0, "spills are not evictions");
+    let max = num(&mut c, "maxmemory");
+    let used = num(&mut c, "used_memory");
+    assert!(
+        used <= max + (256 << 10),
+        "used {used} over maxmemory {max}"
+    );
+    // Every key reads back, in an order unrelated to the one they were written in.
+    let gets: Vec<Vec<Vec<u8>>> = (0..N)
+        .map(|i| (i * 7919) % N)
+        .map(|i| vec![b"GET".to_vec(), format!("key:{i}").into_bytes()])
+        .collect();
+    for (n, r) in pipeline(&mut c, &gets).into_iter().enumerate() {
+        let i = (n * 7919) % N;
+        assert_eq!(r, Resp::Bulk(Some(value_of(i))), "key:{i}");
+    }
+    assert!(num(&mut c, "cold_reads") > 0);
+    let all = scan_all(&mut c);
+    assert_eq!(all.len(), N);
+    let keys = match run(&mut c, "KEYS key:*") {
+        Resp::Array(Some(v)) => v.len(),
+        other => panic!("KEYS answered {}", other.render()),
+    };
+    assert_eq!(keys, N);
+    assert_eq!(info_field(&mut c, "cold_tier_status"), "ok");
+    assert_eq!(num(&mut c, "cold_tier_errors"), 0);
+}
+
+#[test]
+fn scan_returns_every_key_while_keys_move_between_tiers() {
+    let (s, mut c) = tiered(&[], 64 << 20);
+    let sets: Vec<Vec<Vec<u8>>> = (0..5000)
+        .map(|i| vec![b"SET".to_vec(), format!("k{i}").into_bytes(), b"v".to_vec()])
+        .collect();
+    pipeline(&mut c, &sets);
+    let port = s.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mover = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut c = RawClient::connect(port);
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Spill everything, then read some keys back in: keys keep changing tiers.
+                c.cmd(&[b"DEBUG", b"TIER", b"SPILL-ALL"]);
+                for _ in 0..50 {
+                    i = (i * 6364136223846793005 + 1442695040888963407) % 5000;
+                    c.cmd(&[b"GET", format!("k{i}").as_bytes()]);
+                }
+            }
+        })
+    };
+    for _ in 0..5 {
+        let seen = scan_all(&mut c);
+        assert_eq!(seen.len(), 5000, "SCAN missed keys while they moved");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    mover.join().unwrap();
+}
+
+#[test]
+fn expired_cold_keys_are_never_returned_and_are_reclaimed() {
+    let (_s, mut c) = tiered(&["--hz", "50"], 64 << 20);
+    for i in 0..200 {
+        run(&mut c, &format!("SET t{i} v PX 300"));
+    }
+    run(&mut c, "SET keep v");
+    assert_eq!(int(run(&mut c, "DEBUG TIER SPILL-ALL")), 201);
+    assert_eq!(info_field(&mut c, "db0"), "keys=201,expires=200,avg_ttl=0");
+    thread::sleep(Duration::from_millis(350));
+    assert_eq!(run(&mut c, "GET t1"), Resp::Bulk(None));
+    assert_eq!(int(run(&mut c, "EXISTS t2 t3 keep")), 1);
+    // Active expiry reclaims the rest from the cold tier, each logged as an expiry.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while int(run(&mut c, "DBSIZE")) > 1 {
+        assert!(Instant::now() < deadline, "cold keys were not reclaimed");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(num(&mut c, "expired_keys"), 200);
+    assert_eq!(num(&mut c, "cold_keys"), 1);
+    assert_eq!(run(&mut c, "GET keep"), Resp::Bulk(Some(b"v".to_vec())));
+}
+
+#[test]
+fn a_snapshot_holds_cold_keys_for_a_server_with_the_tier_on_or_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let write = |c: &mut RawClient| {
+        run(c, "SET s hello");
+        run(c, "RPUSH l a b c");
+        run(c, "HSET h f v");
+        run(c, "ZADD z 1 m");
+        run(c, "SADD st x y");
+        run(c, "SET t v EX 1000");
+    };
+    let check = |c: &mut RawClient| {
+        assert_eq!(int(run(c, "DBSIZE")), 6);
+        assert_eq!(run(c, "GET s"), Resp::Bulk(Some(b"hello".to_vec())));
+        assert_eq!(int(run(c, "LLEN l")), 3);
+        assert_eq!(run(c, "HGET h f"), Resp::Bulk(Some(b"v".to_vec())));
+        assert_eq!(int(run(c, "SCARD st")), 2);
+        assert!(int(run(c, "TTL t")) > 900);
+    };
+    {
+        let s = Server::strata(&[
+            "--dir",
+            d,
+            "--appendonly",
+            "no",
+            "--cold-tier",
+            "yes",
+            "--enable-debug-command",
+            "yes",
+        ]);
+        let mut c = s.client();
+        write(&mut c);
+        assert_eq!(int(run(&mut c, "DEBUG TIER SPILL-ALL")), 6);
+        assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+        // Not saved: the restart shows the snapshot's state.
+        run(&mut c, "SET s changed-after");
+        run(&mut c, "DEBUG TIER SPILL-ALL");
+    }
+    for tier in ["no", "yes"] {
+        let s = Server::strata(&["--dir", d, "--appendonly", "no", "--cold-tier", tier]);
+        let mut c = s.client();
+        check(&mut c);
+    }
+}
+
+#[test]
+fn bgsave_writes_cold_keys_as_they_were_at_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args = [
+        "--dir",
+        d,
+        "--appendonly",
+        "no",
+        "--cold-tier",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ];
+    {
+        let s = Server::strata(&args);
+        let mut c = s.client();
+        let sets: Vec<Vec<Vec<u8>>> = (0..20_000)
+            .map(|i| vec![b"SET".to_vec(), format!("k{i}").into_bytes(), value_of(i)])
+            .collect();
+        pipeline(&mut c, &sets);
+        run(&mut c, "DEBUG TIER SPILL-ALL");
+        run(&mut c, "BGSAVE");
+        // Writes racing the background save change keys in RAM and in the cold tier.
+        let dels: Vec<Vec<Vec<u8>>> = (0..20_000)
+            .step_by(3)
+            .map(|i| {
+                vec![
+                    b"SET".to_vec(),
+                    format!("k{i}").into_bytes(),
+                    b"after".to_vec(),
+                ]
+            })
+            .collect();
+        pipeline(&mut c, &dels);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+            assert!(Instant::now() < deadline);
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    }
+    let s = Server::strata(&args);
+    let mut c = s.client();
+    assert_eq!(int(run(&mut c, "DBSIZE")), 20_000);
+    let gets: Vec<Vec<Vec<u8>>> = (0..20_000)
+        .map(|i| vec![b"GET".to_vec(), format!("k{i}").into_bytes()])
+        .collect();
+    for (i, r) in pipeline(&mut c, &gets).into_iter().enumerate() {
+        assert_eq!(r, Resp::Bulk(Some(value_of(i))), "k{i}");
+    }
+}
+
+#[test]
+fn a_full_cold_tier_brings_back_cache_mode() {
+    // A cold tier that is full from its first spill: noeviction answers -OOM.
+    let (_s, mut c) = tiered(&["--cold-tier-max-size", "1"], 256 << 10);
+    let mut oom = false;
+    for i in 0..20_000 {
+        let r = c.cmd(&[b"SET", format!("k{i}").as_bytes(), &value_of(i)]);
+        if let Resp::Error(e) = &r {
+            assert!(e.starts_with(b"OOM command not allowed"), "{}", r.render());
+            oom = true;
+            break;
+        }
+    }
+    assert!(oom, "writes never hit the limit");
+    assert_eq!(info_field(&mut c, "cold_tier_status"), "full");
+    // An evicting policy deletes, as in cache mode.
+    run(&mut c, "CONFIG SET maxmemory-policy allkeys-lru");
+    for i in 0..2000 {
+        let r = c.cmd(&[b"SET", format!("x{i}").as_bytes(), &value_of(i)]);
+        assert_eq!(r, Resp::Simple(b"OK".to_vec()));
+    }
+    assert!(num(&mut c, "evicted_keys") > 0);
+}
+
+#[test]
+fn the_tier_commands_and_fields_without_a_cold_tier() {
+    let s = Server::strata(&["--enable-debug-command", "yes"]);
+    let mut c = s.client();
+    assert_eq!(info_field(&mut c, "cold_tier"), "no");
+    let r = run(&mut c, "DEBUG TIER SPILL-ALL");
+    assert!(r.is_error(), "{}", r.render());
+    let r = run(&mut c, "CONFIG SET cold-tier yes");
+    assert!(
+        r.is_error(),
+        "cold-tier is not a runtime setting: {}",
+        r.render()
+    );
+}
