@@ -189,7 +189,8 @@ fn expired_cold_keys_are_never_returned_and_are_reclaimed() {
         thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(num(&mut c, "expired_keys"), 200);
-    assert_eq!(num(&mut c, "cold_keys"), 1);
+    // `keep` was read back into RAM by EXISTS (there is room for it).
+    assert_eq!(num(&mut c, "cold_keys") + num(&mut c, "hot_keys"), 1);
     assert_eq!(run(&mut c, "GET keep"), Resp::Bulk(Some(b"v".to_vec())));
 }
 
