@@ -83,6 +83,9 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                     if let Some(s) = &client.subs {
                         s.mailbox.drain(&mut wbuf, client.proto);
                     }
+                    if srv.engine.tier.is_some() {
+                        prefetch_cold(srv, client, &args).await;
+                    }
                     let reply = command::execute(srv, client, &args);
                     if client.blocked.is_some() {
                         // Answered when the wait ends; later pipelined commands wait too.
@@ -291,4 +294,22 @@ fn over_query_limit(srv: &Server, client: &Client, rbuf: &BytesMut) -> bool {
         );
     }
     over
+}
+
+/// With a cold tier: reads the command's cold keys that would wait for the disk on tokio's
+/// blocking pool first, so the command, which faults its keys in on this I/O thread, finds
+/// them in memory and this thread's other connections do not wait for the disk.
+async fn prefetch_cold(srv: &Server, client: &Client, args: &[bytes::Bytes]) {
+    let Some(cmd) = args.first().and_then(|a| command::table::lookup(a)) else {
+        return;
+    };
+    if client.multi.is_some() {
+        return;
+    }
+    for i in cmd.keys_in(args) {
+        let Some(key) = args.get(i) else { continue };
+        if let Some(p) = srv.engine.cold_prefetch(client.db, key) {
+            let _ = tokio::task::spawn_blocking(move || p.run()).await;
+        }
+    }
 }

@@ -1145,6 +1145,44 @@ fn volatile_policies_evict_only_keys_with_a_ttl() {
     }
 }
 
+/// allkeys-lfu keeps the keys read often through a flood of keys written once, and
+/// allkeys-random evicts whatever it meets, keys read often included.
+#[test]
+fn allkeys_lfu_keeps_what_is_read_often_and_random_does_not() {
+    for (policy, keep_all) in [("allkeys-lfu", true), ("allkeys-random", false)] {
+        let server = Server::strata(&["--maxmemory-policy", policy]);
+        let mut c = server.client();
+        let value = vec![b'v'; 10 * 1024];
+        for i in 0..50 {
+            let key = format!("hot:{i}");
+            assert_reply!(c.cmd(&[b"SET", key.as_bytes(), &value]), ok());
+        }
+        for _ in 0..30 {
+            for i in 0..50 {
+                c.cmd(&[b"GET", format!("hot:{i}").as_bytes()]);
+            }
+        }
+        let base = info_u64(&mut c, "memory", "used_memory");
+        assert_reply!(
+            config_set(&mut c, "maxmemory", &(base + MB).to_string()),
+            ok()
+        );
+        for i in 0..1000 {
+            let key = format!("flood:{i}");
+            assert_reply!(c.cmd(&[b"SET", key.as_bytes(), &value]), ok(), "{policy}");
+        }
+        let hot: i64 = (0..50)
+            .map(|i| int(c.cmd(&[b"EXISTS", format!("hot:{i}").as_bytes()]), "EXISTS"))
+            .sum();
+        if keep_all {
+            assert_eq!(hot, 50, "{policy} evicted keys read 30 times");
+        } else {
+            assert!(hot < 50, "{policy} evicted none of the 50 older keys");
+        }
+        assert!(info_u64(&mut c, "stats", "evicted_keys") >= 900, "{policy}");
+    }
+}
+
 /// Over `maxmemory`, Redis refuses to queue any command inside MULTI (a
 /// queue grows without bound), not only the commands that add data. Strata
 /// queues reads: `MULTI`, `GET fill:1` answers `+QUEUED` from strata-server

@@ -94,7 +94,16 @@ fn tiered(extra: &[&str], headroom: u64) -> (Server, RawClient) {
 #[test]
 fn a_dataset_several_times_maxmemory_stays_whole() {
     const N: usize = 30_000;
-    let (_s, mut c) = tiered(&["--maxmemory-policy", "allkeys-lru"], 1 << 20);
+    // A block cache far smaller than the cold data, so reads need the disk.
+    let (_s, mut c) = tiered(
+        &[
+            "--maxmemory-policy",
+            "allkeys-lru",
+            "--cold-tier-cache-size",
+            "1mb",
+        ],
+        1 << 20,
+    );
     let sets: Vec<Vec<Vec<u8>>> = (0..N)
         .map(|i| {
             vec![
@@ -117,6 +126,11 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
         used <= max + (256 << 10),
         "used {used} over maxmemory {max}"
     );
+    // Everything into SST files, out of the memtables.
+    assert_eq!(
+        run(&mut c, "DEBUG TIER COMPACT"),
+        Resp::Simple(b"OK".to_vec())
+    );
     // Every key reads back, in an order unrelated to the one they were written in.
     let gets: Vec<Vec<Vec<u8>>> = (0..N)
         .map(|i| (i * 7919) % N)
@@ -127,6 +141,8 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
         assert_eq!(r, Resp::Bulk(Some(value_of(i))), "key:{i}");
     }
     assert!(num(&mut c, "cold_reads") > 0);
+    // Reads that needed the disk were done ahead, off the I/O threads.
+    assert!(num(&mut c, "cold_prefetches") > 0);
     let all = scan_all(&mut c);
     assert_eq!(all.len(), N);
     let keys = match run(&mut c, "KEYS key:*") {
@@ -330,4 +346,21 @@ fn the_tier_commands_and_fields_without_a_cold_tier() {
         "cold-tier is not a runtime setting: {}",
         r.render()
     );
+}
+
+#[test]
+fn object_freq_reports_the_admission_sketch_under_any_policy() {
+    let (_s, mut c) = tiered(&[], 64 << 20);
+    run(&mut c, "SET once v");
+    run(&mut c, "SET often v");
+    for _ in 0..10 {
+        run(&mut c, "GET often");
+    }
+    let once = int(run(&mut c, "OBJECT FREQ once"));
+    let often = int(run(&mut c, "OBJECT FREQ often"));
+    assert!(often > once && often >= 8, "once {once}, often {often}");
+    // Under an LFU policy it is Redis's counter, as Redis reports it.
+    run(&mut c, "CONFIG SET maxmemory-policy allkeys-lfu");
+    run(&mut c, "SET fresh v");
+    assert_eq!(int(run(&mut c, "OBJECT FREQ fresh")), 5);
 }

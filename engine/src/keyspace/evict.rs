@@ -333,6 +333,26 @@ impl Engine {
         n
     }
 
+    /// For a key of database `db` that is only in the cold tier and whose read would wait for
+    /// the disk, the read to do first on a thread that may block; None when the read needs no
+    /// I/O (the key is hot, absent from a shard without cold keys, in a memtable, in the block
+    /// cache, or ruled out by the filters).
+    pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Prefetch> {
+        let t = self.tier.as_ref()?;
+        let d = self.dbs.get(db)?;
+        let stored = {
+            let s = d.shards[d.shard_of(key)].lock();
+            if s.cold == 0 || s.dict.get(key).is_some() {
+                return None;
+            }
+            crate::tier::cold::cold_key(s.ns, s.dict.hash_key(key), key)
+        };
+        if t.store.in_memory(&stored) {
+            return None;
+        }
+        Some(crate::tier::Prefetch::new(t.clone(), stored))
+    }
+
     /// Keys in RAM and keys only in the cold tier, over every database.
     pub fn tier_keys(&self) -> (usize, usize) {
         let (mut hot, mut cold) = (0, 0);

@@ -304,9 +304,18 @@ pub fn object(cx: &mut Ctx, key: &[u8], field: ObjectField) -> Result<Reply, Cmd
     let eng = cx.eng;
     let clock = eng.access_clock();
     let mut g = cx.lock(&[key]);
+    // With a cold tier, frequency is tracked whatever the policy: the admission sketch's
+    // estimate of recent accesses (0 to 16) answers when Redis's LFU counter does not exist.
+    let sketch = match (&eng.tier, &field) {
+        (Some(t), ObjectField::Freq) if !clock.lfu => Some(t.sketch.frequency(g.hash_of(key))),
+        _ => None,
+    };
     let Some(e) = g.get_notouch(key) else {
         return Ok(Reply::Nil);
     };
+    if let Some(f) = sketch {
+        return Ok(Reply::Int(f as i64));
+    }
     Ok(match field {
         ObjectField::Encoding => Reply::Bulk(Bytes::from_static(e.value.encoding().as_bytes())),
         ObjectField::RefCount => Reply::Int(1),

@@ -567,6 +567,11 @@ impl<'a> Guard<'a> {
         }
     }
 
+    /// The key's hash in its shard's table (what the admission sketch counts it under).
+    pub fn hash_of(&mut self, key: &[u8]) -> u64 {
+        self.shard(key).dict.hash_key(key)
+    }
+
     /// Looks a key up for reading: expires it lazily, counts a keyspace hit or miss and updates
     /// its access clock.
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {

@@ -14,7 +14,8 @@
 use std::path::{Path, PathBuf};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, ReadTier, WriteBatch,
+    WriteOptions, DB,
 };
 
 /// Bytes before the key in a stored key.
@@ -158,6 +159,23 @@ impl ColdStore {
 
     pub fn delete(&self, ns: u32, hash: u64, key: &[u8]) -> Result<(), Error> {
         self.db.delete_opt(cold_key(ns, hash, key), &self.write)
+    }
+
+    /// Whether reading the stored key `stored` needs no I/O: it is in a memtable or its block
+    /// is in the block cache, or the filters rule it out.
+    pub fn in_memory(&self, stored: &[u8]) -> bool {
+        let mut ro = ReadOptions::default();
+        ro.set_read_tier(ReadTier::BlockCache);
+        match self.db.get_pinned_opt(stored, &ro) {
+            Ok(_) => true,
+            Err(e) => e.kind() != rocksdb::ErrorKind::Incomplete,
+        }
+    }
+
+    /// Reads the stored key `stored`, bringing its block into the block cache (a prefetch,
+    /// done off the I/O threads).
+    pub fn fetch(&self, stored: &[u8]) {
+        let _ = self.db.get_pinned(stored);
     }
 
     /// Drops every key of namespace `ns`.

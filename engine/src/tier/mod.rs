@@ -19,7 +19,8 @@
 //!
 //! Reads of the cold tier run on the thread executing the command, while it holds the key's
 //! shard lock (a RocksDB point lookup: a memtable probe and a filter check, then a block from
-//! the cache or the disk).
+//! the cache). A read that would need the disk is done ahead of the command on a thread that
+//! may block ([`crate::Engine::cold_prefetch`]), so the command finds the block in memory.
 
 pub mod codec;
 pub mod cold;
@@ -39,6 +40,8 @@ pub struct TierStats {
     pub admission_rejects: AtomicU64,
     pub cold_reads: AtomicU64,
     pub cold_misses: AtomicU64,
+    /// Cold reads done ahead on a blocking thread because they needed the disk.
+    pub prefetches: AtomicU64,
     pub errors: AtomicU64,
 }
 
@@ -121,6 +124,25 @@ impl Admission {
             Admission::TinyLfu => "tinylfu",
             Admission::Always => "always",
         }
+    }
+}
+
+/// A cold read that would wait for the disk, to be done on a thread that may block
+/// ([`crate::Engine::cold_prefetch`]).
+pub struct Prefetch {
+    tier: std::sync::Arc<Tier>,
+    stored: Vec<u8>,
+}
+
+impl Prefetch {
+    pub(crate) fn new(tier: std::sync::Arc<Tier>, stored: Vec<u8>) -> Prefetch {
+        Prefetch { tier, stored }
+    }
+
+    /// Reads the value's block into RocksDB's block cache.
+    pub fn run(self) {
+        self.tier.stats.prefetches.fetch_add(1, Ordering::Relaxed);
+        self.tier.store.fetch(&self.stored);
     }
 }
 
