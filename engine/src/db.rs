@@ -84,6 +84,11 @@ impl Engine {
                 self.before_shard_write(a, si, &ga);
                 self.before_shard_write(b, si, &gb);
                 std::mem::swap(&mut *ga, &mut *gb);
+                // The occupancy flags belong to the slots, not to the contents.
+                std::mem::swap(&mut ga.occupied, &mut gb.occupied);
+                std::mem::swap(&mut ga.db_occupied, &mut gb.db_occupied);
+                ga.set_occupied(true);
+                gb.set_occupied(true);
             }
         }
         effects.list.push(Effect::SwapDb {

@@ -293,3 +293,46 @@ fn a_spilled_key_reads_back_and_a_read_through_leaves_it_cold_under_pressure() {
         Some(b"new".to_vec())
     );
 }
+
+/// A value read ahead by the prefetch probe is used by the next fault-in only while nothing
+/// in its shard's cold tier has changed: a write in between makes it stale, and it is not used.
+#[test]
+fn a_value_read_ahead_is_not_used_once_the_key_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, eng) = engines(dir.path());
+    let set = |v: &str| {
+        eng.apply(&Effect::Set {
+            db: 0,
+            key: b"k".to_vec(),
+            value: v.into(),
+            expire_at: 0,
+            keep_ttl: false,
+        })
+        .unwrap()
+    };
+    let read = || {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[b"k"], &mut fx);
+        g.get(b"k")
+            .and_then(|e| e.value.string_bytes().map(|b| b.to_vec()))
+    };
+    set("old");
+    assert!(eng.spill_key(0, b"k"));
+    strata_engine::tier::stash_clear();
+    // Probed while cold: the value is in the memtable, so it is read ahead and kept.
+    assert!(eng.cold_prefetch(0, b"k").is_none());
+    // Then changed and spilled again by another thread (whose fault-in cannot see this
+    // thread's read-ahead) before the command that probed runs.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            set("new");
+            assert!(eng.spill_key(0, b"k"));
+        });
+    });
+    assert_eq!(read(), Some(b"new".to_vec()));
+    // Unchanged, the read-ahead value is the one used.
+    assert!(eng.spill_key(0, b"k"));
+    strata_engine::tier::stash_clear();
+    assert!(eng.cold_prefetch(0, b"k").is_none());
+    assert_eq!(read(), Some(b"new".to_vec()));
+}

@@ -306,6 +306,7 @@ async fn prefetch_cold(srv: &Server, client: &Client, args: &[bytes::Bytes]) {
     if client.multi.is_some() {
         return;
     }
+    strata_engine::tier::stash_clear();
     for i in cmd.keys_in(args) {
         let Some(key) = args.get(i) else { continue };
         if let Some(p) = srv.engine.cold_prefetch(client.db, key) {

@@ -179,22 +179,15 @@ impl Engine {
         if total == 0 {
             return false;
         }
-        // Sample from the first few shards that hold candidates, walking the databases from a
-        // random one and each database's shards from a random one (a single walk over all
-        // shards would enter a database after empty ones at its shard 0 every time, and evict
-        // from its first shards only).
-        let first_db = rng.gen_range(0..self.dbs.len());
-        let walk: Vec<(usize, usize)> = (0..self.dbs.len())
-            .flat_map(|d| {
-                let db = (first_db + d) % self.dbs.len();
-                let off = rng.gen_range(0..nshards);
-                (0..nshards).map(move |j| (db, (off + j) % nshards))
-            })
-            .collect();
+        // Sample from the first few shards that hold candidates.
         let mut sampled_shards = 0;
-        for (db, si) in walk {
+        for (db, si) in self.shard_walk(&mut rng) {
             let shard = self.dbs[db].shards[si].lock();
-            if shard.is_empty() || (policy.volatile_only() && shard.volatile == 0) {
+            if shard.is_empty() {
+                shard.set_occupied(false);
+                continue;
+            }
+            if policy.volatile_only() && shard.volatile == 0 {
                 continue;
             }
             let mut next = || rng.gen::<u64>();
@@ -251,6 +244,26 @@ impl Engine {
         false
     }
 
+    /// Every (database, shard) that may hold keys, walking the databases from a random one
+    /// and each database's shards from a random one (a single walk over all shards would
+    /// enter a database after empty ones at its shard 0 every time, and evict from its first
+    /// shards only). Shards known to be empty are skipped without taking their locks.
+    fn shard_walk<'a>(&'a self, rng: &mut impl Rng) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let ndbs = self.dbs.len();
+        let nshards = self.dbs.first().map_or(0, |d| d.shards.len()).max(1);
+        let first_db = rng.gen_range(0..ndbs);
+        let offs: Vec<usize> = (0..ndbs).map(|_| rng.gen_range(0..nshards)).collect();
+        (0..ndbs)
+            .map(move |d| (first_db + d) % ndbs)
+            .filter(move |&db| self.dbs[db].occupied_shards.load(Ordering::Relaxed) > 0)
+            .flat_map(move |db| {
+                let off = offs[db];
+                (0..nshards)
+                    .map(move |j| (db, (off + j) % nshards))
+                    .filter(move |&(db, si)| self.dbs[db].maybe_occupied(si))
+            })
+    }
+
     /// Up to `want` keys with a TTL, from the first shards (in a random order) that hold
     /// some, scored for `policy`: the fallback when sampling found none.
     fn volatile_candidates(
@@ -260,17 +273,8 @@ impl Engine {
         clock: &AccessClock,
     ) -> Vec<Candidate> {
         let mut out = Vec::new();
-        let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
         let mut rng = rand::thread_rng();
-        let first_db = rng.gen_range(0..self.dbs.len());
-        let walk: Vec<(usize, usize)> = (0..self.dbs.len())
-            .flat_map(|d| {
-                let db = (first_db + d) % self.dbs.len();
-                let off = rng.gen_range(0..nshards.max(1));
-                (0..nshards).map(move |j| (db, (off + j) % nshards))
-            })
-            .collect();
-        for (db, si) in walk {
+        for (db, si) in self.shard_walk(&mut rng) {
             let shard = self.dbs[db].shards[si].lock();
             if shard.volatile == 0 {
                 continue;
@@ -336,21 +340,29 @@ impl Engine {
     /// For a key of database `db` that is only in the cold tier and whose read would wait for
     /// the disk, the read to do first on a thread that may block; None when the read needs no
     /// I/O (the key is hot, absent from a shard without cold keys, in a memtable, in the block
-    /// cache, or ruled out by the filters).
+    /// cache, or ruled out by the filters). A read done here without I/O is kept for the
+    /// command's fault-in on this thread (see `tier::stash_take`).
     pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Prefetch> {
         let t = self.tier.as_ref()?;
         let d = self.dbs.get(db)?;
-        let stored = {
+        let (stored, epoch) = {
             let s = d.shards[d.shard_of(key)].lock();
             if s.cold == 0 || s.dict.get(key).is_some() {
                 return None;
             }
-            crate::tier::cold::cold_key(s.ns, s.dict.hash_key(key), key)
+            (
+                crate::tier::cold::cold_key(s.ns, s.dict.hash_key(key), key),
+                s.cold_epoch,
+            )
         };
-        if t.store.in_memory(&stored) {
-            return None;
+        match t.store.get_in_memory(&stored) {
+            Ok(value) => {
+                // Read without I/O: the command uses this read rather than a second one.
+                crate::tier::stash_put(epoch, stored, value);
+                None
+            }
+            Err(()) => Some(crate::tier::Prefetch::new(t.clone(), stored)),
         }
-        Some(crate::tier::Prefetch::new(t.clone(), stored))
     }
 
     /// Keys in RAM and keys only in the cold tier, over every database.

@@ -67,6 +67,7 @@ impl Engine {
         }
         let mut effects = Vec::with_capacity(expired.len());
         for (_, k) in &expired {
+            shard.cold_epoch += 1;
             if let Err(e) = t.store.delete(shard.ns, shard.dict.hash_key(k), k) {
                 t.error("deleting an expired cold key", e);
                 continue;

@@ -67,14 +67,30 @@ pub struct Shard {
     pub(crate) cold_volatile: usize,
     /// Where active expiry resumes its walk of the cold keys (a reversed hash).
     pub(crate) cold_cursor: u64,
+    /// Bumped by every write to this shard's part of the cold tier, so a value read ahead
+    /// (the prefetch probe) is used only if nothing changed since.
+    pub(crate) cold_epoch: u64,
     /// This shard's namespace in the cold tier; a flush gives it a new one.
     pub(crate) ns: u32,
     pub(crate) tier: Option<std::sync::Arc<crate::tier::Tier>>,
+    /// Set when a key is added; cleared by the eviction walk when it finds the shard empty.
+    /// Read without the lock, so eviction skips empty shards (and databases) cheaply. It
+    /// belongs to the shard's slot in its database: SWAPDB swaps it back.
+    pub(crate) occupied: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// How many of its database's shards have `occupied` set (changed only as a flag flips,
+    /// under that shard's lock).
+    pub(crate) db_occupied: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shard {
-    pub(crate) fn new(tier: Option<std::sync::Arc<crate::tier::Tier>>) -> Shard {
+    pub(crate) fn new(
+        tier: Option<std::sync::Arc<crate::tier::Tier>>,
+        occupied: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        db_occupied: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Shard {
         Shard {
+            occupied,
+            db_occupied,
             dict: dict::Dict::with_hasher(Hasher::default()),
             volatile: 0,
             hfe: 0,
@@ -86,8 +102,21 @@ impl Shard {
             cold: 0,
             cold_volatile: 0,
             cold_cursor: 0,
+            cold_epoch: 0,
             ns: tier.as_ref().map_or(0, |t| t.new_ns()),
             tier,
+        }
+    }
+
+    /// Sets or clears the occupancy flag, keeping the database's count in step. Call with
+    /// the shard locked.
+    pub(crate) fn set_occupied(&self, on: bool) {
+        if self.occupied.swap(on, Ordering::Relaxed) != on {
+            if on {
+                self.db_occupied.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.db_occupied.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -97,7 +126,8 @@ impl Shard {
     }
 
     /// Deletes the cold copy of a hot key that has one, before the key changes.
-    fn drop_cold_copy(&self, key: &[u8]) {
+    fn drop_cold_copy(&mut self, key: &[u8]) {
+        self.cold_epoch += 1;
         if let Some(t) = &self.tier {
             if let Err(e) = t.store.delete(self.ns, self.dict.hash_key(key), key) {
                 t.error("deleting a cold copy", e);
@@ -222,7 +252,20 @@ impl Shard {
             return false;
         }
         let t0 = std::time::Instant::now();
-        let stored = self.cold_stored(key);
+        let hash = self.dict.hash_key(key);
+        let cold_key = crate::tier::cold::cold_key(self.ns, hash, key);
+        // The connection may have read it a moment ago (its prefetch probe), with nothing in
+        // this shard's cold tier changed since.
+        let stored = match crate::tier::stash_take(&cold_key, self.cold_epoch) {
+            Some(v) => v,
+            None => match t.store.get_stored(&cold_key) {
+                Ok(v) => v,
+                Err(e) => {
+                    t.error("reading a cold key", e);
+                    None
+                }
+            },
+        };
         t.read_latency.record(t0.elapsed());
         let Some(stored) = stored else {
             t.stats.cold_misses.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +299,7 @@ impl Shard {
             t.stats.clean_drops.fetch_add(1, Ordering::Relaxed);
         } else {
             let stored = crate::tier::codec::encode(e, bytes);
+            self.cold_epoch += 1;
             if let Err(err) = t.store.put(self.ns, self.dict.hash_key(key), key, &stored) {
                 t.error("spilling a key", err);
                 return None;
@@ -293,6 +337,9 @@ impl Shard {
     }
 
     pub(crate) fn insert(&mut self, key: &[u8], entry: Entry) {
+        if !self.occupied.load(Ordering::Relaxed) {
+            self.set_occupied(true);
+        }
         self.used += entry_bytes(key.len(), &entry);
         if entry.expire_at != 0 {
             self.volatile += 1;
@@ -372,6 +419,7 @@ impl Shard {
                 t.error("dropping a flushed shard's cold keys", e);
             }
             self.ns = t.new_ns();
+            self.cold_epoch += 1;
             self.cold = 0;
             self.cold_volatile = 0;
             self.cold_cursor = 0;
@@ -387,15 +435,36 @@ impl Shard {
 /// A database: a fixed, power-of-two number of shards.
 pub struct Db {
     pub(crate) shards: Box<[Mutex<Shard>]>,
+    /// Each shard's `occupied` flag, readable without its lock.
+    pub(crate) occupied: Box<[std::sync::Arc<std::sync::atomic::AtomicBool>]>,
+    /// How many of those are set: 0 lets eviction skip the whole database.
+    pub(crate) occupied_shards: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Db {
     pub(crate) fn new(shards: usize, tier: Option<&std::sync::Arc<crate::tier::Tier>>) -> Db {
+        let occupied: Box<[_]> = (0..shards).map(|_| Default::default()).collect();
+        let occupied_shards = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         Db {
-            shards: (0..shards)
-                .map(|_| Mutex::new(Shard::new(tier.cloned())))
+            shards: occupied
+                .iter()
+                .map(|o| {
+                    Mutex::new(Shard::new(
+                        tier.cloned(),
+                        std::sync::Arc::clone(o),
+                        occupied_shards.clone(),
+                    ))
+                })
                 .collect(),
+            occupied,
+            occupied_shards,
         }
+    }
+
+    /// Whether shard `si` may hold keys (false only when it was found empty since the last
+    /// insert).
+    pub(crate) fn maybe_occupied(&self, si: usize) -> bool {
+        self.occupied[si].load(Ordering::Relaxed)
     }
 
     pub fn shard_of(&self, key: &[u8]) -> usize {

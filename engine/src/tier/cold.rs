@@ -153,23 +153,30 @@ impl ColdStore {
             .map(|v| v.to_vec()))
     }
 
+    /// The value under an already built stored key ([`cold_key`]).
+    pub fn get_stored(&self, stored: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.db.get_pinned(stored)?.map(|v| v.to_vec()))
+    }
+
+    /// A memory-only read: `Ok` with the value (or None when absent) if no I/O was needed,
+    /// `Err(())` if reading it would need the disk.
+    pub fn get_in_memory(&self, stored: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+        let mut ro = ReadOptions::default();
+        ro.set_read_tier(ReadTier::BlockCache);
+        match self.db.get_pinned_opt(stored, &ro) {
+            Ok(v) => Ok(v.map(|v| v.to_vec())),
+            // Incomplete: the block is not in memory. Any other error shows again on the
+            // real read.
+            Err(_) => Err(()),
+        }
+    }
+
     pub fn put(&self, ns: u32, hash: u64, key: &[u8], value: &[u8]) -> Result<(), Error> {
         self.db.put_opt(cold_key(ns, hash, key), value, &self.write)
     }
 
     pub fn delete(&self, ns: u32, hash: u64, key: &[u8]) -> Result<(), Error> {
         self.db.delete_opt(cold_key(ns, hash, key), &self.write)
-    }
-
-    /// Whether reading the stored key `stored` needs no I/O: it is in a memtable or its block
-    /// is in the block cache, or the filters rule it out.
-    pub fn in_memory(&self, stored: &[u8]) -> bool {
-        let mut ro = ReadOptions::default();
-        ro.set_read_tier(ReadTier::BlockCache);
-        match self.db.get_pinned_opt(stored, &ro) {
-            Ok(_) => true,
-            Err(e) => e.kind() != rocksdb::ErrorKind::Incomplete,
-        }
     }
 
     /// Reads the stored key `stored`, bringing its block into the block cache (a prefetch,

@@ -127,6 +127,48 @@ impl Admission {
     }
 }
 
+/// Values a connection read from the cold tier just before running a command (its
+/// prefetch probe), each with its shard's `cold_epoch` at the time: the command's fault-in
+/// uses one instead of reading again if the epoch has not moved. Per thread, since the command
+/// runs on the thread that probed; cleared before each probe, so it holds one command's keys.
+struct Stashed {
+    epoch: u64,
+    stored_key: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
+
+thread_local! {
+    static STASH: std::cell::RefCell<Vec<Stashed>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Forgets what the last probe read.
+pub fn stash_clear() {
+    STASH.with(|s| s.borrow_mut().clear());
+}
+
+pub(crate) fn stash_put(epoch: u64, stored_key: Vec<u8>, value: Option<Vec<u8>>) {
+    STASH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < 16 {
+            s.push(Stashed {
+                epoch,
+                stored_key,
+                value,
+            });
+        }
+    });
+}
+
+/// The probe's read of `stored_key`, if it was made at `epoch`: Some(None) means absent.
+pub(crate) fn stash_take(stored_key: &[u8], epoch: u64) -> Option<Option<Vec<u8>>> {
+    STASH.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.iter().position(|x| x.stored_key == stored_key)?;
+        let x = s.swap_remove(i);
+        (x.epoch == epoch).then_some(x.value)
+    })
+}
+
 /// A cold read that would wait for the disk, to be done on a thread that may block
 /// ([`crate::Engine::cold_prefetch`]).
 pub struct Prefetch {
