@@ -356,12 +356,12 @@ impl Engine {
             )
         };
         match t.store.get_in_memory(&stored) {
-            Ok(value) => {
+            Some(value) => {
                 // Read without I/O: the command uses this read rather than a second one.
                 crate::tier::stash_put(epoch, stored, value);
                 None
             }
-            Err(()) => Some(crate::tier::Prefetch::new(t.clone(), stored)),
+            None => Some(crate::tier::Prefetch::new(t.clone(), stored)),
         }
     }
 

@@ -158,17 +158,17 @@ impl ColdStore {
         Ok(self.db.get_pinned(stored)?.map(|v| v.to_vec()))
     }
 
-    /// A memory-only read: `Ok` with the value (or None when absent) if no I/O was needed,
-    /// `Err(())` if reading it would need the disk.
-    pub fn get_in_memory(&self, stored: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+    /// A memory-only read: `Some` with the value (itself None when absent) if no I/O was
+    /// needed, None if reading it would need the disk.
+    pub fn get_in_memory(&self, stored: &[u8]) -> Option<Option<Vec<u8>>> {
         let mut ro = ReadOptions::default();
         ro.set_read_tier(ReadTier::BlockCache);
-        match self.db.get_pinned_opt(stored, &ro) {
-            Ok(v) => Ok(v.map(|v| v.to_vec())),
-            // Incomplete: the block is not in memory. Any other error shows again on the
-            // real read.
-            Err(_) => Err(()),
-        }
+        // An error is Incomplete (the block is not in memory), or anything else, which shows
+        // again on the real read.
+        self.db
+            .get_pinned_opt(stored, &ro)
+            .ok()
+            .map(|v| v.map(|v| v.to_vec()))
     }
 
     pub fn put(&self, ns: u32, hash: u64, key: &[u8], value: &[u8]) -> Result<(), Error> {
