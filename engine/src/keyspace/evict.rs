@@ -179,7 +179,14 @@ impl Engine {
         if total == 0 {
             return false;
         }
-        // Sample from the first few shards that hold candidates.
+        // Sample from the first few shards that hold candidates. A spill loses nothing, and
+        // every read of a cold key that earns its place in RAM costs one, so spilling samples
+        // a quarter as many keys (the pool still keeps the best across rounds).
+        let (per_shard, shards_to_sample) = if spilling {
+            (samples, 2)
+        } else {
+            (samples * 2, 4)
+        };
         let mut sampled_shards = 0;
         for (db, si) in self.shard_walk(&mut rng) {
             let shard = self.dbs[db].shards[si].lock();
@@ -191,7 +198,7 @@ impl Engine {
                 continue;
             }
             let mut next = || rng.gen::<u64>();
-            shard.dict.sample(samples * 2, &mut next, |k, e| {
+            shard.dict.sample(per_shard, &mut next, |k, e| {
                 if policy.volatile_only() && e.expire_at == 0 {
                     return;
                 }
@@ -211,7 +218,7 @@ impl Engine {
                 });
             });
             sampled_shards += 1;
-            if !fresh.is_empty() && (random || sampled_shards >= 4) {
+            if !fresh.is_empty() && (random || sampled_shards >= shards_to_sample) {
                 break;
             }
         }
