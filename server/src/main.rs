@@ -146,6 +146,7 @@ fn main() {
         }
     };
     init_logging(&config.get("loglevel"), &config.get("logfile"));
+    strata_server::alloc::limit_malloc_arenas();
     let dir = config.get("dir");
     if let Err(e) = std::fs::create_dir_all(&dir) {
         tracing::error!("Can't create the data directory '{dir}': {e}");
@@ -276,6 +277,9 @@ fn main() {
             .name(format!("strata-io-{t}"))
             .spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
+                    // Cold-tier reads that need the disk run here (prefetches): a few threads
+                    // are enough, and each one more costs a stack and a malloc arena.
+                    .max_blocking_threads(4)
                     .enable_all()
                     .build()
                     .expect("build a worker runtime");

@@ -147,6 +147,8 @@ pub struct Candidate {
 
 /// How many candidates the eviction pool keeps between evictions (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
+/// Victims one round of sampling spills, with a cold tier.
+const SPILLS_PER_ROUND: usize = 4;
 
 impl Engine {
     /// Evicts one key according to the policy. Returns false when no key can be evicted (the
@@ -242,13 +244,17 @@ impl Engine {
         // Stable sort: among equal scores, earlier (older) pool entries stay in front.
         pool.sort_by_key(|c| std::cmp::Reverse(c.score));
         pool.truncate(POOL_SIZE);
-        while !pool.is_empty() {
+        // A spill loses nothing, so spilling takes a few victims per round of sampling: memory
+        // then drops a little below the limit, and the next commands find room.
+        let want = if spilling { SPILLS_PER_ROUND } else { 1 };
+        let mut done = 0;
+        while !pool.is_empty() && done < want {
             let c = pool.remove(0);
             if self.evict_candidate(c) {
-                return true;
+                done += 1;
             }
         }
-        false
+        done > 0
     }
 
     /// Every (database, shard) that may hold keys, walking the databases from a random one
