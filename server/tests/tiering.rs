@@ -351,6 +351,9 @@ fn the_tier_commands_and_fields_without_a_cold_tier() {
 #[test]
 fn object_freq_reports_the_admission_sketch_under_any_policy() {
     let (_s, mut c) = tiered(&[], 64 << 20);
+    // The tier counts accesses once something has been spilled.
+    run(&mut c, "SET spilled v");
+    assert_eq!(int(run(&mut c, "DEBUG TIER SPILL spilled")), 1);
     run(&mut c, "SET once v");
     run(&mut c, "SET often v");
     for _ in 0..10 {

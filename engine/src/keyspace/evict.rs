@@ -356,7 +356,7 @@ impl Engine {
     /// cache, or ruled out by the filters). A read done here without I/O is kept for the
     /// command's fault-in on this thread (see `tier::stash_take`).
     pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Prefetch> {
-        let t = self.tier.as_ref()?;
+        let t = self.tier.as_ref().filter(|t| t.active())?;
         let d = self.dbs.get(db)?;
         let (stored, epoch) = {
             let s = d.shards[d.shard_of(key)].lock();

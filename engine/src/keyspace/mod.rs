@@ -300,6 +300,9 @@ impl Shard {
         } else {
             let stored = crate::tier::codec::encode(e, bytes);
             self.cold_epoch += 1;
+            if !t.active() {
+                t.spilled.store(true, Ordering::Relaxed);
+            }
             if let Err(err) = t.store.put(self.ns, self.dict.hash_key(key), key, &stored) {
                 t.error("spilling a key", err);
                 return None;
@@ -548,7 +551,7 @@ impl<'a> Guard<'a> {
             eng.before_shard_write(db, *i, s);
         }
         let mut faulted = SmallVec::new();
-        if let Some(t) = &eng.tier {
+        if let Some(t) = eng.tier.as_ref().filter(|t| t.active()) {
             // Every key the command names is in RAM before it runs.
             for k in keys {
                 let i = d.shard_of(k);

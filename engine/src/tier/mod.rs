@@ -197,6 +197,9 @@ pub struct Tier {
     pub max_size: AtomicU64,
     /// Set while memory is over the limit: admission then has to choose.
     pub pressure: AtomicBool,
+    /// Set by the first spill: until then commands skip the tier's work (the sketch, the
+    /// cold lookups) entirely, so a server that never spills pays nothing for it.
+    pub spilled: AtomicBool,
     pub stats: TierStats,
     pub read_latency: Histogram,
     /// The last RocksDB error, for INFO.
@@ -213,10 +216,16 @@ impl Tier {
             admission: AtomicU8::new(Admission::TinyLfu as u8),
             max_size: AtomicU64::new(0),
             pressure: AtomicBool::new(false),
+            spilled: AtomicBool::new(false),
             stats: TierStats::default(),
             read_latency: Histogram::default(),
             last_error: parking_lot::Mutex::new(None),
         })
+    }
+
+    /// Whether anything was ever spilled.
+    pub fn active(&self) -> bool {
+        self.spilled.load(Ordering::Relaxed)
     }
 
     /// A namespace no shard has had in this process.
