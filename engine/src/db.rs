@@ -293,7 +293,9 @@ impl Engine {
             Effect::FlushAll
             | Effect::FunctionLoad { .. }
             | Effect::FunctionDelete { .. }
-            | Effect::FunctionFlush => true,
+            | Effect::FunctionFlush
+            | Effect::SearchDefine { .. }
+            | Effect::SearchDrop { .. } => true,
             _ => e.db().is_some_and(|d| check(&d)),
         };
         if !dbs_ok {
@@ -444,6 +446,25 @@ impl Engine {
                 let lim = self.limits().stream_node;
                 let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
                 crate::types::stream::ops::apply(&mut cx.lock(&[key]), e, lim);
+            }
+            Effect::JsonSet { db, key, doc } => {
+                let mut cx = Ctx::new(self, db_of(*db), &mut scratch);
+                crate::types::json::apply_set(&mut cx.lock(&[key]), key, doc);
+            }
+            Effect::SearchDefine { args } => {
+                // A definition this build refuses (it was accepted when logged) is skipped
+                // rather than failing the whole load.
+                if let Some((name, rest)) = args.split_first() {
+                    let rest: Vec<bytes::Bytes> =
+                        rest.iter().map(|a| bytes::Bytes::copy_from_slice(a)).collect();
+                    let name = String::from_utf8_lossy(name);
+                    if let Ok(def) = crate::search::Def::parse(&name, &rest) {
+                        let _ = self.search.define(def);
+                    }
+                }
+            }
+            Effect::SearchDrop { name } => {
+                self.search.drop_index(&String::from_utf8_lossy(name));
             }
         }
         Ok(())

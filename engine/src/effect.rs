@@ -246,6 +246,22 @@ pub enum Effect {
         name: Vec<u8>,
     },
     FunctionFlush,
+    /// Replace the key with a JSON document (the binary form of `types::json::encode`),
+    /// keeping its TTL; a new key has none.
+    JsonSet {
+        db: u32,
+        key: Vec<u8>,
+        doc: Vec<u8>,
+    },
+    /// FT.CREATE (and FT.ALTER, logged as the whole new definition): the index name, then
+    /// the arguments that define it. Replaces an index of that name.
+    SearchDefine {
+        args: Vec<Vec<u8>>,
+    },
+    /// FT.DROPINDEX (the documents' deletion, with DD, is logged as `Del`s).
+    SearchDrop {
+        name: Vec<u8>,
+    },
 }
 
 impl Effect {
@@ -254,7 +270,12 @@ impl Effect {
     pub fn db(&self) -> Option<u32> {
         use Effect::*;
         match self {
-            FlushAll | FunctionLoad { .. } | FunctionDelete { .. } | FunctionFlush => None,
+            FlushAll
+            | FunctionLoad { .. }
+            | FunctionDelete { .. }
+            | FunctionFlush
+            | SearchDefine { .. }
+            | SearchDrop { .. } => None,
             SwapDb { a, .. } => Some(*a),
             Copy { src_db, .. } => Some(*src_db),
             Set { db, .. }
@@ -289,7 +310,8 @@ impl Effect {
             | XConsumerSet { db, .. }
             | XConsumerDel { db, .. }
             | XPelSet { db, .. }
-            | XPelDel { db, .. } => Some(*db),
+            | XPelDel { db, .. }
+            | JsonSet { db, .. } => Some(*db),
         }
     }
 }
@@ -349,6 +371,9 @@ pub mod tag {
     pub const FUNCTION_LOAD: u8 = 37;
     pub const FUNCTION_DELETE: u8 = 38;
     pub const FUNCTION_FLUSH: u8 = 39;
+    pub const JSON_SET: u8 = 40;
+    pub const SEARCH_DEFINE: u8 = 41;
+    pub const SEARCH_DROP: u8 = 42;
 }
 
 /// Appends the encoding of `e` to `out`.
@@ -656,6 +681,21 @@ pub fn encode(e: &Effect, out: &mut Vec<u8>) {
             put_bytes(out, name);
         }
         FunctionFlush => out.push(tag::FUNCTION_FLUSH),
+        JsonSet { db, key, doc } => {
+            head(out, tag::JSON_SET, *db, key);
+            put_bytes(out, doc);
+        }
+        SearchDefine { args } => {
+            out.push(tag::SEARCH_DEFINE);
+            put_varint(out, args.len() as u64);
+            for a in args {
+                put_bytes(out, a);
+            }
+        }
+        SearchDrop { name } => {
+            out.push(tag::SEARCH_DROP);
+            put_bytes(out, name);
+        }
     }
 }
 
@@ -923,6 +963,20 @@ pub fn decode(buf: &[u8]) -> Result<(Effect, usize), DecodeError> {
         tag::FUNCTION_LOAD => Effect::FunctionLoad { code: r.bytes()? },
         tag::FUNCTION_DELETE => Effect::FunctionDelete { name: r.bytes()? },
         tag::FUNCTION_FLUSH => Effect::FunctionFlush,
+        tag::JSON_SET => Effect::JsonSet {
+            db: r.db()?,
+            key: r.bytes()?,
+            doc: r.bytes()?,
+        },
+        tag::SEARCH_DEFINE => {
+            let n = r.count()?;
+            let mut args = Vec::with_capacity(n);
+            for _ in 0..n {
+                args.push(r.bytes()?);
+            }
+            Effect::SearchDefine { args }
+        }
+        tag::SEARCH_DROP => Effect::SearchDrop { name: r.bytes()? },
         t => return Err(DecodeError::UnknownTag(t)),
     };
     Ok((e, r.pos))
@@ -1285,6 +1339,17 @@ mod tests {
                 name: b"l".to_vec(),
             },
             Effect::FunctionFlush,
+            Effect::JsonSet {
+                db: 3,
+                key: b"j".to_vec(),
+                doc: vec![8, 0],
+            },
+            Effect::SearchDefine {
+                args: vec![b"idx".to_vec(), b"SCHEMA".to_vec(), b"t".to_vec(), b"TEXT".to_vec()],
+            },
+            Effect::SearchDrop {
+                name: b"idx".to_vec(),
+            },
         ]
     }
 
@@ -1322,7 +1387,7 @@ mod tests {
                 b[0]
             })
             .collect();
-        assert_eq!(tags, (1..=39).collect::<Vec<u8>>());
+        assert_eq!(tags, (1..=42).collect::<Vec<u8>>());
         buf.clear();
         encode(
             &Effect::IncrBy {

@@ -16,6 +16,7 @@ pub mod keyspace;
 pub mod notify;
 pub mod number;
 pub mod reply;
+pub mod search;
 pub mod snapshot;
 pub mod tier;
 pub mod types;
@@ -203,6 +204,8 @@ pub struct Engine {
     /// How much memory the process uses (the server's allocator counter), for spilling while
     /// loading.
     memory_probe: std::sync::OnceLock<fn() -> usize>,
+    /// FT.* indexes (see [`search`]).
+    pub search: search::Search,
 }
 
 impl Engine {
@@ -228,6 +231,7 @@ impl Engine {
             snap: snapshot::Hook::new(slots),
             tier,
             memory_probe: std::sync::OnceLock::new(),
+            search: search::Search::default(),
         })
     }
 
@@ -373,12 +377,21 @@ impl Engine {
         self.sink.as_ref().is_some_and(|s| s.enabled())
     }
 
+    /// Whether writes must build their effects: a sink logs them, or search indexes follow
+    /// the keys they name.
+    pub fn recording(&self) -> bool {
+        self.has_sink() || self.search.active()
+    }
+
     /// Hands effects to the sink and counts them as changes since the last save.
     pub fn commit(&self, effects: &mut Vec<Effect>) {
         if effects.is_empty() {
             return;
         }
         self.stats.dirty.add(effects.len() as u64);
+        if self.search.active() {
+            self.search.note(effects);
+        }
         if let Some(sink) = &self.sink {
             sink.append(effects);
         }

@@ -259,7 +259,28 @@ pub fn events<'e>(cmd: &str, e: &'e Effect) -> Vec<(u32, &'static str, u32, &'e 
         | Effect::XPelDel { .. }
         | Effect::FunctionLoad { .. }
         | Effect::FunctionDelete { .. }
-        | Effect::FunctionFlush => {}
+        | Effect::FunctionFlush
+        | Effect::SearchDefine { .. }
+        | Effect::SearchDrop { .. } => {}
+        Effect::JsonSet { db, key, .. } => {
+            // RedisJSON names its events after the command (json.set, json.del...).
+            let ev = match cmd {
+                "json.set" | "json.mset" => "json.set",
+                "json.del" | "json.forget" => "json.del",
+                "json.numincrby" => "json.numincrby",
+                "json.nummultby" => "json.nummultby",
+                "json.strappend" => "json.strappend",
+                "json.arrappend" => "json.arrappend",
+                "json.arrinsert" => "json.arrinsert",
+                "json.arrpop" => "json.arrpop",
+                "json.arrtrim" => "json.arrtrim",
+                "json.toggle" => "json.toggle",
+                "json.clear" => "json.clear",
+                "json.merge" => "json.merge",
+                _ => "json.set",
+            };
+            out.push((MODULE, ev, *db, key));
+        }
     }
     out
 }

@@ -206,6 +206,11 @@ pub fn key_effects(db: u32, key: &[u8], v: &Value, expire_at: u64) -> Vec<Vec<Ef
                 out.extend(crate::types::stream::ops::key_effects(db, key, s, CHUNK));
             }
         }
+        Kind::Json => out.push(vec![Effect::JsonSet {
+            db,
+            key: k(),
+            doc: crate::types::json::binary(v).unwrap_or_default().to_vec(),
+        }]),
     }
     if expire_at != 0 && v.kind() != Kind::String {
         out.push(vec![Effect::Expire {
@@ -217,7 +222,8 @@ pub fn key_effects(db: u32, key: &[u8], v: &Value, expire_at: u64) -> Vec<Vec<Ef
     out
 }
 
-/// The FUNCTION libraries, as effects (a snapshot starts with them).
+/// The FUNCTION libraries and the search index definitions, as effects (a snapshot starts
+/// with them).
 fn library_effects(eng: &Engine) -> Vec<Vec<Effect>> {
     eng.functions
         .all()
@@ -227,6 +233,7 @@ fn library_effects(eng: &Engine) -> Vec<Vec<Effect>> {
                 code: code.to_vec(),
             }]
         })
+        .chain(eng.search.definition_effects().into_iter().map(|e| vec![e]))
         .collect()
 }
 

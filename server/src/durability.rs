@@ -373,6 +373,8 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     if srv.durability.enabled() {
         srv.durability.recover_and_open(&srv.engine, covered)?;
     }
+    // Index definitions came back with the data; their content is rebuilt from it.
+    strata_engine::search::Search::backfill_all(&srv.engine);
     Ok(())
 }
 

@@ -242,6 +242,11 @@ fn main() {
                     let period = Duration::from_millis(1000 / hz);
                     std::thread::sleep(period);
                     srv.engine.active_expire_cycle(period / 4);
+                    if srv.engine.search.active() {
+                        // Keys expired or evicted since the last command leave the indexes.
+                        let _gate = srv.engine.gate_shared();
+                        srv.engine.search.sync(&srv.engine);
+                    }
                     strata_server::durability::cron(&srv);
                     ops.sample(&srv);
                 }

@@ -797,7 +797,7 @@ impl<'a> Guard<'a> {
             let e = e();
             self.eng.notify_effect(self.effects.cmd, &e);
             self.log_quiet(e);
-        } else if self.eng.has_sink() {
+        } else if self.eng.recording() {
             self.effects.list.push(e());
         } else {
             self.eng.stats.dirty.add(1);
@@ -806,7 +806,7 @@ impl<'a> Guard<'a> {
 
     /// Logs an effect whose event the caller publishes itself (an expiry).
     fn log_quiet(&mut self, e: Effect) {
-        if self.eng.has_sink() {
+        if self.eng.recording() {
             self.effects.list.push(e);
         } else {
             self.eng.stats.dirty.add(1);

@@ -43,6 +43,7 @@ fn kind_byte(k: Kind) -> u8 {
         Kind::Set => 3,
         Kind::ZSet => 4,
         Kind::Stream => 5,
+        Kind::Json => 6,
     }
 }
 
@@ -54,6 +55,7 @@ fn kind_of(b: u8) -> Option<Kind> {
         3 => Kind::Set,
         4 => Kind::ZSet,
         5 => Kind::Stream,
+        6 => Kind::Json,
         _ => return None,
     })
 }

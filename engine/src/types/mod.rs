@@ -11,6 +11,7 @@
 pub mod bitmap;
 pub mod hash;
 pub mod hll;
+pub mod json;
 pub mod lcs;
 pub mod list;
 pub mod pack;
@@ -37,6 +38,8 @@ pub enum Kind {
     Set,
     ZSet,
     Stream,
+    /// A JSON document (RedisJSON's module type).
+    Json,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Set => "set",
             Kind::ZSet => "zset",
             Kind::Stream => "stream",
+            Kind::Json => "ReJSON-RL",
         }
     }
 }
@@ -84,6 +88,8 @@ pub enum FlatKind {
     SetPack = 4,
     /// Member, score (8-byte f64), ordered by score then member (`listpack`).
     ZSetPack = 5,
+    /// A JSON document in the binary form of [`json::encode`].
+    Json = 6,
 }
 
 impl FlatKind {
@@ -94,6 +100,7 @@ impl FlatKind {
             3 => FlatKind::IntSet,
             4 => FlatKind::SetPack,
             5 => FlatKind::ZSetPack,
+            6 => FlatKind::Json,
             _ => FlatKind::String,
         }
     }
@@ -107,7 +114,7 @@ pub struct Flat(Box<[u8]>);
 pub type Str = Flat;
 
 impl Flat {
-    fn with_flags(content: &[u8], flags: u8) -> Flat {
+    pub(crate) fn with_flags(content: &[u8], flags: u8) -> Flat {
         let mut v = Vec::with_capacity(HEADER + content.len());
         v.extend_from_slice(&[flags, 0, 0, 0]);
         v.extend_from_slice(content);
@@ -132,7 +139,7 @@ impl Flat {
     /// cold tier stores flat values verbatim). None when the header names no flat kind.
     pub fn from_buf(buf: &[u8]) -> Option<Flat> {
         let first = *buf.first()?;
-        if buf.len() < HEADER || first >> 4 > FlatKind::ZSetPack as u8 {
+        if buf.len() < HEADER || first >> 4 > FlatKind::Json as u8 {
             return None;
         }
         Some(Flat(buf.into()))
@@ -230,6 +237,7 @@ impl Value {
                 FlatKind::ListPack => Kind::List,
                 FlatKind::IntSet | FlatKind::SetPack => Kind::Set,
                 FlatKind::ZSetPack => Kind::ZSet,
+                FlatKind::Json => Kind::Json,
             },
             Value::Big(b) => match b.data {
                 BigData::Hash(_) => Kind::Hash,
@@ -258,6 +266,7 @@ impl Value {
                 }
                 FlatKind::String => "raw",
                 FlatKind::IntSet => "intset",
+                FlatKind::Json => "raw",
                 _ => "listpack",
             },
             Value::Big(b) => match &b.data {
@@ -321,6 +330,7 @@ impl Value {
             Kind::Set => set::len(self),
             Kind::ZSet => zset::len(self),
             Kind::Stream => self.as_stream().map_or(0, stream::Stream::len),
+            Kind::Json => 1,
         }
     }
 
@@ -452,6 +462,11 @@ impl Value {
                             put(&v);
                         }
                     }
+                }
+            }
+            Kind::Json => {
+                if let Value::Flat(f) = self {
+                    put(f.content());
                 }
             }
         }

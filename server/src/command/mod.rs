@@ -16,10 +16,12 @@ pub mod bitmaps;
 pub mod connection;
 pub mod hashes;
 pub mod hll;
+pub mod json;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod scripting;
+pub mod search;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -450,6 +452,8 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         effects: &mut effects,
     };
     let reply = (cmd.handler)(&mut call);
+    // The indexes see this command's writes before its reply goes out (still under the gate).
+    srv.engine.search.sync(&srv.engine);
     wake_blocked(srv, client, cmd, args);
     reply
 }

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::flag::*;
 use super::{
-    bitmaps, connection, hashes, hll, keys, lists, pubsub, scripting, server, sets, sort, streams,
-    strings, transactions, zsets, Cmd, Handler,
+    bitmaps, connection, hashes, hll, json, keys, lists, pubsub, scripting, search, server, sets,
+    sort, streams, strings, transactions, zsets, Cmd, Handler,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -90,6 +90,12 @@ const X_WS: &[&str] = &["@write", "@stream", "@slow"];
 const X_R: &[&str] = &["@read", "@stream", "@fast"];
 const X_RS: &[&str] = &["@read", "@stream", "@slow"];
 const K2: (i32, i32, i32) = (2, 2, 1);
+const KMGET: (i32, i32, i32) = (1, -2, 1);
+const KMSET: (i32, i32, i32) = (1, -1, 3);
+const J_W: &[&str] = &["@write", "@json", "@slow"];
+const J_R: &[&str] = &["@read", "@json", "@slow"];
+const FT_W: &[&str] = &["@write", "@search", "@slow"];
+const FT_R: &[&str] = &["@read", "@search", "@slow"];
 
 pub static COMMANDS: &[Cmd] = &[
     // connection
@@ -323,6 +329,38 @@ pub static COMMANDS: &[Cmd] = &[
     c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, NOKEY, TX, "transactions", "2.0.0", "Discards a transaction.", transactions::discard),
     c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, KALL, TX, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
     c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEY, TX, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", transactions::unwatch),
+    // JSON documents (RedisJSON)
+    c("json.set", -4, W, K1, J_W, "json", "2.0.0", "Sets or updates the JSON value at a path.", json::json_set),
+    c("json.get", -2, R, K1, J_R, "json", "2.0.0", "Gets the value at one or more paths in JSON serialized form.", json::json_get),
+    c("json.mget", -3, R, KMGET, J_R, "json", "2.0.0", "Returns the values at a path from one or more keys.", json::json_mget),
+    c("json.mset", -4, W, KMSET, J_W, "json", "2.0.0", "Sets or updates the JSON value of one or more keys.", json::json_mset),
+    c("json.del", -2, WRITE, K1, J_W, "json", "2.0.0", "Deletes a value.", json::json_del),
+    c("json.forget", -2, WRITE, K1, J_W, "json", "2.0.0", "Deletes a value.", json::json_del),
+    c("json.type", -2, R, K1, J_R, "json", "2.0.0", "Returns the type of the JSON value at a path.", json::json_type),
+    c("json.numincrby", 4, W, K1, J_W, "json", "2.0.0", "Increments the numeric value at a path by a value.", json::json_numincrby),
+    c("json.nummultby", 4, W, K1, J_W, "json", "2.0.0", "Multiplies the numeric value at a path by a value.", json::json_nummultby),
+    c("json.strappend", -3, W, K1, J_W, "json", "2.0.0", "Appends a string to the JSON strings at a path.", json::json_strappend),
+    c("json.strlen", -2, R, K1, J_R, "json", "2.0.0", "Returns the length of the JSON string at a path.", json::json_strlen),
+    c("json.arrappend", -4, W, K1, J_W, "json", "2.0.0", "Appends one or more JSON values to the arrays at a path.", json::json_arrappend),
+    c("json.arrinsert", -5, W, K1, J_W, "json", "2.0.0", "Inserts JSON values into the arrays at a path before an index.", json::json_arrinsert),
+    c("json.arrlen", -2, R, K1, J_R, "json", "2.0.0", "Returns the length of the arrays at a path.", json::json_arrlen),
+    c("json.arrpop", -2, WRITE, K1, J_W, "json", "2.0.0", "Removes and returns the element at an index in the arrays at a path.", json::json_arrpop),
+    c("json.arrtrim", 5, WRITE, K1, J_W, "json", "2.0.0", "Trims the arrays at a path to a range.", json::json_arrtrim),
+    c("json.arrindex", -4, R, K1, J_R, "json", "2.0.0", "Returns the index of the first occurrence of a value in the arrays at a path.", json::json_arrindex),
+    c("json.objkeys", -2, R, K1, J_R, "json", "2.0.0", "Returns the keys of the objects at a path.", json::json_objkeys),
+    c("json.objlen", -2, R, K1, J_R, "json", "2.0.0", "Returns the number of keys of the objects at a path.", json::json_objlen),
+    c("json.toggle", 3, W, K1, J_W, "json", "2.0.0", "Toggles the boolean values at a path.", json::json_toggle),
+    c("json.clear", -2, WRITE, K1, J_W, "json", "2.0.0", "Clears the arrays and objects, and zeroes the numbers, at a path.", json::json_clear),
+    c("json.merge", 4, W, K1, J_W, "json", "2.0.0", "Merges a JSON value into the values at a path (RFC 7396).", json::json_merge),
+    // search (RediSearch)
+    c("ft.create", -2, W, NOKEY, FT_W, "search", "2.0.0", "Creates an index with the given schema.", search::ft_create),
+    c("ft.alter", -3, W, NOKEY, FT_W, "search", "2.0.0", "Adds fields to an index's schema.", search::ft_alter),
+    c("ft.dropindex", -2, WRITE, NOKEY, FT_W, "search", "2.0.0", "Deletes an index, and with DD its documents.", search::ft_dropindex),
+    c("ft.search", -3, R, NOKEY, FT_R, "search", "2.0.0", "Searches an index with a query.", search::ft_search),
+    c("ft.aggregate", -3, R, NOKEY, FT_R, "search", "2.0.0", "Runs a query and groups, sorts and limits its results.", search::ft_aggregate),
+    c("ft.info", 2, R, NOKEY, FT_R, "search", "2.0.0", "Returns information and statistics on an index.", search::ft_info),
+    c("ft._list", 1, R, NOKEY, FT_R, "search", "2.0.0", "Returns the names of all indexes.", search::ft_list),
+    c("ft.tagvals", 3, R, NOKEY, FT_R, "search", "2.0.0", "Returns the distinct values of a TAG field.", search::ft_tagvals),
 ];
 
 const NOKEY_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;

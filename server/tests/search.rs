@@ -1,0 +1,506 @@
+//! JSON documents and FT.* search against the real server binary: RedisJSON's replies, KNN
+//! recall against brute force, indexes that follow every change to their documents (update,
+//! delete, expiry, rename, flush, the cold tier, restart, kill -9), and bad input refused.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{free_port, run, RawClient, Resp, Server};
+use rand::{Rng, SeedableRng};
+
+struct Proc {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the server on `dir` (kept across restarts) and waits, bounded, for PING.
+fn start(dir: &Path, extra: &[&str]) -> Proc {
+    let port = free_port();
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("open the log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone the log"))
+        .stderr(log)
+        .spawn()
+        .expect("start strata-server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("strata-server exited with {status}");
+        }
+        if let Ok(mut c) = RawClient::try_connect(port) {
+            if matches!(c.try_cmd(&[b"PING"]), Ok(Resp::Simple(_))) {
+                return Proc { child, port };
+            }
+        }
+        assert!(Instant::now() < deadline, "no PING answer");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn bulk(r: Resp) -> String {
+    match r {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("expected a bulk string, got {}", other.render()),
+    }
+}
+
+fn int(r: Resp) -> i64 {
+    match r {
+        Resp::Int(n) => n,
+        other => panic!("expected an integer, got {}", other.render()),
+    }
+}
+
+fn err(r: Resp) -> String {
+    match r {
+        Resp::Error(e) => e,
+        other => panic!("expected an error, got {}", other.render()),
+    }
+}
+
+fn blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn cos_dist(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    1.0 - dot / (na * nb)
+}
+
+/// FT.INFO's field as text (RESP2: a flat array of names and values).
+fn info(c: &mut RawClient, idx: &str, field: &str) -> String {
+    let Resp::Array(Some(items)) = c.cmd(&[b"FT.INFO", idx.as_bytes()]) else {
+        panic!("FT.INFO failed");
+    };
+    for p in items.chunks(2) {
+        if matches!(&p[0], Resp::Bulk(Some(b)) if b == field.as_bytes()) {
+            return match &p[1] {
+                Resp::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+                Resp::Int(n) => n.to_string(),
+                other => other.render(),
+            };
+        }
+    }
+    panic!("FT.INFO has no {field}");
+}
+
+fn wait_indexed(c: &mut RawClient, idx: &str, docs: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if info(c, idx, "indexing") == "0" && info(c, idx, "num_docs").parse::<usize>().unwrap() >= docs {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{idx} never indexed {docs} documents");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The ids of an FT.SEARCH reply (RESP2), in order, with NOCONTENT.
+fn ids(r: Resp) -> Vec<String> {
+    let Resp::Array(Some(items)) = r else {
+        panic!("FT.SEARCH answered {}", r.render());
+    };
+    items[1..]
+        .iter()
+        .map(|i| match i {
+            Resp::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("unexpected {}", other.render()),
+        })
+        .collect()
+}
+
+fn knn_ids(c: &mut RawClient, idx: &str, filter: &str, k: usize, q: &[f32]) -> Vec<String> {
+    let query = format!("{filter}=>[KNN {k} @v $q AS d]");
+    let k_s = k.to_string();
+    ids(c.cmd(&[
+        b"FT.SEARCH",
+        idx.as_bytes(),
+        query.as_bytes(),
+        b"PARAMS",
+        b"2",
+        b"q",
+        &blob(q),
+        b"SORTBY",
+        b"d",
+        b"NOCONTENT",
+        b"LIMIT",
+        b"0",
+        k_s.as_bytes(),
+        b"DIALECT",
+        b"2",
+    ]))
+}
+
+fn random_unit(rng: &mut impl Rng, dim: usize) -> Vec<f32> {
+    let v: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+#[test]
+fn json_commands_reply_as_redisjson() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    let r = |c: &mut RawClient, line: &str| run(c, line);
+    assert_eq!(r(&mut c, r#"JSON.SET d $ '{"a":1,"b":{"c":[1,2,3],"s":"hi"},"t":true,"f":1.5}'"#), Resp::Simple("OK".into()));
+    assert_eq!(bulk(r(&mut c, "JSON.GET d")), r#"{"a":1,"b":{"c":[1,2,3],"s":"hi"},"t":true,"f":1.5}"#);
+    assert_eq!(bulk(r(&mut c, "JSON.GET d $.b.c[1]")), "[2]");
+    assert_eq!(bulk(r(&mut c, "JSON.GET d .b.s")), r#""hi""#);
+    assert_eq!(bulk(r(&mut c, "JSON.GET d $..c")), "[[1,2,3]]");
+    assert_eq!(bulk(r(&mut c, "JSON.GET d $.a $.nope")), r#"{"$.a":[1],"$.nope":[]}"#);
+    assert_eq!(bulk(r(&mut c, "JSON.GET d INDENT .. NEWLINE | SPACE _ $.b.c")), "[|..[|....1,|....2,|....3|..]|]");
+    assert_eq!(err(r(&mut c, "JSON.GET d .nope")), "ERR Path '.nope' does not exist");
+    assert_eq!(r(&mut c, "JSON.GET missing"), Resp::Bulk(None));
+    assert_eq!(r(&mut c, "TYPE d"), Resp::Simple("ReJSON-RL".into()));
+    assert_eq!(r(&mut c, "JSON.TYPE d .f"), Resp::Simple("number".into()));
+    assert_eq!(r(&mut c, "JSON.TYPE d $.a").render(), r#"1) "integer""#);
+    assert_eq!(bulk(r(&mut c, "JSON.NUMINCRBY d $.a 2")), "[3]");
+    assert_eq!(bulk(r(&mut c, "JSON.NUMINCRBY d .f 1")), "2.5");
+    assert_eq!(bulk(r(&mut c, "JSON.NUMINCRBY d $.* 1")), "[4,null,null,3.5]");
+    assert_eq!(err(r(&mut c, "JSON.NUMINCRBY d .t 1")), "WRONGTYPE wrong type of path value - expected a number but found boolean");
+    assert_eq!(r(&mut c, "JSON.ARRAPPEND d $.b.c 4 5").render(), "1) (integer) 5");
+    assert_eq!(int(r(&mut c, "JSON.ARRLEN d .b.c")), 5);
+    assert_eq!(int(r(&mut c, "JSON.ARRINSERT d .b.c 0 0")), 6);
+    assert_eq!(bulk(r(&mut c, "JSON.ARRPOP d .b.c")), "5");
+    assert_eq!(int(r(&mut c, "JSON.ARRINDEX d .b.c 3")), 3);
+    assert_eq!(int(r(&mut c, "JSON.ARRTRIM d .b.c 1 2")), 2);
+    assert_eq!(bulk(r(&mut c, "JSON.GET d .b.c")), "[1,2]");
+    assert_eq!(int(r(&mut c, r#"JSON.STRAPPEND d .b.s '" there"'"#)), 8);
+    assert_eq!(int(r(&mut c, "JSON.STRLEN d .b.s")), 8);
+    assert_eq!(r(&mut c, "JSON.OBJKEYS d .b").render(), "1) \"c\"\n2) \"s\"");
+    assert_eq!(r(&mut c, "JSON.OBJLEN d $").render(), "1) (integer) 4");
+    assert_eq!(int(r(&mut c, "JSON.OBJLEN d")), 4);
+}
+
+#[test]
+fn json_writes_follow_redisjson_rules() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    let r = |c: &mut RawClient, line: &str| run(c, line);
+    assert_eq!(err(r(&mut c, "JSON.SET n $.a 1")), "ERR new objects must be created at the root");
+    assert_eq!(r(&mut c, "JSON.SET n $ 1 XX"), Resp::Bulk(None));
+    assert_eq!(r(&mut c, r#"JSON.SET n $ '{"x":{}}' NX"#), Resp::Simple("OK".into()));
+    assert_eq!(r(&mut c, "JSON.SET n $ 2 NX"), Resp::Bulk(None));
+    assert_eq!(r(&mut c, "JSON.SET n $.x.y 7"), Resp::Simple("OK".into()), "a final member is created");
+    assert_eq!(r(&mut c, "JSON.SET n $.q.y 7"), Resp::Bulk(None), "but not its parents");
+    assert!(err(r(&mut c, "JSON.SET n $ '{bad'")).contains("line 1 column"));
+    assert!(err(r(&mut c, "JSON.GET n $[")).contains("JSON Path error"));
+    assert_eq!(r(&mut c, "JSON.TOGGLE n $.x.y").render(), "1) (nil)");
+    assert_eq!(r(&mut c, r#"JSON.MERGE n $ '{"x":{"y":null,"z":[1]},"w":"new"}'"#), Resp::Simple("OK".into()));
+    assert_eq!(bulk(r(&mut c, "JSON.GET n")), r#"{"x":{"z":[1]},"w":"new"}"#);
+    assert_eq!(int(r(&mut c, "JSON.CLEAR n $.x")), 1);
+    assert_eq!(int(r(&mut c, "JSON.DEL n $.w")), 1);
+    assert_eq!(bulk(r(&mut c, "JSON.GET n")), r#"{"x":{}}"#);
+    r(&mut c, "SET str v");
+    assert_eq!(err(r(&mut c, "JSON.GET str")), "WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(r(&mut c, "JSON.MGET n str nokey $.x").render(), "1) \"[{}]\"\n2) (nil)\n3) (nil)");
+    assert_eq!(int(r(&mut c, "JSON.DEL n")), 1);
+    assert_eq!(int(r(&mut c, "EXISTS n")), 0);
+    // A TTL survives writes to the document, as it does for RedisJSON.
+    r(&mut c, r#"JSON.SET t $ '{"a":1}'"#);
+    r(&mut c, "EXPIRE t 100");
+    r(&mut c, "JSON.NUMINCRBY t $.a 1");
+    assert!(int(r(&mut c, "TTL t")) > 0);
+}
+
+#[test]
+fn json_documents_survive_restart_and_log_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let p = start(dir.path(), &["--appendonly", "yes", "--appendfsync", "always"]);
+        let mut c = RawClient::connect(p.port);
+        run(&mut c, r#"JSON.SET a $ '{"n":1,"l":["x"],"o":{"k":null}}'"#);
+        run(&mut c, "SAVE");
+        run(&mut c, "JSON.NUMINCRBY a $.n 41");
+        run(&mut c, r#"JSON.ARRAPPEND a $.l '"y"'"#);
+        run(&mut c, r#"JSON.SET b $ '[1.25,-3,"é"]'"#);
+        run(&mut c, "EXPIRE b 1000");
+    } // kill -9
+    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let mut c = RawClient::connect(p.port);
+    assert_eq!(bulk(run(&mut c, "JSON.GET a")), r#"{"n":42,"l":["x","y"],"o":{"k":null}}"#);
+    assert_eq!(bulk(run(&mut c, "JSON.GET b")), r#"[1.25,-3,"é"]"#);
+    assert!(int(run(&mut c, "TTL b")) > 900);
+}
+
+/// A HASH index of `n` random unit vectors of `dim` components under `pre`.
+fn load_vectors(c: &mut RawClient, idx: &str, pre: &str, algo: &str, n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let create = format!(
+        "FT.CREATE {idx} ON HASH PREFIX 1 {pre} SCHEMA tag TAG num NUMERIC v VECTOR {algo} 6 TYPE FLOAT32 DIM {dim} DISTANCE_METRIC COSINE"
+    );
+    assert_eq!(run(c, &create), Resp::Simple("OK".into()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut vecs = Vec::with_capacity(n);
+    let mut buf = Vec::new();
+    for i in 0..n {
+        let v = random_unit(&mut rng, dim);
+        let key = format!("{pre}{i}");
+        let tag = if i % 2 == 0 { "even" } else { "odd" };
+        buf.extend(common::encode_command(&[
+            b"HSET",
+            key.as_bytes(),
+            b"v",
+            &blob(&v),
+            b"tag",
+            tag.as_bytes(),
+            b"num",
+            (i % 100).to_string().as_bytes(),
+        ]));
+        vecs.push(v);
+        if (i + 1) % 500 == 0 || i + 1 == n {
+            c.send_raw(&buf);
+            buf.clear();
+            for _ in 0..((i % 500) + 1) {
+                assert_eq!(c.read_reply(), Resp::Int(3));
+            }
+        }
+    }
+    vecs
+}
+
+fn brute(vecs: &[(usize, &Vec<f32>)], q: &[f32], k: usize, pre: &str) -> Vec<String> {
+    let mut d: Vec<(f64, usize)> = vecs.iter().map(|(i, v)| (cos_dist(q, v), *i)).collect();
+    d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    d.into_iter().take(k).map(|(_, i)| format!("{pre}{i}")).collect()
+}
+
+#[test]
+fn knn_recall_against_brute_force_and_filters_always_hold() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    let (n, dim) = (10_000, 32);
+    let vecs = load_vectors(&mut c, "h", "h:", "HNSW", n, dim, 7);
+    wait_indexed(&mut c, "h", n);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+    let all: Vec<(usize, &Vec<f32>)> = vecs.iter().enumerate().collect();
+    let (mut hit, mut want) = (0, 0);
+    for _ in 0..50 {
+        let q = random_unit(&mut rng, dim);
+        let got = knn_ids(&mut c, "h", "*", 10, &q);
+        let exact = brute(&all, &q, 10, "h:");
+        want += exact.len();
+        hit += got.iter().filter(|g| exact.contains(g)).count();
+    }
+    let recall = hit as f64 / want as f64;
+    assert!(recall >= 0.95, "recall@10 = {recall}");
+    // Hybrid: every result satisfies the filter, and they are the filtered exact top 10.
+    let odd_small: Vec<(usize, &Vec<f32>)> = all.iter().filter(|(i, _)| i % 2 == 1 && i % 100 < 10).cloned().collect();
+    for _ in 0..10 {
+        let q = random_unit(&mut rng, dim);
+        let got = knn_ids(&mut c, "h", "(@tag:{odd} @num:[0 (10])", 10, &q);
+        for g in &got {
+            let i: usize = g[2..].parse().unwrap();
+            assert!(i % 2 == 1 && i % 100 < 10, "{g} breaks the filter");
+        }
+        assert_eq!(got, brute(&odd_small, &q, 10, "h:"));
+    }
+    // FLAT is exact.
+    let vecs = load_vectors(&mut c, "f", "f:", "FLAT", 2_000, 8, 3);
+    wait_indexed(&mut c, "f", 2_000);
+    let all: Vec<(usize, &Vec<f32>)> = vecs.iter().enumerate().collect();
+    for _ in 0..10 {
+        let q = random_unit(&mut rng, 8);
+        assert_eq!(knn_ids(&mut c, "f", "*", 10, &q), brute(&all, &q, 10, "f:"));
+    }
+}
+
+#[test]
+fn search_replies_have_redisearch_s_shape() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    run(&mut c, "FT.CREATE t ON HASH PREFIX 1 p: SCHEMA title TEXT tags TAG SEPARATOR , n NUMERIC SORTABLE");
+    run(&mut c, "HSET p:1 title 'hello world' tags a,b n 3");
+    run(&mut c, "HSET p:2 title 'hello there' tags b n 1");
+    run(&mut c, "HSET p:3 title 'goodbye world' tags c n 2");
+    run(&mut c, "HSET other:1 title 'hello world'");
+    wait_indexed(&mut c, "t", 3);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t hello NOCONTENT SORTBY n")), ["p:2", "p:1"]);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t @tags:{b} NOCONTENT SORTBY n DESC")), ["p:1", "p:2"]);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t '@n:[(1 3]' NOCONTENT SORTBY n")), ["p:3", "p:1"]);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t 'hello -world' NOCONTENT")), ["p:2"]);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t '\"hello world\"' NOCONTENT")), ["p:1"]);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t 'good* | there' NOCONTENT SORTBY n")), ["p:2", "p:3"]);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH t * NOCONTENT SORTBY n LIMIT 1 1")), ["p:3"]);
+    let full = run(&mut c, "FT.SEARCH t @n:[3 3] RETURN 2 title n");
+    assert_eq!(full.render(), "1) (integer) 1\n2) \"p:1\"\n3) 1) \"title\"\n   2) \"hello world\"\n   3) \"n\"\n   4) \"3\"");
+    assert_eq!(run(&mut c, "FT._LIST").render(), "1) \"t\"");
+    assert_eq!(run(&mut c, "FT.TAGVALS t tags").sorted().render(), "1) \"a\"\n2) \"b\"\n3) \"c\"");
+    let agg = run(&mut c, "FT.AGGREGATE t * GROUPBY 1 @tags REDUCE COUNT 0 AS k SORTBY 2 @k DESC");
+    assert!(agg.render().starts_with("1) (integer)"), "{}", agg.render());
+    // RESP3: a map, as redis-py 8 expects.
+    run(&mut c, "HELLO 3");
+    match run(&mut c, "FT.SEARCH t @n:[1 1]") {
+        Resp::Map(m) => {
+            let keys: Vec<String> = m.iter().map(|(k, _)| k.render()).collect();
+            assert!(keys.contains(&"\"total_results\"".to_string()) && keys.contains(&"\"results\"".to_string()));
+        }
+        other => panic!("RESP3 FT.SEARCH answered {}", other.render()),
+    }
+    assert!(matches!(run(&mut c, "FT.INFO t"), Resp::Map(_)));
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    run(&mut c, "FT.CREATE v ON HASH PREFIX 1 v: SCHEMA v VECTOR HNSW 6 TYPE FLOAT32 DIM 4 DISTANCE_METRIC L2 n NUMERIC");
+    assert_eq!(err(run(&mut c, "FT.CREATE v SCHEMA a TEXT")), "Index already exists");
+    assert_eq!(err(run(&mut c, "FT.SEARCH nope *")), "Unknown index name");
+    assert_eq!(err(run(&mut c, "FT.INFO nope")), "Unknown index name");
+    assert_eq!(err(run(&mut c, "FT.DROPINDEX nope")), "Unknown Index name");
+    assert!(err(run(&mut c, "FT.CREATE w SCHEMA v VECTOR HNSW 6 TYPE FLOAT32 DIM 4")).starts_with("Expected 6 parameters"));
+    assert!(err(run(&mut c, "FT.SEARCH v '@n:[1'")).contains("Syntax error"));
+    assert!(err(run(&mut c, "FT.SEARCH v @missing:{x}")).contains("Unknown field"));
+    let q = |k: &str, v: &[u8]| {
+        let query = format!("*=>[KNN {k} @v $q]");
+        vec![b"FT.SEARCH".to_vec(), b"v".to_vec(), query.into_bytes(), b"PARAMS".to_vec(), b"2".to_vec(), b"q".to_vec(), v.to_vec(), b"DIALECT".to_vec(), b"2".to_vec()]
+    };
+    let send = |c: &mut RawClient, a: Vec<Vec<u8>>| {
+        let refs: Vec<&[u8]> = a.iter().map(|x| &x[..]).collect();
+        c.cmd(&refs)
+    };
+    assert_eq!(
+        err(send(&mut c, q("3", &[0u8; 7]))),
+        "Error parsing vector similarity query: query vector blob size (7) does not match index's expected size (16)."
+    );
+    assert!(err(send(&mut c, q("99999999999", &blob(&[1.0; 4])))).contains("K value"));
+    assert!(err(send(&mut c, q("3", &blob(&[f32::NAN, 0.0, 0.0, 0.0])))).contains("NaN"));
+    assert_eq!(int(send(&mut c, q("3", &blob(&[1.0; 4]))).pop_first()), 0);
+    // Documents whose vector has the wrong size are not indexed, and are counted.
+    c.cmd(&[b"HSET", b"v:bad", b"v", b"short"]);
+    c.cmd(&[b"HSET", b"v:good", b"v", &blob(&[1.0, 0.0, 0.0, 0.0])]);
+    wait_indexed(&mut c, "v", 1);
+    assert_eq!(info(&mut c, "v", "hash_indexing_failures"), "1");
+    // Malformed JSON paths in a schema are refused.
+    assert!(err(run(&mut c, "FT.CREATE j ON JSON SCHEMA $.[ AS x TEXT")).contains("JSONPath"));
+}
+
+trait PopFirst {
+    fn pop_first(self) -> Resp;
+}
+
+impl PopFirst for Resp {
+    fn pop_first(self) -> Resp {
+        match self {
+            Resp::Array(Some(mut v)) => v.remove(0),
+            other => panic!("not an array: {}", other.render()),
+        }
+    }
+}
+
+/// Live documents by brute force, against what the index answers, after every kind of change.
+#[test]
+fn indexes_follow_updates_deletes_expiry_renames_flushes_and_the_cold_tier() {
+    let s = Server::strata(&["--cold-tier", "yes"]);
+    let mut c = s.client();
+    let dim = 4;
+    run(&mut c, "FT.CREATE j ON JSON PREFIX 1 d: SCHEMA $.n AS n NUMERIC $.v AS v VECTOR FLAT 6 TYPE FLOAT32 DIM 4 DISTANCE_METRIC L2");
+    let set = |c: &mut RawClient, k: &str, n: i64, v: [f32; 4]| {
+        let doc = format!(r#"{{"n":{n},"v":[{},{},{},{}]}}"#, v[0], v[1], v[2], v[3]);
+        assert_eq!(c.cmd(&[b"JSON.SET", k.as_bytes(), b"$", doc.as_bytes()]), Resp::Simple("OK".into()));
+    };
+    for i in 0..20 {
+        set(&mut c, &format!("d:{i}"), i, [i as f32, 0.0, 0.0, 0.0]);
+    }
+    let q = [0.0f32; 4];
+    let all = |c: &mut RawClient| knn_ids(c, "j", "*", 100, &q);
+    let expect = |live: &[i64]| live.iter().map(|i| format!("d:{i}")).collect::<Vec<_>>();
+    assert_eq!(all(&mut c), expect(&(0..20).collect::<Vec<_>>()));
+    // Update: d:0 moves to the far end.
+    set(&mut c, "d:0", 0, [50.0, 0.0, 0.0, 0.0]);
+    let mut live: Vec<i64> = (1..20).chain([0]).collect();
+    assert_eq!(all(&mut c), expect(&live));
+    // A numeric path update through another command.
+    run(&mut c, "JSON.NUMINCRBY d:1 $.n 100");
+    assert_eq!(ids(run(&mut c, "FT.SEARCH j '@n:[100 200]' NOCONTENT")), ["d:1"]);
+    // Delete, JSON.DEL at the root, UNLINK.
+    run(&mut c, "DEL d:2");
+    run(&mut c, "JSON.DEL d:3");
+    run(&mut c, "UNLINK d:4");
+    live.retain(|i| ![2, 3, 4].contains(i));
+    assert_eq!(all(&mut c), expect(&live));
+    // Expiry (lazy or active: the document leaves the index either way).
+    run(&mut c, "PEXPIRE d:5 1");
+    thread::sleep(Duration::from_millis(300));
+    live.retain(|i| *i != 5);
+    assert_eq!(all(&mut c), expect(&live));
+    // Rename out of the prefix and back in under a new name.
+    run(&mut c, "RENAME d:6 x:6");
+    live.retain(|i| *i != 6);
+    assert_eq!(all(&mut c), expect(&live));
+    run(&mut c, "RENAME x:6 d:66");
+    // Overwrite with another type.
+    run(&mut c, "SET d:7 plain");
+    live.retain(|i| *i != 7);
+    let mut with_66 = expect(&live);
+    with_66.insert(with_66.iter().position(|k| k == "d:8").unwrap(), "d:66".into());
+    assert_eq!(all(&mut c), with_66);
+    // Spilled to the cold tier: still searchable, content still returned.
+    run(&mut c, "DEBUG TIER SPILL-ALL");
+    assert_eq!(all(&mut c), with_66);
+    let r = run(&mut c, "FT.SEARCH j '@n:[9 9]' RETURN 1 n");
+    assert_eq!(r.render(), "1) (integer) 1\n2) \"d:9\"\n3) 1) \"n\"\n   2) \"9\"");
+    // FLUSHALL empties the index; new documents come back.
+    run(&mut c, "FLUSHALL");
+    assert_eq!(all(&mut c), Vec::<String>::new());
+    set(&mut c, "d:1", 1, [1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(all(&mut c), ["d:1"]);
+    // DROPINDEX DD deletes the documents; without DD they stay.
+    assert_eq!(run(&mut c, "FT.DROPINDEX j DD"), Resp::Simple("OK".into()));
+    assert_eq!(int(run(&mut c, "EXISTS d:1")), 0);
+    let _ = dim;
+}
+
+#[test]
+fn definitions_and_documents_come_back_after_restart_and_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let vecs: Vec<Vec<f32>> = (0..300).map(|_| random_unit(&mut rng, 8)).collect();
+    {
+        let p = start(dir.path(), &["--appendonly", "yes", "--appendfsync", "always"]);
+        let mut c = RawClient::connect(p.port);
+        run(&mut c, "FT.CREATE r ON HASH PREFIX 1 r: SCHEMA v VECTOR HNSW 6 TYPE FLOAT32 DIM 8 DISTANCE_METRIC COSINE t TAG");
+        for (i, v) in vecs.iter().enumerate() {
+            c.cmd(&[b"HSET", format!("r:{i}").as_bytes(), b"v", &blob(v), b"t", b"x"]);
+            if i == 150 {
+                run(&mut c, "BGSAVE");
+            }
+        }
+        run(&mut c, "DEL r:0");
+        run(&mut c, "FT.CREATE gone ON HASH SCHEMA t TAG");
+        run(&mut c, "FT.DROPINDEX gone");
+    } // kill -9
+    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let mut c = RawClient::connect(p.port);
+    wait_indexed(&mut c, "r", 299);
+    assert_eq!(run(&mut c, "FT._LIST").render(), "1) \"r\"");
+    assert_eq!(info(&mut c, "r", "num_docs"), "299");
+    let all: Vec<(usize, &Vec<f32>)> = vecs.iter().enumerate().skip(1).collect();
+    for _ in 0..10 {
+        let q = random_unit(&mut rng, 8);
+        assert_eq!(knn_ids(&mut c, "r", "@t:{x}", 5, &q), brute(&all, &q, 5, "r:"));
+    }
+}
