@@ -455,8 +455,10 @@ impl Engine {
                 // A definition this build refuses (it was accepted when logged) is skipped
                 // rather than failing the whole load.
                 if let Some((name, rest)) = args.split_first() {
-                    let rest: Vec<bytes::Bytes> =
-                        rest.iter().map(|a| bytes::Bytes::copy_from_slice(a)).collect();
+                    let rest: Vec<bytes::Bytes> = rest
+                        .iter()
+                        .map(|a| bytes::Bytes::copy_from_slice(a))
+                        .collect();
                     let name = String::from_utf8_lossy(name);
                     if let Ok(def) = crate::search::Def::parse(&name, &rest) {
                         let _ = self.search.define(def);

@@ -1345,7 +1345,12 @@ mod tests {
                 doc: vec![8, 0],
             },
             Effect::SearchDefine {
-                args: vec![b"idx".to_vec(), b"SCHEMA".to_vec(), b"t".to_vec(), b"TEXT".to_vec()],
+                args: vec![
+                    b"idx".to_vec(),
+                    b"SCHEMA".to_vec(),
+                    b"t".to_vec(),
+                    b"TEXT".to_vec(),
+                ],
             },
             Effect::SearchDrop {
                 name: b"idx".to_vec(),

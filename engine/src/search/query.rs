@@ -27,7 +27,10 @@ pub enum Node {
         words: Vec<String>,
     },
     /// Any of these tag values (a trailing `*` makes a prefix).
-    Tag { field: String, values: Vec<String> },
+    Tag {
+        field: String,
+        values: Vec<String>,
+    },
     Range {
         field: String,
         lo: f64,
@@ -81,28 +84,36 @@ pub fn parse(q: &[u8], params: &HashMap<String, Bytes>) -> Result<Query, String>
     Ok(Query { filter, knn })
 }
 
-/// Splits off a top-level `=>[...]` clause.
+/// Splits off the trailing `=>[...]` clause: the last `=>`, outside quotes, followed by a
+/// bracket.
 fn split_knn(q: &[u8]) -> (&[u8], Option<&[u8]>) {
-    let mut depth = 0i32;
     let mut quote = false;
+    let mut found = None;
     let mut i = 0;
     while i < q.len() {
         match q[i] {
             b'\\' => i += 1,
             b'"' => quote = !quote,
-            b'(' | b'[' | b'{' if !quote => depth += 1,
-            b')' | b']' | b'}' if !quote => depth -= 1,
-            b'=' if !quote && depth == 0 && q.get(i + 1) == Some(&b'>') => {
-                return (&q[..i], Some(&q[i + 2..]));
+            b'=' if !quote && q.get(i + 1) == Some(&b'>') => {
+                let rest = q[i + 2..].trim_ascii_start();
+                if rest.first().is_some_and(|c| *c == b'[' || *c == b'{') {
+                    found = Some(i);
+                }
             }
             _ => {}
         }
         i += 1;
     }
-    (q, None)
+    match found {
+        Some(i) => (&q[..i], Some(&q[i + 2..])),
+        None => (q, None),
+    }
 }
 
-fn param<'a>(tok: &'a str, params: &'a HashMap<String, Bytes>) -> Result<std::borrow::Cow<'a, str>, String> {
+fn param<'a>(
+    tok: &'a str,
+    params: &'a HashMap<String, Bytes>,
+) -> Result<std::borrow::Cow<'a, str>, String> {
     match tok.strip_prefix('$') {
         Some(name) => params
             .get(name)
@@ -179,9 +190,33 @@ fn is_sep(c: u8) -> bool {
     c.is_ascii_whitespace()
         || matches!(
             c,
-            b',' | b'.' | b'<' | b'>' | b'{' | b'}' | b'[' | b']' | b'"' | b'\'' | b':' | b';'
-                | b'!' | b'@' | b'#' | b'$' | b'%' | b'^' | b'&' | b'*' | b'(' | b')' | b'-'
-                | b'+' | b'=' | b'~' | b'|' | b'/'
+            b',' | b'.'
+                | b'<'
+                | b'>'
+                | b'{'
+                | b'}'
+                | b'['
+                | b']'
+                | b'"'
+                | b'\''
+                | b':'
+                | b';'
+                | b'!'
+                | b'@'
+                | b'#'
+                | b'$'
+                | b'%'
+                | b'^'
+                | b'&'
+                | b'*'
+                | b'('
+                | b')'
+                | b'-'
+                | b'+'
+                | b'='
+                | b'~'
+                | b'|'
+                | b'/'
         )
 }
 
@@ -198,7 +233,10 @@ impl P<'_> {
 
     fn err<T>(&self) -> Result<T, String> {
         let near = String::from_utf8_lossy(&self.s[self.i.min(self.s.len())..]).to_string();
-        Err(syntax(self.i, if near.is_empty() { "<end>" } else { &near }))
+        Err(syntax(
+            self.i,
+            if near.is_empty() { "<end>" } else { &near },
+        ))
     }
 
     fn union(&mut self, depth: usize) -> Result<Node, String> {
@@ -264,7 +302,7 @@ impl P<'_> {
                 let start = self.i;
                 while self
                     .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'\\' && { true })
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
                 {
                     self.i += 1;
                 }
@@ -321,7 +359,10 @@ impl P<'_> {
         if self.peek() == Some(b'$') {
             self.i += 1;
             let start = self.i;
-            while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            while self
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+            {
                 self.i += 1;
             }
             let name = String::from_utf8_lossy(&self.s[start..self.i]).to_string();
@@ -395,7 +436,10 @@ impl P<'_> {
                     .map(|p| p + self.i)
                     .ok_or_else(|| syntax(self.i, "["))?;
                 let inner = String::from_utf8_lossy(&self.s[self.i..end]).to_string();
-                let toks: Vec<&str> = inner.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
+                let toks: Vec<&str> = inner
+                    .split(|c: char| c.is_whitespace() || c == ',')
+                    .filter(|t| !t.is_empty())
+                    .collect();
                 if toks.len() != 2 {
                     return Err(syntax(self.i, &inner));
                 }
@@ -524,7 +568,10 @@ mod tests {
         let k = q("*=>[KNN 10 @embedding $vec AS score]");
         assert_eq!(k.filter, Node::All);
         let knn = k.knn.unwrap();
-        assert_eq!((knn.k, &knn.field[..], &knn.score_name[..]), (10, "embedding", "score"));
+        assert_eq!(
+            (knn.k, &knn.field[..], &knn.score_name[..]),
+            (10, "embedding", "score")
+        );
         assert_eq!(knn.vector, Bytes::from_static(b"abcd"));
         let h = q("(@user_id:[$lo 2])=>[KNN 1 @v $vec EF_RUNTIME 50]");
         assert_eq!(
@@ -562,7 +609,16 @@ mod tests {
     #[test]
     fn malformed_queries_are_refused() {
         let p = HashMap::new();
-        for s in ["@", "(a", "@n:[1]", "@n:[a b]", "*=>[KNN x @v $vec]", "*=>[KNN 3 @v $missing]", "@t:{}", "a |"] {
+        for s in [
+            "@",
+            "(a",
+            "@n:[1]",
+            "@n:[a b]",
+            "*=>[KNN x @v $vec]",
+            "*=>[KNN 3 @v $missing]",
+            "@t:{}",
+            "a |",
+        ] {
             assert!(parse(s.as_bytes(), &p).is_err(), "{s}");
         }
     }

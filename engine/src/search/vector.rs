@@ -124,7 +124,13 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
                 d * d
             })
             .sum::<f64>() as f32,
-        Metric::Ip => (1.0 - a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>()) as f32,
+        Metric::Ip => {
+            (1.0 - a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| *x as f64 * *y as f64)
+                .sum::<f64>()) as f32
+        }
         Metric::Cosine => {
             let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
             for (x, y) in a.iter().zip(b) {
@@ -224,7 +230,8 @@ impl Vectors {
 
     /// Bytes held (vectors, plus the graph).
     pub fn memory(&self) -> usize {
-        self.vecs.len() * (self.params.dim * 4 + 48) + self.hnsw.as_ref().map_or(0, |h| h.memory_usage())
+        self.vecs.len() * (self.params.dim * 4 + 48)
+            + self.hnsw.as_ref().map_or(0, |h| h.memory_usage())
     }
 
     /// The `k` nearest documents to `q` among those `allowed` admits (all when None), nearest
@@ -327,7 +334,11 @@ mod tests {
             v.put(5, vec![100.5, 0.0, 0.0, 0.0]).unwrap();
             v.remove(7);
             let r = v.knn(&[6.0, 0.0, 0.0, 0.0], 3, None, None, None);
-            assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![6, 8, 4], "{algo:?}");
+            assert_eq!(
+                r.iter().map(|x| x.0).collect::<Vec<_>>(),
+                vec![6, 4, 8],
+                "{algo:?}"
+            );
             let even = |id: u64| id % 2 == 0;
             let r = v.knn(&[6.0, 0.0, 0.0, 0.0], 2, Some(&even), Some(100), None);
             assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![6, 4]);

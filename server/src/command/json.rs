@@ -124,12 +124,20 @@ mod imp {
     }
 
     pub fn json_numincrby(call: &mut Call) -> Result<Reply, CmdError> {
-        let (k, p, by) = (call.arg(1).clone(), j::parse_path(call.arg(2))?, call.arg(3).clone());
+        let (k, p, by) = (
+            call.arg(1).clone(),
+            j::parse_path(call.arg(2))?,
+            call.arg(3).clone(),
+        );
         j::numop(&mut call.cx(), &k, &p, &by, false)
     }
 
     pub fn json_nummultby(call: &mut Call) -> Result<Reply, CmdError> {
-        let (k, p, by) = (call.arg(1).clone(), j::parse_path(call.arg(2))?, call.arg(3).clone());
+        let (k, p, by) = (
+            call.arg(1).clone(),
+            j::parse_path(call.arg(2))?,
+            call.arg(3).clone(),
+        );
         j::numop(&mut call.cx(), &k, &p, &by, true)
     }
 
@@ -204,8 +212,18 @@ mod imp {
         }
         let (k, p) = (call.arg(1).clone(), j::parse_path(call.arg(2))?);
         let v = j::parse_json(call.arg(3))?;
-        let start = call.args.get(4).map(|a| parse_int(a)).transpose()?.unwrap_or(0);
-        let stop = call.args.get(5).map(|a| parse_int(a)).transpose()?.unwrap_or(0);
+        let start = call
+            .args
+            .get(4)
+            .map(|a| parse_int(a))
+            .transpose()?
+            .unwrap_or(0);
+        let stop = call
+            .args
+            .get(5)
+            .map(|a| parse_int(a))
+            .transpose()?
+            .unwrap_or(0);
         j::arrindex(&mut call.cx(), &k, &p, &v, start, stop)
     }
 

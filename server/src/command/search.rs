@@ -17,7 +17,16 @@ use strata_engine::types::{hash, Kind};
 use super::Call;
 use crate::resp::Proto;
 
-handlers!(ft_create, ft_search, ft_info, ft_dropindex, ft_list, ft_alter, ft_tagvals, ft_aggregate);
+handlers!(
+    ft_create,
+    ft_search,
+    ft_info,
+    ft_dropindex,
+    ft_list,
+    ft_alter,
+    ft_tagvals,
+    ft_aggregate
+);
 
 /// RediSearch's errors carry no "ERR" prefix.
 fn fail(msg: impl Into<String>) -> CmdError {
@@ -100,12 +109,22 @@ mod imp {
         let idx = index(call, 1)?;
         let mut i = 2;
         let mut skip_scan = false;
-        if call.args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"SKIPINITIALSCAN")) {
+        if call
+            .args
+            .get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"SKIPINITIALSCAN"))
+        {
             skip_scan = true;
             i += 1;
         }
-        if !(call.args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"SCHEMA"))
-            && call.args.get(i + 1).is_some_and(|a| a.eq_ignore_ascii_case(b"ADD")))
+        if !(call
+            .args
+            .get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"SCHEMA"))
+            && call
+                .args
+                .get(i + 1)
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"ADD")))
         {
             return Err(fail("Unknown argument: expected SCHEMA ADD"));
         }
@@ -180,7 +199,10 @@ mod imp {
             }
         };
         Ok(Reply::Set(
-            idx.tag_values(pos).iter().map(|t| Reply::bulk_str(t)).collect(),
+            idx.tag_values(pos)
+                .iter()
+                .map(|t| Reply::bulk_str(t))
+                .collect(),
         ))
     }
 
@@ -206,7 +228,14 @@ mod imp {
                     }
                     FieldType::Numeric => {}
                     FieldType::Vector(p) => {
-                        kv.push((s("algorithm"), s(if p.algo == search::vector::Algo::Flat { "FLAT" } else { "HNSW" })));
+                        kv.push((
+                            s("algorithm"),
+                            s(if p.algo == search::vector::Algo::Flat {
+                                "FLAT"
+                            } else {
+                                "HNSW"
+                            }),
+                        ));
                         kv.push((s("data_type"), s(p.dtype.name())));
                         kv.push((s("dim"), Reply::Int(p.dim as i64)));
                         kv.push((s("distance_metric"), s(p.metric.name())));
@@ -245,7 +274,12 @@ mod imp {
             ),
             (
                 s("prefixes"),
-                Reply::Array(def.prefixes.iter().map(|p| Reply::Bulk(p.clone())).collect()),
+                Reply::Array(
+                    def.prefixes
+                        .iter()
+                        .map(|p| Reply::Bulk(p.clone()))
+                        .collect(),
+                ),
             ),
             (s("default_score"), Reply::Double(1.0)),
         ]);
@@ -257,13 +291,22 @@ mod imp {
             (s("num_docs"), Reply::Double(n_docs as f64)),
             (s("max_doc_id"), Reply::Double(idx.max_doc_id() as f64)),
             (s("num_terms"), Reply::Double(idx.num_terms() as f64)),
-            (s("num_records"), Reply::Double(n_docs as f64 * def.fields.len() as f64)),
+            (
+                s("num_records"),
+                Reply::Double(n_docs as f64 * def.fields.len() as f64),
+            ),
             (s("inverted_sz_mb"), mb(0)),
             (s("vector_index_sz_mb"), mb(idx.vector_bytes())),
-            (s("hash_indexing_failures"), Reply::Double(idx.failures() as f64)),
+            (
+                s("hash_indexing_failures"),
+                Reply::Double(idx.failures() as f64),
+            ),
             (s("indexing"), Reply::Double(indexing as u8 as f64)),
             (s("percent_indexed"), Reply::Double(pct)),
-            (s("number_of_uses"), Reply::Int(idx.uses.load(Ordering::Relaxed) as i64)),
+            (
+                s("number_of_uses"),
+                Reply::Int(idx.uses.load(Ordering::Relaxed) as i64),
+            ),
             (s("cleaning"), Reply::Int(0)),
         ]))
     }
@@ -296,7 +339,9 @@ mod imp {
         let mut i = 0;
         let bad = |what: &str| fail(format!("Bad arguments for {what}"));
         let count = |i: usize, what: &str| -> Result<usize, CmdError> {
-            a.get(i).and_then(|n| parse_usize(n)).ok_or_else(|| bad(what))
+            a.get(i)
+                .and_then(|n| parse_usize(n))
+                .ok_or_else(|| bad(what))
         };
         while i < a.len() {
             let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
@@ -331,7 +376,10 @@ mod imp {
                     while k < end {
                         let name = String::from_utf8_lossy(&a[k]).to_string();
                         let name = name.strip_prefix('@').unwrap_or(&name).to_string();
-                        if k + 2 < end + 1 && a.get(k + 1).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) && k + 2 < end {
+                        if k + 2 < end + 1
+                            && a.get(k + 1).is_some_and(|x| x.eq_ignore_ascii_case(b"AS"))
+                            && k + 2 < end
+                        {
                             fields.push((name, String::from_utf8_lossy(&a[k + 2]).to_string()));
                             k += 3;
                         } else {
@@ -350,7 +398,11 @@ mod imp {
                         asc: true,
                     };
                     i += 1;
-                    match a.get(i).map(|x| String::from_utf8_lossy(x).to_ascii_uppercase()).as_deref() {
+                    match a
+                        .get(i)
+                        .map(|x| String::from_utf8_lossy(x).to_ascii_uppercase())
+                        .as_deref()
+                    {
                         Some("ASC") => i += 1,
                         Some("DESC") => {
                             s.asc = false;
@@ -358,7 +410,9 @@ mod imp {
                         }
                         _ => {}
                     }
-                    if a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"WITHCOUNT")) {
+                    if a.get(i)
+                        .is_some_and(|x| x.eq_ignore_ascii_case(b"WITHCOUNT"))
+                    {
                         i += 1;
                     }
                     o.sort = Some(s);
@@ -369,20 +423,26 @@ mod imp {
                         return Err(bad("PARAMS"));
                     }
                     for p in a[i + 1..i + 1 + n].chunks(2) {
-                        o.params.insert(String::from_utf8_lossy(&p[0]).to_string(), p[1].clone());
+                        o.params
+                            .insert(String::from_utf8_lossy(&p[0]).to_string(), p[1].clone());
                     }
                     i += 1 + n;
                 }
                 "FILTER" => {
                     let f = a.get(i).ok_or_else(|| bad("FILTER"))?;
-                    let (lo, hi) = (a.get(i + 1).ok_or_else(|| bad("FILTER"))?, a.get(i + 2).ok_or_else(|| bad("FILTER"))?);
+                    let (lo, hi) = (
+                        a.get(i + 1).ok_or_else(|| bad("FILTER"))?,
+                        a.get(i + 2).ok_or_else(|| bad("FILTER"))?,
+                    );
                     let q = format!(
                         "@{}:[{} {}]",
                         String::from_utf8_lossy(f),
                         String::from_utf8_lossy(lo),
                         String::from_utf8_lossy(hi)
                     );
-                    let node = query::parse(q.as_bytes(), &HashMap::new()).map_err(fail)?.filter;
+                    let node = query::parse(q.as_bytes(), &HashMap::new())
+                        .map_err(fail)?
+                        .filter;
                     o.filters.push(node);
                     i += 3;
                 }
@@ -394,7 +454,13 @@ mod imp {
                     o.in_keys = Some(a[i + 1..i + 1 + n].to_vec());
                     i += 1 + n;
                 }
-                _ => return Err(fail(format!("Unknown argument `{}` at position {}", String::from_utf8_lossy(&a[i - 1]), i + 1))),
+                _ => {
+                    return Err(fail(format!(
+                        "Unknown argument `{}` at position {}",
+                        String::from_utf8_lossy(&a[i - 1]),
+                        i + 1
+                    )))
+                }
             }
         }
         Ok(o)
@@ -432,7 +498,11 @@ mod imp {
         let v = g.peek(&hit.key)?.value.clone();
         drop(g);
         let def = idx.def.read();
-        let doc = if v.kind() == Kind::Json { j::doc(&v) } else { None };
+        let doc = if v.kind() == Kind::Json {
+            j::doc(&v)
+        } else {
+            None
+        };
         let dist = || hit.distance.map(|d| Bytes::from(format_score(d as f64)));
         let mut out = Vec::new();
         match ret {
@@ -463,7 +533,9 @@ mod imp {
                     }
                     let val = match def.on {
                         On::Hash => {
-                            let ident = def.field(name).map_or(name.as_str(), |(_, f)| f.identifier.as_str());
+                            let ident = def
+                                .field(name)
+                                .map_or(name.as_str(), |(_, f)| f.identifier.as_str());
                             hash::get(&v, ident.as_bytes()).map(Bytes::copy_from_slice)
                         }
                         On::Json => doc.as_ref().and_then(|d| {
@@ -478,7 +550,8 @@ mod imp {
                                 1 => Some(json_field_text(found[0])),
                                 _ if path.legacy => Some(json_field_text(found[0])),
                                 _ => Some(Bytes::from(
-                                    serde_json::Value::Array(found.into_iter().cloned().collect()).to_string(),
+                                    serde_json::Value::Array(found.into_iter().cloned().collect())
+                                        .to_string(),
                                 )),
                             }
                         }),
@@ -508,16 +581,34 @@ mod imp {
             query: q,
             sort: opts.sort.clone(),
             // INKEYS filters after the query, so the window is applied here.
-            offset: if opts.in_keys.is_some() { 0 } else { opts.offset },
-            limit: if opts.in_keys.is_some() { usize::MAX } else { opts.limit },
+            offset: if opts.in_keys.is_some() {
+                0
+            } else {
+                opts.offset
+            },
+            limit: if opts.in_keys.is_some() {
+                usize::MAX
+            } else {
+                opts.limit
+            },
         };
         let found = idx.search(&req).map_err(fail)?;
         let (total, hits) = match &opts.in_keys {
             None => (found.total, found.hits),
             Some(keys) => {
-                let hits: Vec<Hit> = found.hits.into_iter().filter(|h| keys.contains(&h.key)).collect();
+                let hits: Vec<Hit> = found
+                    .hits
+                    .into_iter()
+                    .filter(|h| keys.contains(&h.key))
+                    .collect();
                 let total = hits.len();
-                (total, hits.into_iter().skip(opts.offset).take(opts.limit).collect())
+                (
+                    total,
+                    hits.into_iter()
+                        .skip(opts.offset)
+                        .take(opts.limit)
+                        .collect(),
+                )
             }
         };
         let resp3 = call.client.proto == Proto::Resp3;
@@ -544,7 +635,12 @@ mod imp {
                     if !opts.no_content {
                         m.push((
                             s("extra_attributes"),
-                            Reply::Map(fields.into_iter().map(|(k, v)| (Reply::Bulk(k), Reply::Bulk(v))).collect()),
+                            Reply::Map(
+                                fields
+                                    .into_iter()
+                                    .map(|(k, v)| (Reply::Bulk(k), Reply::Bulk(v)))
+                                    .collect(),
+                            ),
                         ));
                     }
                     m.push((s("values"), Reply::Array(vec![])));
@@ -567,7 +663,10 @@ mod imp {
             }
             if !opts.no_content {
                 out.push(Reply::Array(
-                    fields.into_iter().flat_map(|(k, v)| [Reply::Bulk(k), Reply::Bulk(v)]).collect(),
+                    fields
+                        .into_iter()
+                        .flat_map(|(k, v)| [Reply::Bulk(k), Reply::Bulk(v)])
+                        .collect(),
                 ));
             }
         }
@@ -587,7 +686,10 @@ mod imp {
         let mut k = 0;
         while k < a.len() {
             if a[k].eq_ignore_ascii_case(b"PARAMS") {
-                let n = a.get(k + 1).and_then(|n| parse_usize(n)).ok_or_else(|| bad("PARAMS"))?;
+                let n = a
+                    .get(k + 1)
+                    .and_then(|n| parse_usize(n))
+                    .ok_or_else(|| bad("PARAMS"))?;
                 if n % 2 != 0 || k + 2 + n > a.len() {
                     return Err(bad("PARAMS"));
                 }
@@ -623,7 +725,10 @@ mod imp {
                         i += 1;
                         continue;
                     }
-                    let n = a.get(i).and_then(|n| parse_usize(n)).ok_or_else(|| bad("LOAD"))?;
+                    let n = a
+                        .get(i)
+                        .and_then(|n| parse_usize(n))
+                        .ok_or_else(|| bad("LOAD"))?;
                     if i + 1 + n > a.len() {
                         return Err(bad("LOAD"));
                     }
@@ -631,7 +736,10 @@ mod imp {
                     i += 1 + n;
                 }
                 "GROUPBY" => {
-                    let n = a.get(i).and_then(|n| parse_usize(n)).ok_or_else(|| bad("GROUPBY"))?;
+                    let n = a
+                        .get(i)
+                        .and_then(|n| parse_usize(n))
+                        .ok_or_else(|| bad("GROUPBY"))?;
                     if i + 1 + n > a.len() {
                         return Err(bad("GROUPBY"));
                     }
@@ -640,15 +748,26 @@ mod imp {
                     i += 1 + n;
                     let mut reducers = Vec::new();
                     while a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"REDUCE")) {
-                        let f = a.get(i + 1).map(|x| String::from_utf8_lossy(x).to_ascii_uppercase());
-                        let nargs = a.get(i + 2).and_then(|n| parse_usize(n)).ok_or_else(|| bad("REDUCE"))?;
+                        let f = a
+                            .get(i + 1)
+                            .map(|x| String::from_utf8_lossy(x).to_ascii_uppercase());
+                        let nargs = a
+                            .get(i + 2)
+                            .and_then(|n| parse_usize(n))
+                            .ok_or_else(|| bad("REDUCE"))?;
                         if f.as_deref() != Some("COUNT") || nargs != 0 {
-                            return Err(fail(format!("Unsupported reducer `{}`", f.unwrap_or_default())));
+                            return Err(fail(format!(
+                                "Unsupported reducer `{}`",
+                                f.unwrap_or_default()
+                            )));
                         }
                         i += 3;
                         let mut name = "__generated_aliascount".to_string();
                         if a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) {
-                            name = a.get(i + 1).map(|x| String::from_utf8_lossy(x).to_string()).ok_or_else(|| bad("AS"))?;
+                            name = a
+                                .get(i + 1)
+                                .map(|x| String::from_utf8_lossy(x).to_string())
+                                .ok_or_else(|| bad("AS"))?;
                             i += 2;
                         }
                         reducers.push(name);
@@ -656,7 +775,10 @@ mod imp {
                     steps.push(Step::Group(by, reducers));
                 }
                 "SORTBY" => {
-                    let n = a.get(i).and_then(|n| parse_usize(n)).ok_or_else(|| bad("SORTBY"))?;
+                    let n = a
+                        .get(i)
+                        .and_then(|n| parse_usize(n))
+                        .ok_or_else(|| bad("SORTBY"))?;
                     if i + 1 + n > a.len() {
                         return Err(bad("SORTBY"));
                     }
@@ -680,14 +802,23 @@ mod imp {
                     i += 1 + n;
                     let mut max = usize::MAX;
                     if a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"MAX")) {
-                        max = a.get(i + 1).and_then(|n| parse_usize(n)).ok_or_else(|| bad("MAX"))?;
+                        max = a
+                            .get(i + 1)
+                            .and_then(|n| parse_usize(n))
+                            .ok_or_else(|| bad("MAX"))?;
                         i += 2;
                     }
                     steps.push(Step::Sort(keys, max));
                 }
                 "LIMIT" => {
-                    let off = a.get(i).and_then(|n| parse_usize(n)).ok_or_else(|| bad("LIMIT"))?;
-                    let num = a.get(i + 1).and_then(|n| parse_usize(n)).ok_or_else(|| bad("LIMIT"))?;
+                    let off = a
+                        .get(i)
+                        .and_then(|n| parse_usize(n))
+                        .ok_or_else(|| bad("LIMIT"))?;
+                    let num = a
+                        .get(i + 1)
+                        .and_then(|n| parse_usize(n))
+                        .ok_or_else(|| bad("LIMIT"))?;
                     steps.push(Step::Limit(off, num));
                     i += 2;
                 }
@@ -697,10 +828,16 @@ mod imp {
                 }
                 "DIALECT" | "TIMEOUT" => i += 1,
                 "VERBATIM" => {}
-                _ => return Err(fail(format!("Unknown argument `{}`", String::from_utf8_lossy(&a[i - 1])))),
+                _ => {
+                    return Err(fail(format!(
+                        "Unknown argument `{}`",
+                        String::from_utf8_lossy(&a[i - 1])
+                    )))
+                }
             }
         }
-        let ret: Vec<(String, String)> = load_fields.iter().map(|f| (f.clone(), f.clone())).collect();
+        let ret: Vec<(String, String)> =
+            load_fields.iter().map(|f| (f.clone(), f.clone())).collect();
         let mut rows: Vec<Vec<(String, Bytes)>> = Vec::new();
         for h in &found.hits {
             if let Some(fields) = load(call, &idx, h, &Some(ret.clone()), None) {
@@ -724,7 +861,11 @@ mod imp {
                     Reply::Map(vec![
                         (
                             s("extra_attributes"),
-                            Reply::Map(r.iter().map(|(k, v)| (s(k), Reply::Bulk(v.clone()))).collect()),
+                            Reply::Map(
+                                r.iter()
+                                    .map(|(k, v)| (s(k), Reply::Bulk(v.clone())))
+                                    .collect(),
+                            ),
                         ),
                         (s("values"), Reply::Array(vec![])),
                     ])
@@ -740,7 +881,11 @@ mod imp {
         }
         let mut out = vec![Reply::Int(rows.len() as i64)];
         for r in rows {
-            out.push(Reply::Array(r.into_iter().flat_map(|(k, v)| [s(&k), Reply::Bulk(v)]).collect()));
+            out.push(Reply::Array(
+                r.into_iter()
+                    .flat_map(|(k, v)| [s(&k), Reply::Bulk(v)])
+                    .collect(),
+            ));
         }
         Ok(Reply::Array(out))
     }
@@ -763,7 +908,8 @@ mod imp {
                 Step::Group(by, reducers) => {
                     let mut groups: Vec<(Vec<Option<Bytes>>, usize)> = Vec::new();
                     for r in &rows {
-                        let key: Vec<Option<Bytes>> = by.iter().map(|f| get(r, f).cloned()).collect();
+                        let key: Vec<Option<Bytes>> =
+                            by.iter().map(|f| get(r, f).cloned()).collect();
                         match groups.iter_mut().find(|(k, _)| *k == key) {
                             Some(g) => g.1 += 1,
                             None => groups.push((key, 1)),
@@ -789,8 +935,10 @@ mod imp {
                     rows.sort_by(|a, b| {
                         for (f, asc) in &keys {
                             let (x, y) = (get(a, f), get(b, f));
-                            let nx = x.and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok());
-                            let ny = y.and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok());
+                            let nx =
+                                x.and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok());
+                            let ny =
+                                y.and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok());
                             let o = match (nx, ny) {
                                 (Some(p), Some(q)) => p.total_cmp(&q),
                                 _ => x.cmp(&y),

@@ -191,7 +191,10 @@ pub fn to_value(doc: &J) -> Value {
 /// A value from a binary form logged or stored earlier; None when it is damaged.
 pub fn value_from_binary(b: &[u8]) -> Option<Value> {
     decode(b)?;
-    Some(Value::Flat(Flat::with_flags(b, (FlatKind::Json as u8) << 4)))
+    Some(Value::Flat(Flat::with_flags(
+        b,
+        (FlatKind::Json as u8) << 4,
+    )))
 }
 
 /// The binary form a JSON value holds.
@@ -563,7 +566,9 @@ fn per_match_read(
         if p.legacy {
             return Ok(Reply::Nil);
         }
-        return Err(CmdError::new("ERR could not perform this operation on a key that doesn't exist"));
+        return Err(CmdError::new(
+            "ERR could not perform this operation on a key that doesn't exist",
+        ));
     };
     drop(g);
     let locs = p.eval(&d);
@@ -586,7 +591,11 @@ fn per_match_read(
 pub fn type_cmd(cx: &mut Ctx, key: &[u8], p: &Path) -> Result<Reply, CmdError> {
     let mut g = cx.lock(&[key]);
     let Some(d) = read_doc(&mut g, key)? else {
-        return Ok(if p.legacy { Reply::Nil } else { Reply::Array(vec![]) });
+        return Ok(if p.legacy {
+            Reply::Nil
+        } else {
+            Reply::Array(vec![])
+        });
     };
     drop(g);
     let locs = p.eval(&d);
@@ -679,13 +688,19 @@ fn per_match_write(
     })?;
     match r {
         Some(r) => Ok(r),
-        None => Err(CmdError::new("ERR could not perform this operation on a key that doesn't exist")),
+        None => Err(CmdError::new(
+            "ERR could not perform this operation on a key that doesn't exist",
+        )),
     }
 }
 
 fn add_numbers(a: &Number, b: &Number, mul: bool) -> Result<Number, CmdError> {
     if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        let r = if mul { x.checked_mul(y) } else { x.checked_add(y) };
+        let r = if mul {
+            x.checked_mul(y)
+        } else {
+            x.checked_add(y)
+        };
         if let Some(r) = r {
             return Ok(Number::from(r));
         }
@@ -703,7 +718,9 @@ pub fn numop(cx: &mut Ctx, key: &[u8], p: &Path, by: &[u8], mul: bool) -> Result
     };
     let mut g = cx.lock(&[key]);
     let Some(mut d) = write_doc_check(&mut g, key)? else {
-        return Err(CmdError::new("ERR could not perform this operation on a key that doesn't exist"));
+        return Err(CmdError::new(
+            "ERR could not perform this operation on a key that doesn't exist",
+        ));
     };
     let locs = p.eval(&d);
     if p.legacy && locs.is_empty() {
@@ -711,7 +728,9 @@ pub fn numop(cx: &mut Ctx, key: &[u8], p: &Path, by: &[u8], mul: bool) -> Result
     }
     let mut results = Vec::new();
     for l in &locs {
-        let Some(n) = get_mut(&mut d, l) else { continue };
+        let Some(n) = get_mut(&mut d, l) else {
+            continue;
+        };
         match n {
             J::Number(x) => {
                 let r = add_numbers(x, &by, mul)?;
@@ -826,12 +845,26 @@ pub fn arrpop(cx: &mut Ctx, key: &[u8], p: &Path, index: i64) -> Result<Reply, C
 }
 
 /// JSON.ARRTRIM key path start stop.
-pub fn arrtrim(cx: &mut Ctx, key: &[u8], p: &Path, start: i64, stop: i64) -> Result<Reply, CmdError> {
+pub fn arrtrim(
+    cx: &mut Ctx,
+    key: &[u8],
+    p: &Path,
+    start: i64,
+    stop: i64,
+) -> Result<Reply, CmdError> {
     per_match_write(cx, key, p, "array", |n| match n {
         J::Array(a) => {
             let len = a.len() as i64;
-            let s = if start < 0 { (len + start).max(0) } else { start };
-            let e = if stop < 0 { len + stop } else { stop.min(len - 1) };
+            let s = if start < 0 {
+                (len + start).max(0)
+            } else {
+                start
+            };
+            let e = if stop < 0 {
+                len + stop
+            } else {
+                stop.min(len - 1)
+            };
             if s >= len || s > e {
                 a.clear();
             } else {
@@ -856,7 +889,11 @@ pub fn arrindex(
     per_match_read(cx, key, p, |v| match v {
         J::Array(a) => {
             let len = a.len() as i64;
-            let s = if start < 0 { (len + start).max(0) } else { start.min(len) };
+            let s = if start < 0 {
+                (len + start).max(0)
+            } else {
+                start.min(len)
+            };
             let e = if stop == 0 {
                 len
             } else if stop < 0 {
@@ -997,7 +1034,11 @@ mod tests {
         encode(&d, &mut b);
         let back = decode(&b).unwrap();
         assert_eq!(back, d);
-        assert_eq!(back.to_string(), d.to_string(), "member order and number forms kept");
+        assert_eq!(
+            back.to_string(),
+            d.to_string(),
+            "member order and number forms kept"
+        );
     }
 
     #[test]
@@ -1022,7 +1063,10 @@ mod tests {
             newline: "\n".into(),
             space: " ".into(),
         };
-        assert_eq!(to_text(&d, &f), "{\n\t\"a\": [\n\t\t1,\n\t\t2\n\t],\n\t\"b\": {}\n}");
+        assert_eq!(
+            to_text(&d, &f),
+            "{\n\t\"a\": [\n\t\t1,\n\t\t2\n\t],\n\t\"b\": {}\n}"
+        );
         assert_eq!(to_text(&d, &Format::default()), r#"{"a":[1,2],"b":{}}"#);
     }
 

@@ -425,10 +425,9 @@ impl Parser<'_> {
             Some(c) if c == b'-' || c.is_ascii_digit() => {
                 let start = self.i;
                 self.i += 1;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-                {
+                while self.peek().is_some_and(|c| {
+                    c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')
+                }) {
                     self.i += 1;
                 }
                 let t = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
@@ -636,7 +635,10 @@ mod tests {
         assert_eq!(sel(&d, "$.x[*].b"), vec![json!(2), json!(3)]);
         assert_eq!(sel(&d, "$.x[?(@.b > 2)].b"), vec![json!(3)]);
         assert_eq!(sel(&d, "$.x[?(@.y)].b"), vec![json!(3)]);
-        assert_eq!(sel(&d, "$.x[?(@.b == 2 || @.y == true)].b"), vec![json!(2), json!(3)]);
+        assert_eq!(
+            sel(&d, "$.x[?(@.b == 2 || @.y == true)].b"),
+            vec![json!(2), json!(3)]
+        );
         assert_eq!(sel(&d, "$.x[?(@.b >= 2 && !@.y)].b"), vec![json!(2)]);
         assert_eq!(sel(&d, "$.nope"), Vec::<J>::new());
         assert_eq!(sel(&d, "$.a.*").len(), 2);
@@ -644,7 +646,15 @@ mod tests {
 
     #[test]
     fn bad_paths_are_refused() {
-        for p in ["$.", "$[", "$[1", "$.a[?(@.b >)]", "$['a", "$x", "$.a[1:2:0]"] {
+        for p in [
+            "$.",
+            "$[",
+            "$[1",
+            "$.a[?(@.b >)]",
+            "$['a",
+            "$x",
+            "$.a[1:2:0]",
+        ] {
             assert!(Path::parse(p.as_bytes()).is_err(), "{p}");
         }
     }
