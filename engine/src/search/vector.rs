@@ -339,7 +339,7 @@ mod tests {
                 vec![6, 4, 8],
                 "{algo:?}"
             );
-            let even = |id: u64| id % 2 == 0;
+            let even = |id: u64| id.is_multiple_of(2);
             let r = v.knn(&[6.0, 0.0, 0.0, 0.0], 2, Some(&even), Some(100), None);
             assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![6, 4]);
             assert_eq!(v.len(), 199);

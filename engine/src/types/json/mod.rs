@@ -1050,7 +1050,7 @@ mod tests {
         }
         assert!(decode(&[T_ARR, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_none());
         assert!(decode(&[99]).is_none());
-        let mut deep = vec![T_ARR, 1].repeat(MAX_DEPTH + 2);
+        let mut deep = [T_ARR, 1].repeat(MAX_DEPTH + 2);
         deep.push(T_NULL);
         assert!(decode(&deep).is_none());
     }
