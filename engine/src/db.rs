@@ -461,7 +461,7 @@ impl Engine {
                         .collect();
                     let name = String::from_utf8_lossy(name);
                     if let Ok(def) = crate::search::Def::parse(&name, &rest) {
-                        let _ = self.search.define(def);
+                        let _ = self.search.define(def, true);
                     }
                 }
             }

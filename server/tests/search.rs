@@ -511,7 +511,23 @@ fn bad_input_gets_clear_errors() {
         err(run(&mut c, "FT.CREATE v SCHEMA a TEXT")),
         "Index already exists"
     );
-    assert_eq!(err(run(&mut c, "FT.SEARCH nope *")), "Unknown index name");
+    assert_eq!(err(run(&mut c, "FT.SEARCH nope *")), "nope: no such index");
+    assert!(err(run(&mut c, "FT.SEARCH v * RETURN 18446744073709551614")).contains("RETURN"));
+    assert!(err(run(&mut c, "FT.SEARCH v * PARAMS 18446744073709551614 a")).contains("PARAMS"));
+    assert!(err(run(&mut c, "FT.AGGREGATE v * LOAD 18446744073709551615 @a")).contains("LOAD"));
+    assert!(err(run(
+        &mut c,
+        "FT.CREATE z PREFIX 18446744073709551615 a SCHEMA t TEXT"
+    ))
+    .contains("PREFIX"));
+    assert!(err(run(
+        &mut c,
+        "FT.CREATE z SCHEMA v VECTOR HNSW 18446744073709551614 TYPE FLOAT32"
+    ))
+    .contains("number of parameters"));
+    let deep = format!("FT.SEARCH v '{}x'", "-".repeat(200_000));
+    assert!(err(run(&mut c, &deep)).contains("nested"));
+    assert_eq!(run(&mut c, "PING"), Resp::Simple("PONG".into()));
     assert_eq!(err(run(&mut c, "FT.INFO nope")), "Unknown index name");
     assert_eq!(err(run(&mut c, "FT.DROPINDEX nope")), "Unknown Index name");
     assert!(err(run(
@@ -682,4 +698,42 @@ fn definitions_and_documents_come_back_after_restart_and_kill_9() {
             brute(&all, &q, 5, "r:")
         );
     }
+}
+
+#[test]
+fn transactions_alter_and_deep_documents() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    run(&mut c, "FT.CREATE m ON HASH PREFIX 1 m: SCHEMA t TAG");
+    // A search inside MULTI sees the transaction's own earlier writes.
+    run(&mut c, "MULTI");
+    run(&mut c, "HSET m:1 t a");
+    run(&mut c, "FT.SEARCH m @t:{a} NOCONTENT");
+    let r = run(&mut c, "EXEC");
+    assert_eq!(r.render(), r#"[(integer) 1, [(integer) 1, "m:1"]]"#);
+    // FT.ALTER keeps the documents (re-read with the new field).
+    run(&mut c, "HSET m:2 t b n 5");
+    assert_eq!(
+        run(&mut c, "FT.ALTER m SCHEMA ADD n NUMERIC"),
+        Resp::Simple("OK".into())
+    );
+    wait_indexed(&mut c, "m", 2);
+    assert_eq!(
+        ids(run(&mut c, "FT.SEARCH m '@n:[5 5]' NOCONTENT")),
+        ["m:2"]
+    );
+    assert_eq!(ids(run(&mut c, "FT.SEARCH m @t:{a} NOCONTENT")), ["m:1"]);
+    // A value nested under another may not make a document deeper than one that parses.
+    let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    assert_eq!(
+        c.cmd(&[b"JSON.SET", b"j", b"$", deep.as_bytes()]),
+        Resp::Simple("OK".into())
+    );
+    let r = c.cmd(&[b"JSON.SET", b"j", b"$[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]", deep.as_bytes()]);
+    assert!(err(r).contains("deeper"));
+    assert_eq!(
+        bulk(run(&mut c, "JSON.GET j")),
+        deep,
+        "the document is unchanged"
+    );
 }

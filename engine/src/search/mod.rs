@@ -137,6 +137,7 @@ impl Def {
                 }
                 "PREFIX" => {
                     let n = num_arg(args.get(i))
+                        .filter(|&n| n <= args.len())
                         .ok_or("Bad arguments for PREFIX: expected a number")?;
                     if i + 1 + n > args.len() {
                         return Err("Bad arguments for PREFIX".into());
@@ -146,6 +147,7 @@ impl Def {
                 }
                 "STOPWORDS" => {
                     let n = num_arg(args.get(i))
+                        .filter(|&n| n <= args.len())
                         .ok_or("Bad arguments for STOPWORDS: expected a number")?;
                     if i + 1 + n > args.len() {
                         return Err("Bad arguments for STOPWORDS".into());
@@ -311,7 +313,9 @@ fn parse_vector(a: &[Bytes]) -> Result<(Params, usize), String> {
         Some("HNSW") => Algo::Hnsw,
         _ => return Err("Bad arguments for vector similarity algorithm".into()),
     };
-    let n = num_arg(a.get(1)).ok_or("Bad arguments for vector similarity number of parameters")?;
+    let n = num_arg(a.get(1))
+        .filter(|&n| n <= a.len())
+        .ok_or("Bad arguments for vector similarity number of parameters")?;
     if n % 2 != 0 {
         return Err(format!(
             "Bad number of arguments for vector similarity index: got {n} but expected even number"
@@ -899,7 +903,7 @@ impl Index {
             return Ok(Vec::new());
         };
         if *filter == Node::All {
-            return Ok(vs.knn(&q, knn.k, None, None, knn.ef_runtime));
+            return vs.knn(&q, knn.k, None, None, knn.ef_runtime);
         }
         let allowed: HashSet<u64> = st
             .docs
@@ -908,7 +912,7 @@ impl Index {
             .map(|(id, _)| *id)
             .collect();
         let admit = |id: u64| allowed.contains(&id);
-        Ok(vs.knn(&q, knn.k, Some(&admit), Some(allowed.len()), knn.ef_runtime))
+        vs.knn(&q, knn.k, Some(&admit), Some(allowed.len()), knn.ef_runtime)
     }
 }
 
@@ -1108,6 +1112,9 @@ pub struct Search {
     has_pending: AtomicBool,
     /// A FLUSHDB, SWAPDB or load replaced database 0: rebuild everything at the next sync.
     rebuild: AtomicBool,
+    /// Held while queued keys are re-read, so a caller of [`Search::sync`] returns only once
+    /// every write queued before it is indexed, by itself or by whoever took the queue.
+    syncing: Mutex<()>,
 }
 
 impl Search {
@@ -1133,11 +1140,16 @@ impl Search {
             .collect()
     }
 
-    /// Adds (or replaces) an index. It starts empty; [`Search::backfill`] fills it.
-    pub fn define(&self, def: Def) -> Result<Arc<Index>, String> {
+    /// Adds an index, or replaces one of that name when `replace` (FT.ALTER, replay). It
+    /// starts empty; [`Search::backfill`] fills it.
+    pub fn define(&self, def: Def, replace: bool) -> Result<Arc<Index>, String> {
         let name = def.name.clone();
         let idx = Arc::new(Index::new(def)?);
-        if let Some(old) = self.indexes.write().insert(name, idx.clone()) {
+        let mut all = self.indexes.write();
+        if !replace && all.contains_key(&name) {
+            return Err("Index already exists".into());
+        }
+        if let Some(old) = all.insert(name, idx.clone()) {
             old.dropped.store(true, Ordering::Relaxed);
         }
         self.active.store(true, Ordering::Relaxed);
@@ -1198,7 +1210,10 @@ impl Search {
         if !self.has_pending.load(Ordering::Acquire) {
             return;
         }
-        self.has_pending.store(false, Ordering::Release);
+        let _one_at_a_time = self.syncing.lock();
+        if !self.has_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
         if self.rebuild.swap(false, Ordering::Relaxed) {
             let all: Vec<Arc<Index>> = self.indexes.read().values().cloned().collect();
             for i in &all {

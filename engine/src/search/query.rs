@@ -277,6 +277,9 @@ impl P<'_> {
     }
 
     fn unary(&mut self, depth: usize) -> Result<Node, String> {
+        if depth > MAX_DEPTH {
+            return Err("Query nested too deeply".into());
+        }
         self.ws();
         match self.peek() {
             Some(b'-') => {
@@ -394,6 +397,9 @@ impl P<'_> {
     }
 
     fn field_expr(&mut self, field: String, depth: usize) -> Result<Node, String> {
+        if depth > MAX_DEPTH {
+            return Err("Query nested too deeply".into());
+        }
         match self.peek() {
             Some(b'{') => {
                 self.i += 1;
@@ -609,6 +615,12 @@ mod tests {
     #[test]
     fn malformed_queries_are_refused() {
         let p = HashMap::new();
+        let deep = format!("{}x", "-".repeat(100_000));
+        assert!(parse(deep.as_bytes(), &p).is_err());
+        let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse(deep.as_bytes(), &p).is_err());
+        let deep = format!("@t:{}x", "-".repeat(100_000));
+        assert!(parse(deep.as_bytes(), &p).is_err());
         for s in [
             "@",
             "(a",

@@ -154,11 +154,18 @@ pub struct Vectors {
     /// with, so both report exact distances).
     vecs: HashMap<u64, Vec<f32>>,
     hnsw: Option<Index>,
+    /// A search with its own EF_RUNTIME changes the graph's setting: it runs alone (write
+    /// side); every other search takes the read side.
+    ef_gate: parking_lot::RwLock<()>,
 }
 
-/// usearch keeps a context per concurrent caller; callers are serialised by the index lock,
-/// a few slots leave room.
-const HNSW_THREADS: usize = 4;
+/// usearch keeps a context per concurrent caller and refuses a caller when all are taken:
+/// searches run in parallel (one per I/O thread, plus backfills and scripts), so there are
+/// more than the server's threads.
+const HNSW_THREADS: usize = 64;
+/// Slots reserved when the index is created; it grows by doubling from there (INITIAL_CAP
+/// above this is not allocated up front).
+const MAX_EAGER_CAPACITY: usize = 1 << 16;
 
 impl Vectors {
     pub fn new(params: Params) -> Result<Vectors, String> {
@@ -179,8 +186,11 @@ impl Vectors {
                     multi: false,
                 };
                 let idx = Index::new(&opts).map_err(|e| e.to_string())?;
-                idx.reserve_capacity_and_threads(params.initial_cap.max(64), HNSW_THREADS)
-                    .map_err(|e| e.to_string())?;
+                idx.reserve_capacity_and_threads(
+                    params.initial_cap.clamp(64, MAX_EAGER_CAPACITY),
+                    HNSW_THREADS,
+                )
+                .map_err(|e| e.to_string())?;
                 Some(idx)
             }
         };
@@ -188,6 +198,7 @@ impl Vectors {
             params,
             vecs: HashMap::new(),
             hnsw,
+            ef_gate: parking_lot::RwLock::new(()),
         })
     }
 
@@ -235,7 +246,8 @@ impl Vectors {
     }
 
     /// The `k` nearest documents to `q` among those `allowed` admits (all when None), nearest
-    /// first, ties by id. `ef` overrides EF_RUNTIME for this search.
+    /// first, ties by id. `candidates` is how many documents `allowed` admits; `ef` overrides
+    /// EF_RUNTIME for this search.
     pub fn knn(
         &self,
         q: &[f32],
@@ -243,11 +255,11 @@ impl Vectors {
         allowed: Option<&dyn Fn(u64) -> bool>,
         candidates: Option<usize>,
         ef: Option<usize>,
-    ) -> Vec<(u64, f32)> {
+    ) -> Result<Vec<(u64, f32)>, String> {
         let metric = self.params.metric;
         let k = k.min(self.vecs.len());
         if k == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         // A filter that admits few documents is searched exactly: a graph walk would have to
         // visit most of the graph to find k of them.
@@ -267,21 +279,26 @@ impl Vectors {
             all.truncate(k);
             all
         } else {
-            let h = self.hnsw.as_ref().expect("hnsw");
-            let old = h.expansion_search();
-            if let Some(ef) = ef {
-                h.change_expansion_search(ef.max(k));
-            } else if old < k {
-                h.change_expansion_search(k);
-            }
-            let found = match allowed {
+            let h = self.hnsw.as_ref().ok_or("no graph")?;
+            let search = || match allowed {
                 None => h.search(q, k),
                 Some(f) => h.filtered_search(q, k, f),
             };
-            h.change_expansion_search(old);
-            let Ok(m) = found else {
-                return Vec::new();
+            // usearch widens the search to k by itself when k > EF_RUNTIME.
+            let found = match ef.filter(|&e| e != self.params.ef_runtime) {
+                None => {
+                    let _shared = self.ef_gate.read();
+                    search()
+                }
+                Some(e) => {
+                    let _alone = self.ef_gate.write();
+                    h.change_expansion_search(e);
+                    let r = search();
+                    h.change_expansion_search(self.params.ef_runtime);
+                    r
+                }
             };
+            let m = found.map_err(|e| format!("vector search failed: {e}"))?;
             // Exact distances for what the graph found, so HNSW and FLAT report alike.
             let mut r: Vec<(u64, f32)> = m
                 .keys
@@ -292,7 +309,7 @@ impl Vectors {
             r
         };
         out.truncate(k);
-        out
+        Ok(out)
     }
 }
 
@@ -333,14 +350,16 @@ mod tests {
             }
             v.put(5, vec![100.5, 0.0, 0.0, 0.0]).unwrap();
             v.remove(7);
-            let r = v.knn(&[6.0, 0.0, 0.0, 0.0], 3, None, None, None);
+            let r = v.knn(&[6.0, 0.0, 0.0, 0.0], 3, None, None, None).unwrap();
             assert_eq!(
                 r.iter().map(|x| x.0).collect::<Vec<_>>(),
                 vec![6, 4, 8],
                 "{algo:?}"
             );
             let even = |id: u64| id.is_multiple_of(2);
-            let r = v.knn(&[6.0, 0.0, 0.0, 0.0], 2, Some(&even), Some(100), None);
+            let r = v
+                .knn(&[6.0, 0.0, 0.0, 0.0], 2, Some(&even), Some(100), None)
+                .unwrap();
             assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![6, 4]);
             assert_eq!(v.len(), 199);
         }

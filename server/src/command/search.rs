@@ -42,6 +42,27 @@ fn index(call: &Call, i: usize) -> Result<Arc<Index>, CmdError> {
     call.srv.engine.search.get(&name).ok_or_else(unknown_index)
 }
 
+/// The index a query runs on (FT.SEARCH and FT.AGGREGATE word a missing one differently).
+fn query_index(call: &Call) -> Result<Arc<Index>, CmdError> {
+    let name = String::from_utf8_lossy(call.arg(1)).to_string();
+    call.srv
+        .engine
+        .search
+        .get(&name)
+        .ok_or_else(|| fail(format!("{name}: no such index")))
+}
+
+/// Brings the indexes up to date before a read. Inside MULTI/EXEC or a script the
+/// transaction's own earlier writes are not committed yet: they are noted first, so the
+/// read sees them as Redis's modules do.
+fn sync_for_read(call: &mut Call) {
+    let eng = &call.srv.engine;
+    if call.effects.deferred && eng.search.active() {
+        eng.search.note(&call.effects.list);
+    }
+    eng.search.sync(eng);
+}
+
 fn commit(call: &mut Call, e: Effect) {
     call.srv.engine.commit(&mut vec![e]);
 }
@@ -97,7 +118,7 @@ mod imp {
             .take_while(|a| !a.eq_ignore_ascii_case(b"SCHEMA"))
             .any(|a| a.eq_ignore_ascii_case(b"SKIPINITIALSCAN"));
         let effect = search::define_effect(&def);
-        let idx = eng.search.define(def).map_err(fail)?;
+        let idx = eng.search.define(def, false).map_err(fail)?;
         commit(call, effect);
         if !skip_scan {
             Search::backfill(&call.srv.engine, idx);
@@ -135,11 +156,12 @@ mod imp {
         }
         def.args.extend(call.args[i + 2..].iter().cloned());
         let effect = search::define_effect(&def);
-        let idx = call.srv.engine.search.define(def).map_err(fail)?;
+        // The altered index starts empty and is filled again, SKIPINITIALSCAN or not: its
+        // documents are re-read with the new schema.
+        let _ = skip_scan;
+        let idx = call.srv.engine.search.define(def, true).map_err(fail)?;
         commit(call, effect);
-        if !skip_scan {
-            Search::backfill(&call.srv.engine, idx);
-        }
+        Search::backfill(&call.srv.engine, idx);
         Ok(Reply::Ok)
     }
 
@@ -188,7 +210,7 @@ mod imp {
     }
 
     pub fn ft_tagvals(call: &mut Call) -> Result<Reply, CmdError> {
-        call.srv.engine.search.sync(&call.srv.engine);
+        sync_for_read(call);
         let idx = index(call, 1)?;
         let field = String::from_utf8_lossy(call.arg(2)).to_string();
         let pos = {
@@ -207,7 +229,7 @@ mod imp {
     }
 
     pub fn ft_info(call: &mut Call) -> Result<Reply, CmdError> {
-        call.srv.engine.search.sync(&call.srv.engine);
+        sync_for_read(call);
         let idx = index(call, 1)?;
         let resp3 = call.client.proto == Proto::Resp3;
         let def = idx.def.read();
@@ -338,10 +360,14 @@ mod imp {
         };
         let mut i = 0;
         let bad = |what: &str| fail(format!("Bad arguments for {what}"));
-        let count = |i: usize, what: &str| -> Result<usize, CmdError> {
+        let number = |i: usize, what: &str| -> Result<usize, CmdError> {
             a.get(i)
                 .and_then(|n| parse_usize(n))
                 .ok_or_else(|| bad(what))
+        };
+        // A count of the arguments that follow: never more than there are.
+        let count = |i: usize, what: &str| -> Result<usize, CmdError> {
+            number(i, what).and_then(|n| if n <= a.len() { Ok(n) } else { Err(bad(what)) })
         };
         while i < a.len() {
             let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
@@ -351,7 +377,7 @@ mod imp {
                 "WITHSCORES" => o.with_scores = true,
                 "VERBATIM" | "NOSTOPWORDS" | "WITHSORTKEYS" | "EXPLAINSCORE" | "INORDER" => {}
                 "DIALECT" | "TIMEOUT" | "SLOP" => {
-                    count(i, &opt)?;
+                    number(i, &opt)?;
                     i += 1;
                 }
                 "LANGUAGE" => {
@@ -361,8 +387,8 @@ mod imp {
                     i += 1;
                 }
                 "LIMIT" => {
-                    o.offset = count(i, "LIMIT")?;
-                    o.limit = count(i + 1, "LIMIT")?;
+                    o.offset = number(i, "LIMIT")?;
+                    o.limit = number(i + 1, "LIMIT")?;
                     i += 2;
                 }
                 "RETURN" => {
@@ -566,9 +592,8 @@ mod imp {
     }
 
     pub fn ft_search(call: &mut Call) -> Result<Reply, CmdError> {
-        let eng = call.srv.engine.clone();
-        eng.search.sync(&eng);
-        let idx = index(call, 1)?;
+        sync_for_read(call);
+        let idx = query_index(call)?;
         let opts = parse_opts(&call.args[3..])?;
         let mut q = query::parse(call.arg(2), &opts.params).map_err(fail)?;
         if !opts.filters.is_empty() {
@@ -676,9 +701,8 @@ mod imp {
     /// FT.AGGREGATE idx query [LOAD n @f...] [GROUPBY n @f... [REDUCE COUNT 0 [AS name]]...]
     /// [SORTBY n @f [ASC|DESC]... [MAX m]] [LIMIT offset num] [PARAMS n k v...] [DIALECT d].
     pub fn ft_aggregate(call: &mut Call) -> Result<Reply, CmdError> {
-        let eng = call.srv.engine.clone();
-        eng.search.sync(&eng);
-        let idx = index(call, 1)?;
+        sync_for_read(call);
+        let idx = query_index(call)?;
         let a = &call.args[3..];
         let bad = |what: &str| fail(format!("Bad arguments for {what}"));
         // First pass: PARAMS, needed before the query is parsed.
@@ -689,6 +713,7 @@ mod imp {
                 let n = a
                     .get(k + 1)
                     .and_then(|n| parse_usize(n))
+                    .filter(|&n| n <= a.len())
                     .ok_or_else(|| bad("PARAMS"))?;
                 if n % 2 != 0 || k + 2 + n > a.len() {
                     return Err(bad("PARAMS"));
@@ -710,6 +735,7 @@ mod imp {
             .map_err(fail)?;
         // Rows of loaded fields.
         let mut load_fields: Vec<String> = Vec::new();
+        let mut load_all = false;
         let mut steps: Vec<Step> = Vec::new();
         let mut i = 0;
         let field_name = |b: &Bytes| -> String {
@@ -722,12 +748,14 @@ mod imp {
             match opt.as_str() {
                 "LOAD" => {
                     if a.get(i).is_some_and(|x| &x[..] == b"*") {
+                        load_all = true;
                         i += 1;
                         continue;
                     }
                     let n = a
                         .get(i)
                         .and_then(|n| parse_usize(n))
+                        .filter(|&n| n <= a.len())
                         .ok_or_else(|| bad("LOAD"))?;
                     if i + 1 + n > a.len() {
                         return Err(bad("LOAD"));
@@ -739,6 +767,7 @@ mod imp {
                     let n = a
                         .get(i)
                         .and_then(|n| parse_usize(n))
+                        .filter(|&n| n <= a.len())
                         .ok_or_else(|| bad("GROUPBY"))?;
                     if i + 1 + n > a.len() {
                         return Err(bad("GROUPBY"));
@@ -778,6 +807,7 @@ mod imp {
                     let n = a
                         .get(i)
                         .and_then(|n| parse_usize(n))
+                        .filter(|&n| n <= a.len())
                         .ok_or_else(|| bad("SORTBY"))?;
                     if i + 1 + n > a.len() {
                         return Err(bad("SORTBY"));
@@ -836,11 +866,12 @@ mod imp {
                 }
             }
         }
-        let ret: Vec<(String, String)> =
-            load_fields.iter().map(|f| (f.clone(), f.clone())).collect();
+        // LOAD * loads whole documents (every hash field, or `$`).
+        let ret: Option<Vec<(String, String)>> =
+            (!load_all).then(|| load_fields.iter().map(|f| (f.clone(), f.clone())).collect());
         let mut rows: Vec<Vec<(String, Bytes)>> = Vec::new();
         for h in &found.hits {
-            if let Some(fields) = load(call, &idx, h, &Some(ret.clone()), None) {
+            if let Some(fields) = load(call, &idx, h, &ret, None) {
                 rows.push(
                     fields
                         .into_iter()
@@ -906,13 +937,18 @@ mod imp {
         fn run(self, rows: Vec<Row>) -> Vec<Row> {
             match self {
                 Step::Group(by, reducers) => {
+                    // Groups in the order first seen.
                     let mut groups: Vec<(Vec<Option<Bytes>>, usize)> = Vec::new();
+                    let mut at: HashMap<Vec<Option<Bytes>>, usize> = HashMap::new();
                     for r in &rows {
                         let key: Vec<Option<Bytes>> =
                             by.iter().map(|f| get(r, f).cloned()).collect();
-                        match groups.iter_mut().find(|(k, _)| *k == key) {
-                            Some(g) => g.1 += 1,
-                            None => groups.push((key, 1)),
+                        match at.get(&key) {
+                            Some(&g) => groups[g].1 += 1,
+                            None => {
+                                at.insert(key.clone(), groups.len());
+                                groups.push((key, 1));
+                            }
                         }
                     }
                     groups

@@ -330,7 +330,22 @@ fn write_doc_check(g: &mut Guard<'_>, key: &[u8]) -> Result<Option<J>, CmdError>
 }
 
 /// Stores `doc` at `key` (created without a TTL, or replaced keeping its TTL) and logs it.
-fn store(g: &mut Guard<'_>, key: &[u8], d: &J) {
+/// Nesting depth of a document (a scalar is 0).
+fn depth(v: &J) -> usize {
+    match v {
+        J::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        J::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn store(g: &mut Guard<'_>, key: &[u8], d: &J) -> Result<(), CmdError> {
+    // A value nested under another can make a document deeper than any that parses.
+    if depth(d) > MAX_DEPTH {
+        return Err(CmdError::owned(format!(
+            "ERR the document would nest deeper than {MAX_DEPTH} levels"
+        )));
+    }
     let value = to_value(d);
     let bin = binary(&value).unwrap_or_default().to_vec();
     if g.peek(key).is_some() {
@@ -344,6 +359,7 @@ fn store(g: &mut Guard<'_>, key: &[u8], d: &J) {
         key: key.to_vec(),
         doc: bin,
     });
+    Ok(())
 }
 
 /// Replays a logged document: replaces the value, keeping the TTL.
@@ -370,7 +386,7 @@ fn update<R>(
     };
     let (r, changed) = f(&mut d)?;
     if changed {
-        store(&mut g, key, &d);
+        store(&mut g, key, &d)?;
     }
     Ok(Some(r))
 }
@@ -398,7 +414,7 @@ pub fn set(cx: &mut Ctx, key: &[u8], p: &Path, value: J, cond: Cond) -> Result<R
         if cond == Cond::Xx {
             return Ok(Reply::Nil);
         }
-        store(&mut g, key, &value);
+        store(&mut g, key, &value)?;
         return Ok(Reply::Ok);
     };
     let locs = p.eval(&d);
@@ -411,7 +427,7 @@ pub fn set(cx: &mut Ctx, key: &[u8], p: &Path, value: J, cond: Cond) -> Result<R
                 *n = value.clone();
             }
         }
-        store(&mut g, key, &d);
+        store(&mut g, key, &d)?;
         return Ok(Reply::Ok);
     }
     if cond == Cond::Xx {
@@ -436,7 +452,7 @@ pub fn set(cx: &mut Ctx, key: &[u8], p: &Path, value: J, cond: Cond) -> Result<R
             Reply::Nil
         });
     }
-    store(&mut g, key, &d);
+    store(&mut g, key, &d)?;
     Ok(Reply::Ok)
 }
 
@@ -548,7 +564,7 @@ pub fn del(cx: &mut Ctx, key: &[u8], p: &Path) -> Result<Reply, CmdError> {
         n += removed as i64;
     }
     if n > 0 {
-        store(&mut g, key, &d);
+        store(&mut g, key, &d)?;
     }
     Ok(Reply::Int(n))
 }
@@ -745,7 +761,7 @@ pub fn numop(cx: &mut Ctx, key: &[u8], p: &Path, by: &[u8], mul: bool) -> Result
         }
     }
     if results.iter().any(|r| !r.is_null()) {
-        store(&mut g, key, &d);
+        store(&mut g, key, &d)?;
     }
     Ok(if p.legacy {
         bulk_text(&results[0])
@@ -972,7 +988,7 @@ pub fn merge(cx: &mut Ctx, key: &[u8], p: &Path, patch: J) -> Result<Reply, CmdE
         }
         let mut d = J::Null;
         merge_patch(&mut d, &patch);
-        store(&mut g, key, &d);
+        store(&mut g, key, &d)?;
         return Ok(Reply::Ok);
     };
     let locs = p.eval(&d);
@@ -994,7 +1010,7 @@ pub fn merge(cx: &mut Ctx, key: &[u8], p: &Path, patch: J) -> Result<Reply, CmdE
             }
         }
         if added {
-            store(&mut g, key, &d);
+            store(&mut g, key, &d)?;
         }
         return Ok(Reply::Ok);
     }
@@ -1009,7 +1025,7 @@ pub fn merge(cx: &mut Ctx, key: &[u8], p: &Path, patch: J) -> Result<Reply, CmdE
             merge_patch(n, &patch);
         }
     }
-    store(&mut g, key, &d);
+    store(&mut g, key, &d)?;
     Ok(Reply::Ok)
 }
 

@@ -56,7 +56,7 @@ pub enum Op {
 }
 
 /// One segment of a concrete location.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Seg {
     Key(String),
     Idx(usize),
@@ -89,6 +89,7 @@ impl Path {
         let mut p = Parser {
             s: body.as_bytes(),
             i: 0,
+            depth: 0,
         };
         let steps = p.steps(false)?;
         if p.i != p.s.len() {
@@ -117,7 +118,7 @@ impl Path {
     /// Every location the path selects in `doc`, in document order.
     pub fn eval(&self, doc: &J) -> Vec<Loc> {
         let mut out = Vec::new();
-        eval_steps(&self.steps, doc, &mut Vec::new(), &mut out);
+        eval_steps(&self.steps, doc, &mut out);
         out
     }
 
@@ -144,6 +145,8 @@ impl Path {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// Filters open around the current position.
+    depth: usize,
 }
 
 /// Deepest nesting of filters and brackets accepted.
@@ -237,7 +240,12 @@ impl Parser<'_> {
                     return self.err("expected '(' after '?'");
                 }
                 self.i += 1;
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return self.err("filters nested too deeply");
+                }
                 let e = self.expr(0)?;
+                self.depth -= 1;
                 self.skip_ws();
                 if self.peek() != Some(b')') {
                     return self.err("expected ')'");
@@ -372,6 +380,9 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self, depth: usize) -> Result<Expr, String> {
+        if depth > MAX_NESTING {
+            return self.err("filter nested too deeply");
+        }
         self.skip_ws();
         match self.peek() {
             Some(b'!') if self.s.get(self.i + 1) != Some(&b'=') => {
@@ -453,36 +464,60 @@ impl Parser<'_> {
     }
 }
 
-fn eval_steps(steps: &[Step], node: &J, loc: &mut Loc, out: &mut Vec<Loc>) {
-    let Some((step, rest)) = steps.split_first() else {
+/// Applies the steps one at a time to the set of locations reached so far, each location kept
+/// once (in document order), so repeated `..` costs at most the document's size per step.
+fn eval_steps(steps: &[Step], root: &J, out: &mut Vec<Loc>) {
+    let mut cur: Vec<Loc> = vec![Vec::new()];
+    for step in steps {
+        let mut next = Vec::new();
+        for l in &cur {
+            let Some(node) = get(root, l) else { continue };
+            let mut loc = l.clone();
+            match step {
+                Step::Descend => descendants(node, &mut loc, &mut next),
+                step => apply(step, node, &mut loc, &mut next),
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(next.len());
+        next.retain(|l| seen.insert(l.clone()));
+        cur = next;
+        if cur.is_empty() {
+            break;
+        }
+    }
+    out.extend(cur);
+}
+
+/// The node at `loc` and every node below it, in pre-order.
+fn descendants(node: &J, loc: &mut Loc, out: &mut Vec<Loc>) {
+    out.push(loc.clone());
+    for_children(node, loc, |child, loc| descendants(child, loc, out));
+}
+
+/// One (non-descending) step from the node at `loc`.
+fn apply(step: &Step, node: &J, loc: &mut Loc, out: &mut Vec<Loc>) {
+    let mut push = |loc: &mut Loc, seg: Seg| {
+        loc.push(seg);
         out.push(loc.clone());
-        return;
+        loc.pop();
     };
     match step {
-        Step::Descend => {
-            // The next step applied here and at every depth below.
-            eval_steps(rest, node, loc, out);
-            for_children(node, loc, |child, loc| eval_steps(steps, child, loc, out));
-        }
+        Step::Descend => {}
         Step::Keys(keys) => {
             if let J::Object(m) = node {
                 for k in keys {
-                    if let Some(child) = m.get(k) {
-                        loc.push(Seg::Key(k.clone()));
-                        eval_steps(rest, child, loc, out);
-                        loc.pop();
+                    if m.contains_key(k) {
+                        push(loc, Seg::Key(k.clone()));
                     }
                 }
             }
         }
-        Step::Wild => for_children(node, loc, |child, loc| eval_steps(rest, child, loc, out)),
+        Step::Wild => for_children(node, loc, |_, loc| out.push(loc.clone())),
         Step::Indexes(idx) => {
             if let J::Array(a) = node {
                 for &i in idx {
                     if let Some(p) = resolve_index(i, a.len()) {
-                        loc.push(Seg::Idx(p));
-                        eval_steps(rest, &a[p], loc, out);
-                        loc.pop();
+                        push(loc, Seg::Idx(p));
                     }
                 }
             }
@@ -495,16 +530,17 @@ fn eval_steps(steps: &[Step], node: &J, loc: &mut Loc, out: &mut Vec<Loc>) {
                 let e = end.map_or(n, norm);
                 let mut i = s;
                 while i < e {
-                    loc.push(Seg::Idx(i as usize));
-                    eval_steps(rest, &a[i as usize], loc, out);
-                    loc.pop();
-                    i += step;
+                    push(loc, Seg::Idx(i as usize));
+                    match i.checked_add(*step) {
+                        Some(next) => i = next,
+                        None => break,
+                    }
                 }
             }
         }
         Step::Filter(e) => for_children(node, loc, |child, loc| {
             if test(e, child) {
-                eval_steps(rest, child, loc, out);
+                out.push(loc.clone());
             }
         }),
     }
@@ -556,7 +592,7 @@ fn operand_values<'a>(o: &'a Operand, node: &'a J) -> Vec<&'a J> {
         Operand::Lit(v) => vec![v],
         Operand::Rel(steps) => {
             let mut locs = Vec::new();
-            eval_steps(steps, node, &mut Vec::new(), &mut locs);
+            eval_steps(steps, node, &mut locs);
             locs.iter().filter_map(|l| get(node, l)).collect()
         }
     }
@@ -642,6 +678,27 @@ mod tests {
         assert_eq!(sel(&d, "$.x[?(@.b >= 2 && !@.y)].b"), vec![json!(2)]);
         assert_eq!(sel(&d, "$.nope"), Vec::<J>::new());
         assert_eq!(sel(&d, "$.a.*").len(), 2);
+    }
+
+    #[test]
+    fn hostile_paths_stay_bounded() {
+        let deep = format!("$.a{}", "[?(@".repeat(10_000));
+        assert!(Path::parse(deep.as_bytes()).is_err());
+        let nots = format!("$[?({}@.a)]", "!".repeat(10_000));
+        assert!(Path::parse(nots.as_bytes()).is_err());
+        let d = json!([1, 2, 3]);
+        assert_eq!(sel(&d, "$[1::9223372036854775807]"), vec![json!(2)]);
+        // Repeated descents visit each node once per step.
+        let mut doc = json!(1);
+        for _ in 0..100 {
+            doc = json!({"a": doc, "b": [doc.clone()]});
+            if doc.to_string().len() > 100_000 {
+                break;
+            }
+        }
+        let many = format!("${}", "..*".repeat(20));
+        let all = sel(&doc, "$..*").len();
+        assert!(sel(&doc, &many).len() <= all);
     }
 
     #[test]
