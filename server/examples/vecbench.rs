@@ -85,6 +85,7 @@ struct Conn {
 enum Resp {
     /// A status or an integer.
     Other,
+    Error(String),
     Bulk(Option<Vec<u8>>),
     Array(Vec<Resp>),
 }
@@ -115,7 +116,7 @@ impl Conn {
         let rest = line[1..].trim_end().to_string();
         match line.as_bytes()[0] {
             b'+' | b':' => Resp::Other,
-            b'-' => panic!("server error: {rest}"),
+            b'-' => Resp::Error(rest),
             b'$' => {
                 let n: i64 = rest.parse().expect("len");
                 if n < 0 {
@@ -193,6 +194,7 @@ fn main() {
         idx.add(i as u64, v).expect("add");
     }
     let usearch_insert = n as f64 / t.elapsed().as_secs_f64();
+    eprintln!("usearch: {n} inserts in {:.1} s", t.elapsed().as_secs_f64());
     let found: Vec<Vec<u64>> = queries
         .iter()
         .map(|q| idx.search(q, K).expect("search").keys)
@@ -212,10 +214,12 @@ fn main() {
         .parse()
         .unwrap_or(0.0);
     let create = format!(
-        "FT.CREATE vb ON HASH PREFIX 1 vb: SCHEMA v VECTOR HNSW 10 TYPE FLOAT32 DIM {dim} DISTANCE_METRIC COSINE M {M} EF_CONSTRUCTION {EF_CONSTRUCTION} INITIAL_CAP {n}"
+        "FT.CREATE vb ON HASH PREFIX 1 vb: SCHEMA v VECTOR HNSW 12 TYPE FLOAT32 DIM {dim} DISTANCE_METRIC COSINE M {M} EF_CONSTRUCTION {EF_CONSTRUCTION} INITIAL_CAP {n}"
     );
     let args: Vec<&[u8]> = create.split(' ').map(|s| s.as_bytes()).collect();
-    c.cmd(&args);
+    if let Resp::Error(e) = c.cmd(&args) {
+        panic!("FT.CREATE: {e}");
+    }
     let t = Instant::now();
     for chunk in data.chunks(1000).enumerate() {
         let (base, vs) = chunk;
@@ -228,6 +232,7 @@ fn main() {
         }
     }
     let strata_insert = n as f64 / t.elapsed().as_secs_f64();
+    eprintln!("strata: {n} inserts in {:.1} s", t.elapsed().as_secs_f64());
     let rss_after: f64 = info_field(&mut c, "memory", "used_memory_rss")
         .parse()
         .unwrap_or(0.0);

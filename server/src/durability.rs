@@ -373,8 +373,9 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     if srv.durability.enabled() {
         srv.durability.recover_and_open(&srv.engine, covered)?;
     }
-    // Index definitions came back with the data; their content is rebuilt from it.
-    strata_engine::search::Search::backfill_all(&srv.engine);
+    // Index definitions came back with the data; their content is rebuilt from it, starting
+    // from the vector graphs saved with the last snapshot.
+    strata_engine::search::Search::backfill_all(&srv.engine, path.parent());
     Ok(())
 }
 
@@ -396,6 +397,7 @@ pub fn save(srv: &Server) -> Result<(), String> {
     })?;
     let first_kept = d.cut()?;
     d.drop_covered(first_kept)?;
+    save_graphs(&srv.engine, &path);
     srv.engine.stats.dirty.reset();
     srv.saves.saved_now(file_len(&path));
     tracing::info!(
@@ -405,6 +407,19 @@ pub fn save(srv: &Server) -> Result<(), String> {
         "DB saved on disk"
     );
     Ok(())
+}
+
+/// Saves the search indexes' vector graphs beside a snapshot just written. A failure is
+/// logged and costs only a rebuild at the next start.
+fn save_graphs(engine: &strata_engine::Engine, snapshot: &Path) {
+    if !engine.search.active() {
+        return;
+    }
+    if let Some(dir) = snapshot.parent() {
+        if let Err(e) = engine.search.save_graphs(dir) {
+            tracing::warn!("saving the vector graphs failed: {e}");
+        }
+    }
 }
 
 /// Snapshot bookkeeping shared with the background save's thread.
@@ -545,6 +560,7 @@ pub fn bgsave(srv: &Server, rewrite: bool) -> Result<(), String> {
                 .and_then(|keys| d.drop_covered(first_kept).map(|()| keys));
             match r {
                 Ok(keys) => {
+                    save_graphs(&engine, &path);
                     let now = engine.stats.dirty.get();
                     engine.stats.dirty.reset();
                     engine.stats.dirty.add(now.saturating_sub(dirty_at_cut));

@@ -12,6 +12,7 @@
 //! current value makes the update idempotent, whatever order two writers' syncs run in.
 //! Like RediSearch, only database 0 is indexed.
 
+pub mod persist;
 pub mod query;
 pub mod vector;
 
@@ -415,6 +416,9 @@ struct State {
     failures: u64,
     /// Documents per word, for scoring (IDF).
     df: HashMap<String, u64>,
+    /// Graph entries loaded from disk at startup (see [`persist`]), by key, that the backfill
+    /// has not confirmed yet.
+    preloaded: HashMap<Bytes, u64>,
 }
 
 pub struct Index {
@@ -447,6 +451,7 @@ impl Index {
                 vectors,
                 failures: 0,
                 df: HashMap::new(),
+                preloaded: HashMap::new(),
             }),
             indexing: AtomicBool::new(false),
             scanned: AtomicU64::new(0),
@@ -509,7 +514,13 @@ impl Index {
 
     fn clear(&self) {
         let mut st = self.state.write();
-        for id in st.docs.keys().copied().collect::<Vec<_>>() {
+        let ids: Vec<u64> = st
+            .docs
+            .keys()
+            .chain(st.preloaded.values())
+            .copied()
+            .collect();
+        for id in ids {
             for v in st.vectors.iter_mut().flatten() {
                 v.remove(id);
             }
@@ -517,6 +528,37 @@ impl Index {
         st.docs.clear();
         st.ids.clear();
         st.df.clear();
+        st.preloaded.clear();
+    }
+
+    /// Empties the index and its graphs (a graph file that failed to load half-way).
+    fn reset(&self) -> Result<(), String> {
+        let def = self.def.read();
+        let mut st = self.state.write();
+        st.vectors = def
+            .fields
+            .iter()
+            .map(|f| match &f.ty {
+                FieldType::Vector(p) => Vectors::new(p.clone()).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        st.docs.clear();
+        st.ids.clear();
+        st.df.clear();
+        st.preloaded.clear();
+        Ok(())
+    }
+
+    /// After a full backfill: graph entries loaded from disk that no document claimed go.
+    fn finish_reconcile(&self) {
+        let mut st = self.state.write();
+        let left: Vec<u64> = st.preloaded.drain().map(|(_, id)| id).collect();
+        for id in left {
+            for v in st.vectors.iter_mut().flatten() {
+                v.remove(id);
+            }
+        }
     }
 
     /// Indexes `value` as the document at `key` (None removes it). The caller holds the key's
@@ -533,6 +575,28 @@ impl Index {
                 v.remove(old);
             }
         }
+        // A document whose graph entries were loaded from disk keeps them when its vectors
+        // are the same; otherwise they go.
+        let mut reuse = st.preloaded.remove(key);
+        if let Some(old) = reuse {
+            let same = match &extracted {
+                Some(Ok((_, vecs))) => {
+                    let given: Vec<usize> = vecs.iter().map(|(f, _)| *f).collect();
+                    vecs.iter().all(|(f, v)| {
+                        st.vectors[*f].as_ref().and_then(|vs| vs.get(old)) == Some(&v[..])
+                    }) && st.vectors.iter().enumerate().all(|(f, vs)| {
+                        given.contains(&f) || vs.as_ref().is_none_or(|vs| vs.get(old).is_none())
+                    })
+                }
+                _ => false,
+            };
+            if !same {
+                for v in st.vectors.iter_mut().flatten() {
+                    v.remove(old);
+                }
+                reuse = None;
+            }
+        }
         let Some(extracted) = extracted else {
             return;
         };
@@ -543,6 +607,17 @@ impl Index {
                 return;
             }
         };
+        if let Some(id) = reuse {
+            let key = Bytes::copy_from_slice(key);
+            let doc = Doc {
+                key: key.clone(),
+                vals,
+            };
+            learn_terms(&mut st.df, &doc);
+            st.ids.insert(key, id);
+            st.docs.insert(id, doc);
+            return;
+        }
         let id = st.next_id;
         st.next_id += 1;
         for (fi, v) in vecs {
@@ -1250,12 +1325,35 @@ impl Search {
         }
     }
 
-    /// Indexes the existing keys for every index (after a restart).
-    pub fn backfill_all(eng: &Arc<Engine>) {
+    /// Indexes the existing keys for every index (after a restart), starting from the graphs
+    /// saved beside the snapshot in `dir` when they are there and sound.
+    pub fn backfill_all(eng: &Arc<Engine>, dir: Option<&std::path::Path>) {
         let all: Vec<Arc<Index>> = eng.search.indexes.read().values().cloned().collect();
         for i in all {
+            if let Some(dir) = dir {
+                let name = i.def.read().name.clone();
+                match persist::load(&i, dir) {
+                    Ok(0) => {}
+                    Ok(n) => tracing_free_log(&format!(
+                        "index {name}: {n} documents' vectors loaded from disk"
+                    )),
+                    Err(e) => {
+                        tracing_free_log(&format!(
+                            "index {name}: vector graphs not loaded ({e}); rebuilding"
+                        ));
+                        let _ = i.reset();
+                    }
+                }
+            }
             Search::backfill(eng, i);
         }
+    }
+
+    /// Saves the vector graphs of every index beside the snapshot in `dir` (after a
+    /// successful snapshot). Returns how many indexes were saved.
+    pub fn save_graphs(&self, dir: &std::path::Path) -> std::io::Result<usize> {
+        let all: Vec<Arc<Index>> = self.indexes.read().values().cloned().collect();
+        persist::save_all(&all, dir)
     }
 }
 
@@ -1311,6 +1409,7 @@ fn fill(eng: &Engine, idx: &Arc<Index>) {
             reindex(eng, &one, &k);
         }
         if next == 0 {
+            idx.finish_reconcile();
             return;
         }
         cursor = next;
@@ -1332,10 +1431,17 @@ fn fill_batches(eng: &Engine, idx: &Arc<Index>) {
             reindex(eng, &one, &k);
         }
         if next == 0 {
+            idx.finish_reconcile();
             return;
         }
         cursor = next;
     }
+}
+
+/// The engine has no logger of its own: startup messages about indexes go to standard error,
+/// which the server's log captures.
+fn tracing_free_log(msg: &str) {
+    eprintln!("{msg}");
 }
 
 #[cfg(test)]

@@ -202,6 +202,41 @@ impl Vectors {
         })
     }
 
+    /// The HNSW graph, for saving.
+    pub fn hnsw(&self) -> Option<&Index> {
+        self.hnsw.as_ref()
+    }
+
+    /// Replaces the graph with one saved by [`persist`](super::persist), and takes the
+    /// vectors of `ids` back from it.
+    pub fn load_graph(
+        &mut self,
+        path: &std::path::Path,
+        ids: impl Iterator<Item = u64>,
+    ) -> Result<(), String> {
+        let h = self.hnsw.as_ref().ok_or("not an HNSW field")?;
+        let p = path.to_str().ok_or("path is not UTF-8")?;
+        h.load(p).map_err(|e| e.to_string())?;
+        if h.dimensions() != self.params.dim {
+            return Err("graph of another dimension".into());
+        }
+        h.reserve_capacity_and_threads(h.size().max(64) * 2, HNSW_THREADS)
+            .map_err(|e| e.to_string())?;
+        self.vecs.clear();
+        for id in ids {
+            if h.contains(id) {
+                let mut v = vec![0f32; self.params.dim];
+                if h.get(id, &mut v).map_err(|e| e.to_string())? == 1 {
+                    self.vecs.insert(id, v);
+                }
+            }
+        }
+        if self.vecs.len() != h.size() {
+            return Err("graph holds entries its map does not name".into());
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.vecs.len()
     }
