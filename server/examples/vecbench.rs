@@ -6,8 +6,9 @@
 //! vecbench PORT VECTORS DIM QUERIES CONNECTIONS SECONDS [SEED]
 //! ```
 //!
-//! Prints `key=value` lines. Vectors are random unit vectors (FLOAT32, COSINE), HNSW with
-//! M 16, EF_CONSTRUCTION 200 and Strata's default EF_RUNTIME, which usearch is given too.
+//! Prints `key=value` lines. Vectors are unit vectors clustered around 1,000 random centres
+//! (FLOAT32, COSINE), queries lie near random data points; HNSW with M 16, EF_CONSTRUCTION
+//! 200 and Strata's default EF_RUNTIME, which usearch is given too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -170,8 +171,27 @@ fn main() {
     let secs: f64 = a[6].parse().unwrap();
     let seed: u64 = a.get(7).map_or(42, |s| s.parse().unwrap());
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let data: Vec<Vec<f32>> = (0..n).map(|_| unit(&mut rng, dim)).collect();
-    let queries: Vec<Vec<f32>> = (0..nq).map(|_| unit(&mut rng, dim)).collect();
+    // Embedding-like data: points around 1,000 random centres, queries near random points.
+    // (Uniformly random 128-d vectors have no neighbourhood structure: every point is about as
+    // far as any other, and no approximate index reaches a useful recall on them.)
+    let centres: Vec<Vec<f32>> = (0..1000).map(|_| unit(&mut rng, dim)).collect();
+    let near = |rng: &mut rand::rngs::StdRng, c: &[f32], spread: f32| -> Vec<f32> {
+        let v: Vec<f32> = c.iter().map(|x| x + rng.gen_range(-spread..spread)).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / norm).collect()
+    };
+    let data: Vec<Vec<f32>> = (0..n)
+        .map(|_| {
+            let c = rng.gen_range(0..centres.len());
+            near(&mut rng, &centres[c], 0.1)
+        })
+        .collect();
+    let queries: Vec<Vec<f32>> = (0..nq)
+        .map(|_| {
+            let p = rng.gen_range(0..n);
+            near(&mut rng, &data[p], 0.05)
+        })
+        .collect();
     let t = Instant::now();
     let exact: Vec<Vec<u64>> = queries.iter().map(|q| truth(&data, q)).collect();
     eprintln!("ground truth in {:.1} s", t.elapsed().as_secs_f64());
