@@ -176,7 +176,10 @@ fn main() {
     // far as any other, and no approximate index reaches a useful recall on them.)
     let centres: Vec<Vec<f32>> = (0..1000).map(|_| unit(&mut rng, dim)).collect();
     let near = |rng: &mut rand::rngs::StdRng, c: &[f32], spread: f32| -> Vec<f32> {
-        let v: Vec<f32> = c.iter().map(|x| x + rng.gen_range(-spread..spread)).collect();
+        let v: Vec<f32> = c
+            .iter()
+            .map(|x| x + rng.gen_range(-spread..spread))
+            .collect();
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.into_iter().map(|x| x / norm).collect()
     };

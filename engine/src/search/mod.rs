@@ -583,7 +583,11 @@ impl Index {
                 Some(Ok((_, vecs))) => {
                     let given: Vec<usize> = vecs.iter().map(|(f, _)| *f).collect();
                     vecs.iter().all(|(f, v)| {
-                        st.vectors[*f].as_ref().and_then(|vs| vs.get(old)) == Some(&v[..])
+                        st.vectors[*f]
+                            .as_ref()
+                            .and_then(|vs| vs.get(old))
+                            .as_deref()
+                            == Some(&v[..])
                     }) && st.vectors.iter().enumerate().all(|(f, vs)| {
                         given.contains(&f) || vs.as_ref().is_none_or(|vs| vs.get(old).is_none())
                     })

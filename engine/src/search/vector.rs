@@ -3,7 +3,7 @@
 //! Distances are RediSearch's: COSINE is `1 - cos`, L2 the squared Euclidean distance, IP
 //! `1 - dot`. Keys are the index's document ids.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -150,9 +150,10 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 /// One field's vectors.
 pub struct Vectors {
     pub params: Params,
-    /// Every vector by document id (what FLAT searches, and what HNSW results are rescored
-    /// with, so both report exact distances).
-    vecs: HashMap<u64, Vec<f32>>,
+    /// FLAT: every vector by document id.
+    flat: HashMap<u64, Vec<f32>>,
+    /// HNSW: the document ids in the graph (the graph holds their vectors).
+    ids: HashSet<u64>,
     hnsw: Option<Index>,
     /// A search with its own EF_RUNTIME changes the graph's setting: it runs alone (write
     /// side); every other search takes the read side.
@@ -196,7 +197,8 @@ impl Vectors {
         };
         Ok(Vectors {
             params,
-            vecs: HashMap::new(),
+            flat: HashMap::new(),
+            ids: HashSet::new(),
             hnsw,
             ef_gate: parking_lot::RwLock::new(()),
         })
@@ -207,8 +209,8 @@ impl Vectors {
         self.hnsw.as_ref()
     }
 
-    /// Replaces the graph with one saved by [`persist`](super::persist), and takes the
-    /// vectors of `ids` back from it.
+    /// Replaces the graph with one saved by [`persist`](super::persist); `ids` are the
+    /// document ids its map names.
     pub fn load_graph(
         &mut self,
         path: &std::path::Path,
@@ -222,61 +224,86 @@ impl Vectors {
         }
         h.reserve_capacity_and_threads(h.size().max(64) * 2, HNSW_THREADS)
             .map_err(|e| e.to_string())?;
-        self.vecs.clear();
-        for id in ids {
-            if h.contains(id) {
-                let mut v = vec![0f32; self.params.dim];
-                if h.get(id, &mut v).map_err(|e| e.to_string())? == 1 {
-                    self.vecs.insert(id, v);
-                }
-            }
-        }
-        if self.vecs.len() != h.size() {
+        self.ids = ids.filter(|id| h.contains(*id)).collect();
+        if self.ids.len() != h.size() {
             return Err("graph holds entries its map does not name".into());
         }
         Ok(())
     }
 
     pub fn len(&self) -> usize {
-        self.vecs.len()
+        match self.hnsw {
+            Some(_) => self.ids.len(),
+            None => self.flat.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vecs.is_empty()
+        self.len() == 0
     }
 
-    pub fn get(&self, id: u64) -> Option<&[f32]> {
-        self.vecs.get(&id).map(|v| &v[..])
+    /// The vector of document `id`.
+    pub fn get(&self, id: u64) -> Option<Vec<f32>> {
+        match &self.hnsw {
+            None => self.flat.get(&id).cloned(),
+            Some(h) => {
+                if !self.ids.contains(&id) {
+                    return None;
+                }
+                let mut v = vec![0f32; self.params.dim];
+                (h.get(id, &mut v).ok()? == 1).then_some(v)
+            }
+        }
+    }
+
+    /// The distance from `q` to document `id`'s vector.
+    fn distance_to(&self, q: &[f32], id: u64) -> Option<f32> {
+        match &self.hnsw {
+            None => self
+                .flat
+                .get(&id)
+                .map(|v| distance(self.params.metric, q, v)),
+            Some(_) => self.get(id).map(|v| distance(self.params.metric, q, &v)),
+        }
     }
 
     /// Adds or replaces the vector of document `id`.
     pub fn put(&mut self, id: u64, v: Vec<f32>) -> Result<(), String> {
-        if let Some(h) = &self.hnsw {
-            if self.vecs.contains_key(&id) {
-                h.remove(id).map_err(|e| e.to_string())?;
-            }
-            if h.size() + 1 > h.capacity() {
-                let cap = (h.capacity() * 2).max(64);
-                h.reserve_capacity_and_threads(cap, HNSW_THREADS)
-                    .map_err(|e| e.to_string())?;
-            }
-            h.add(id, &v).map_err(|e| e.to_string())?;
+        let Some(h) = &self.hnsw else {
+            self.flat.insert(id, v);
+            return Ok(());
+        };
+        if self.ids.contains(&id) {
+            h.remove(id).map_err(|e| e.to_string())?;
+            self.ids.remove(&id);
         }
-        self.vecs.insert(id, v);
+        if h.size() + 1 > h.capacity() {
+            let cap = (h.capacity() * 2).max(64);
+            h.reserve_capacity_and_threads(cap, HNSW_THREADS)
+                .map_err(|e| e.to_string())?;
+        }
+        h.add(id, &v).map_err(|e| e.to_string())?;
+        self.ids.insert(id);
         Ok(())
     }
 
     pub fn remove(&mut self, id: u64) {
-        if self.vecs.remove(&id).is_some() {
-            if let Some(h) = &self.hnsw {
-                let _ = h.remove(id);
+        match &self.hnsw {
+            None => {
+                self.flat.remove(&id);
+            }
+            Some(h) => {
+                if self.ids.remove(&id) {
+                    let _ = h.remove(id);
+                }
             }
         }
     }
 
-    /// Bytes held (vectors, plus the graph).
+    /// Bytes held: the vectors (in the graph for HNSW, which holds them itself).
     pub fn memory(&self) -> usize {
-        self.vecs.len() * (self.params.dim * 4 + 48)
+        self.flat.len() * (self.params.dim * 4 + 48)
+            + self.ids.len() * 16
             + self.hnsw.as_ref().map_or(0, |h| h.memory_usage())
     }
 
@@ -292,7 +319,7 @@ impl Vectors {
         ef: Option<usize>,
     ) -> Result<Vec<(u64, f32)>, String> {
         let metric = self.params.metric;
-        let k = k.min(self.vecs.len());
+        let k = k.min(self.len());
         if k == 0 {
             return Ok(Vec::new());
         }
@@ -301,15 +328,23 @@ impl Vectors {
         let exact = match (&self.hnsw, candidates) {
             (None, _) => true,
             (Some(_), Some(c)) => c <= 4 * k.max(256),
-            (Some(_), None) => self.vecs.len() <= k * 4,
+            (Some(_), None) => self.len() <= k * 4,
         };
         let mut out: Vec<(u64, f32)> = if exact {
-            let mut all: Vec<(u64, f32)> = self
-                .vecs
-                .iter()
-                .filter(|(id, _)| allowed.is_none_or(|f| f(**id)))
-                .map(|(id, v)| (*id, distance(metric, q, v)))
-                .collect();
+            let mut all: Vec<(u64, f32)> = match &self.hnsw {
+                None => self
+                    .flat
+                    .iter()
+                    .filter(|(id, _)| allowed.is_none_or(|f| f(**id)))
+                    .map(|(id, v)| (*id, distance(metric, q, v)))
+                    .collect(),
+                Some(_) => self
+                    .ids
+                    .iter()
+                    .filter(|id| allowed.is_none_or(|f| f(**id)))
+                    .filter_map(|id| self.distance_to(q, *id).map(|d| (*id, d)))
+                    .collect(),
+            };
             all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             all.truncate(k);
             all
@@ -338,7 +373,7 @@ impl Vectors {
             let mut r: Vec<(u64, f32)> = m
                 .keys
                 .iter()
-                .filter_map(|id| self.vecs.get(id).map(|v| (*id, distance(metric, q, v))))
+                .filter_map(|id| self.distance_to(q, *id).map(|d| (*id, d)))
                 .collect();
             r.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             r
