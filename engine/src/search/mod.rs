@@ -421,6 +421,26 @@ struct State {
     preloaded: HashMap<Bytes, u64>,
 }
 
+impl State {
+    /// Removes document `id`'s vectors from every vector field.
+    fn drop_vectors(&mut self, id: u64) {
+        for v in self.vectors.iter_mut().flatten() {
+            v.remove(id);
+        }
+    }
+}
+
+/// An empty vector store per VECTOR field of `def` (None for the other fields).
+fn new_vectors(def: &Def) -> Result<Vec<Option<Vectors>>, String> {
+    def.fields
+        .iter()
+        .map(|f| match &f.ty {
+            FieldType::Vector(p) => Vectors::new(p.clone()).map(Some),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
 pub struct Index {
     pub def: RwLock<Def>,
     state: RwLock<State>,
@@ -434,14 +454,7 @@ pub struct Index {
 
 impl Index {
     fn new(def: Def) -> Result<Index, String> {
-        let vectors = def
-            .fields
-            .iter()
-            .map(|f| match &f.ty {
-                FieldType::Vector(p) => Vectors::new(p.clone()).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let vectors = new_vectors(&def)?;
         Ok(Index {
             def: RwLock::new(def),
             state: RwLock::new(State {
@@ -521,9 +534,7 @@ impl Index {
             .copied()
             .collect();
         for id in ids {
-            for v in st.vectors.iter_mut().flatten() {
-                v.remove(id);
-            }
+            st.drop_vectors(id);
         }
         st.docs.clear();
         st.ids.clear();
@@ -535,14 +546,7 @@ impl Index {
     fn reset(&self) -> Result<(), String> {
         let def = self.def.read();
         let mut st = self.state.write();
-        st.vectors = def
-            .fields
-            .iter()
-            .map(|f| match &f.ty {
-                FieldType::Vector(p) => Vectors::new(p.clone()).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        st.vectors = new_vectors(&def)?;
         st.docs.clear();
         st.ids.clear();
         st.df.clear();
@@ -555,9 +559,7 @@ impl Index {
         let mut st = self.state.write();
         let left: Vec<u64> = st.preloaded.drain().map(|(_, id)| id).collect();
         for id in left {
-            for v in st.vectors.iter_mut().flatten() {
-                v.remove(id);
-            }
+            st.drop_vectors(id);
         }
     }
 
@@ -571,9 +573,7 @@ impl Index {
             if let Some(d) = st.docs.remove(&old) {
                 forget_terms(&mut st.df, &d);
             }
-            for v in st.vectors.iter_mut().flatten() {
-                v.remove(old);
-            }
+            st.drop_vectors(old);
         }
         // A document whose graph entries were loaded from disk keeps them when its vectors
         // are the same; otherwise they go.
@@ -595,9 +595,7 @@ impl Index {
                 _ => false,
             };
             if !same {
-                for v in st.vectors.iter_mut().flatten() {
-                    v.remove(old);
-                }
+                st.drop_vectors(old);
                 reuse = None;
             }
         }
@@ -611,26 +609,22 @@ impl Index {
                 return;
             }
         };
-        if let Some(id) = reuse {
-            let key = Bytes::copy_from_slice(key);
-            let doc = Doc {
-                key: key.clone(),
-                vals,
-            };
-            learn_terms(&mut st.df, &doc);
-            st.ids.insert(key, id);
-            st.docs.insert(id, doc);
-            return;
-        }
-        let id = st.next_id;
-        st.next_id += 1;
-        for (fi, v) in vecs {
-            if let Some(Some(vs)) = st.vectors.get_mut(fi) {
-                if vs.put(id, v).is_err() {
-                    st.failures += 1;
+        // A reused id keeps its graph entries; a new one gets the vectors.
+        let id = match reuse {
+            Some(id) => id,
+            None => {
+                let id = st.next_id;
+                st.next_id += 1;
+                for (fi, v) in vecs {
+                    if let Some(Some(vs)) = st.vectors.get_mut(fi) {
+                        if vs.put(id, v).is_err() {
+                            st.failures += 1;
+                        }
+                    }
                 }
+                id
             }
-        }
+        };
         let key = Bytes::copy_from_slice(key);
         let doc = Doc {
             key: key.clone(),

@@ -302,14 +302,7 @@ impl P<'_> {
             }
             Some(b'@') => {
                 self.i += 1;
-                let start = self.i;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-                {
-                    self.i += 1;
-                }
-                let field = String::from_utf8_lossy(&self.s[start..self.i]).to_string();
+                let field = self.name();
                 if field.is_empty() || self.peek() != Some(b':') {
                     return self.err();
                 }
@@ -321,15 +314,8 @@ impl P<'_> {
                 let words = self.phrase()?;
                 Ok(Node::Phrase { field: None, words })
             }
-            Some(b'$') => {
-                let (w, prefix) = self.word()?;
-                Ok(Node::Term {
-                    field: None,
-                    word: w,
-                    prefix,
-                })
-            }
-            Some(c) if !is_sep(c) || c == b'\\' => {
+            // A word, or a `$name` parameter standing for one.
+            Some(c) if !is_sep(c) || c == b'\\' || c == b'$' => {
                 let (w, prefix) = self.word()?;
                 Ok(Node::Term {
                     field: None,
@@ -355,20 +341,25 @@ impl P<'_> {
         Ok(tokenize(&text))
     }
 
+    /// A field or parameter name: letters, digits and `_`.
+    fn name(&mut self) -> String {
+        let start = self.i;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).to_string()
+    }
+
     /// A bare word (with `\` escapes), lowercased; a trailing `*` makes it a prefix. A `$name`
     /// is replaced by its parameter.
     fn word(&mut self) -> Result<(String, bool), String> {
         let mut w = Vec::new();
         if self.peek() == Some(b'$') {
             self.i += 1;
-            let start = self.i;
-            while self
-                .peek()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-            {
-                self.i += 1;
-            }
-            let name = String::from_utf8_lossy(&self.s[start..self.i]).to_string();
+            let name = self.name();
             let v = param(&format!("${name}"), self.params)?.to_lowercase();
             return Ok((v, false));
         }

@@ -212,6 +212,10 @@ pub fn doc(v: &Value) -> Option<J> {
 
 // ---- errors -----------------------------------------------------------------------------
 
+/// What RedisJSON answers when a command that needs a document finds no key.
+const NO_KEY: CmdError =
+    CmdError::new("ERR could not perform this operation on a key that doesn't exist");
+
 fn path_missing(p: &Path) -> CmdError {
     CmdError::owned(format!("ERR Path '{}' does not exist", p.text))
 }
@@ -582,9 +586,7 @@ fn per_match_read(
         if p.legacy {
             return Ok(Reply::Nil);
         }
-        return Err(CmdError::new(
-            "ERR could not perform this operation on a key that doesn't exist",
-        ));
+        return Err(NO_KEY);
     };
     drop(g);
     let locs = p.eval(&d);
@@ -704,9 +706,7 @@ fn per_match_write(
     })?;
     match r {
         Some(r) => Ok(r),
-        None => Err(CmdError::new(
-            "ERR could not perform this operation on a key that doesn't exist",
-        )),
+        None => Err(NO_KEY),
     }
 }
 
@@ -734,9 +734,7 @@ pub fn numop(cx: &mut Ctx, key: &[u8], p: &Path, by: &[u8], mul: bool) -> Result
     };
     let mut g = cx.lock(&[key]);
     let Some(mut d) = write_doc_check(&mut g, key)? else {
-        return Err(CmdError::new(
-            "ERR could not perform this operation on a key that doesn't exist",
-        ));
+        return Err(NO_KEY);
     };
     let locs = p.eval(&d);
     if p.legacy && locs.is_empty() {
