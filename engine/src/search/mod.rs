@@ -450,6 +450,8 @@ pub struct Index {
     pub scanned: AtomicU64,
     pub dropped: AtomicBool,
     pub uses: AtomicU64,
+    /// A thread is emptying vector segments (see [`persist`]).
+    compacting: AtomicBool,
 }
 
 impl Index {
@@ -470,6 +472,7 @@ impl Index {
             scanned: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
             uses: AtomicU64::new(0),
+            compacting: AtomicBool::new(false),
         })
     }
 

@@ -1,33 +1,48 @@
-//! Vector graphs on disk: after every snapshot each index's HNSW graphs are saved beside it,
-//! with the document ids they use; at startup they are loaded back instead of rebuilt.
+//! Vector graphs on disk. An HNSW field keeps new vectors in a graph in RAM; after every
+//! snapshot that graph is written to a file and mapped back read-only as a *segment* (usearch's
+//! `view`), so the heap holds only what changed since the last save. At startup the segments are
+//! mapped again instead of rebuilt.
 //!
 //! The files only spare work; they are never trusted for content. The backfill that follows
-//! every start re-reads every document: a document whose vector is unchanged keeps its place in
-//! the loaded graph, a changed one is re-inserted, and graph entries no document claims are
-//! removed. So a graph saved a little before or after the snapshot's cut (or older, if a save
-//! failed) still ends exactly right, and a missing, damaged or foreign file only means a full
-//! rebuild.
+//! every start re-reads every document: a document whose vector is unchanged keeps its entry, a
+//! changed one is re-inserted, and entries no document claims go. So graphs saved a little
+//! before or after the snapshot's cut (or older, if a save failed) still end exactly right, and
+//! a missing, damaged or foreign file only means a full rebuild.
+//!
+//! Segments never change. A document updated or deleted after its segment was written leaves a
+//! dead entry there, which searches skip. A segment more than half dead, or the smallest when a
+//! field has more than four, is emptied back into the graph in RAM by a background thread, a few
+//! documents at a time, and leaves with the next save.
 //!
 //! Files, in `<dir>/search/`, named after the index name in hex:
 //! - `<name>.map`: `STRATAVM`, format version (u32 LE), a hash of the index definition (u64
-//!   LE), the number of vector fields saved, then per field its position (u32), file length
-//!   (u64) and CRC32C (u32) of its graph file; then the document count (u64) and per document
+//!   LE), the number of vector fields saved; per field its position (u32) and segment count
+//!   (u32), and per segment its number (u32), file length (u64), CRC32C (u32), document count
+//!   (u64) and those document ids (u64 each); then the document count (u64) and per document
 //!   its id (u64) and key (u32 length, bytes); last, the CRC32C of everything before it.
-//! - `<name>.<field position>.usearch`: usearch's own serialization of that field's graph.
+//! - `<name>.<field position>.<segment number>.usearch`: usearch's own serialization of that
+//!   segment's graph, written once and never changed.
 //!
-//! A graph file is checked against its length and checksum before usearch reads it.
+//! A segment file is checked against its length and checksum before it is mapped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use parking_lot::{RwLockUpgradableReadGuard, RwLockWriteGuard};
 
+use super::vector::file_crc;
 use super::{FieldType, Index};
 
 const MAGIC: &[u8; 8] = b"STRATAVM";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// Documents moved per batch when a segment is emptied; the index is locked for one batch.
+const EVACUATE_BATCH: usize = 32;
 
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
@@ -35,6 +50,10 @@ fn hex(s: &str) -> String {
 
 fn dir_of(snapshot_dir: &Path) -> PathBuf {
     snapshot_dir.join("search")
+}
+
+fn segment_path(dir: &Path, name: &str, field: usize, seq: u32) -> PathBuf {
+    dir.join(format!("{name}.{field}.{seq}.usearch"))
 }
 
 /// A hash of what the graphs depend on: the definition's arguments.
@@ -50,73 +69,162 @@ fn def_hash(idx: &Index) -> u64 {
     h
 }
 
-/// Saves the graphs of every index that has HNSW fields. Errors are returned for the log;
-/// a failed save only costs a rebuild at the next start.
-pub fn save_all(indexes: &[std::sync::Arc<Index>], snapshot_dir: &Path) -> io::Result<usize> {
+/// Flushes every HNSW field's graph in RAM to a new segment and writes the index's map.
+/// Returns the files the map names, or None when the index has no HNSW field.
+fn save_one(idx: &Arc<Index>, dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
+    let name = hex(&idx.def.read().name);
+    let hash = def_hash(idx);
+    let fail = |e: String| io::Error::other(e);
+    // Writers wait while the graphs are written (searches go on), so what is written is what
+    // the segments then hold.
+    let st = idx.state.upgradable_read();
+    let fields: Vec<usize> = st
+        .vectors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.as_ref().filter(|v| v.is_hnsw()).map(|_| i))
+        .collect();
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let mut written = Vec::new();
+    for &f in &fields {
+        let Some(vs) = &st.vectors[f] else { continue };
+        let path = segment_path(dir, &name, f, vs.next_seq());
+        if let Some((len, crc)) = vs.write_mem(&path).map_err(fail)? {
+            written.push((f, path, len, crc));
+        }
+    }
+    let mut st = RwLockUpgradableReadGuard::upgrade(st);
+    let mut compact = false;
+    for (f, path, len, crc) in written {
+        if let Some(vs) = st.vectors[f].as_mut() {
+            vs.adopt(&path, len, crc).map_err(fail)?;
+        }
+    }
+    for &f in &fields {
+        if let Some(vs) = st.vectors[f].as_mut() {
+            compact |= vs.plan_compaction();
+        }
+    }
+    let st = RwLockWriteGuard::downgrade(st);
+    let mut head = Vec::new();
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(&VERSION.to_le_bytes());
+    head.extend_from_slice(&hash.to_le_bytes());
+    head.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+    let mut files = Vec::new();
+    for &f in &fields {
+        let Some(vs) = &st.vectors[f] else { continue };
+        let mut by_seg: HashMap<u32, Vec<u64>> = HashMap::new();
+        for (id, seq) in vs.locations() {
+            by_seg.entry(seq).or_default().push(id);
+        }
+        head.extend_from_slice(&(f as u32).to_le_bytes());
+        head.extend_from_slice(&(vs.segments().len() as u32).to_le_bytes());
+        let mut named = 0;
+        for seg in vs.segments() {
+            let ids = by_seg.get(&seg.seq).map_or(&[][..], |v| &v[..]);
+            named += ids.len();
+            head.extend_from_slice(&seg.seq.to_le_bytes());
+            head.extend_from_slice(&seg.len.to_le_bytes());
+            head.extend_from_slice(&seg.crc.to_le_bytes());
+            head.extend_from_slice(&(ids.len() as u64).to_le_bytes());
+            for id in ids {
+                head.extend_from_slice(&id.to_le_bytes());
+            }
+            files.push(seg.path.clone());
+        }
+        if named != vs.len() {
+            return Err(fail("a vector in RAM after the flush".into()));
+        }
+    }
+    head.extend_from_slice(&(st.docs.len() as u64).to_le_bytes());
+    for (id, d) in &st.docs {
+        head.extend_from_slice(&id.to_le_bytes());
+        head.extend_from_slice(&(d.key.len() as u32).to_le_bytes());
+        head.extend_from_slice(&d.key);
+    }
+    drop(st);
+    let crc = crc32c::crc32c(&head);
+    head.extend_from_slice(&crc.to_le_bytes());
+    let map = dir.join(format!("{name}.map"));
+    let map_tmp = map.with_extension("map.tmp");
+    let mut f = fs::File::create(&map_tmp)?;
+    f.write_all(&head)?;
+    f.sync_all()?;
+    fs::rename(&map_tmp, &map)?;
+    files.push(map);
+    if compact {
+        spawn_compaction(idx);
+    }
+    Ok(Some(files))
+}
+
+/// Empties the segments [`plan_compaction`](super::vector::Vectors::plan_compaction) chose,
+/// in batches, on a thread of its own (one per index at a time).
+fn spawn_compaction(idx: &Arc<Index>) {
+    if idx.compacting.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let owned = idx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("strata-vec-compact".into())
+        .spawn(move || {
+            let idx = owned;
+            loop {
+                let mut left = 0;
+                {
+                    let mut st = idx.state.write();
+                    for vs in st.vectors.iter_mut().flatten() {
+                        match vs.evacuate_some(EVACUATE_BATCH) {
+                            Ok(n) => left += n,
+                            Err(e) => super::tracing_free_log(&format!(
+                                "emptying a vector segment failed: {e}"
+                            )),
+                        }
+                    }
+                }
+                if left == 0 || idx.dropped.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            idx.compacting.store(false, Ordering::Release);
+        });
+    if spawned.is_err() {
+        idx.compacting.store(false, Ordering::Release);
+    }
+}
+
+/// Saves the graphs of every index that has HNSW fields, after a snapshot. Errors are returned
+/// for the log; a failed save only costs a rebuild at the next start.
+pub fn save_all(indexes: &[Arc<Index>], snapshot_dir: &Path) -> io::Result<usize> {
     let dir = dir_of(snapshot_dir);
     fs::create_dir_all(&dir)?;
     let mut saved = 0;
-    let mut keep: Vec<PathBuf> = Vec::new();
+    let mut keep: HashSet<PathBuf> = HashSet::new();
+    let mut first_err = None;
     for idx in indexes {
-        let name = hex(&idx.def.read().name);
-        let hash = def_hash(idx);
-        let st = idx.state.read();
-        let fields: Vec<usize> = st
-            .vectors
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.as_ref().filter(|v| v.hnsw().is_some()).map(|_| i))
-            .collect();
-        if fields.is_empty() {
-            continue;
+        // Segments mapped now stay, whatever happens to this save.
+        for vs in idx.state.read().vectors.iter().flatten() {
+            keep.extend(vs.segments().iter().map(|s| s.path.clone()));
         }
-        let mut head = Vec::new();
-        head.extend_from_slice(MAGIC);
-        head.extend_from_slice(&VERSION.to_le_bytes());
-        head.extend_from_slice(&hash.to_le_bytes());
-        head.extend_from_slice(&(fields.len() as u32).to_le_bytes());
-        let mut renames = Vec::new();
-        for &f in &fields {
-            let path = dir.join(format!("{name}.{f}.usearch"));
-            let tmp = path.with_extension("usearch.tmp");
-            let graph = st.vectors[f].as_ref().and_then(|v| v.hnsw());
-            let Some(graph) = graph else { continue };
-            let tmp_s = tmp
-                .to_str()
-                .ok_or_else(|| io::Error::other("path is not UTF-8"))?;
-            graph
-                .save(tmp_s)
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            let bytes = fs::read(&tmp)?;
-            head.extend_from_slice(&(f as u32).to_le_bytes());
-            head.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            head.extend_from_slice(&crc32c::crc32c(&bytes).to_le_bytes());
-            renames.push((tmp, path));
+        match save_one(idx, &dir) {
+            Ok(Some(files)) => {
+                keep.extend(files);
+                saved += 1;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
         }
-        head.extend_from_slice(&(st.docs.len() as u64).to_le_bytes());
-        for (id, d) in &st.docs {
-            head.extend_from_slice(&id.to_le_bytes());
-            head.extend_from_slice(&(d.key.len() as u32).to_le_bytes());
-            head.extend_from_slice(&d.key);
-        }
-        drop(st);
-        let crc = crc32c::crc32c(&head);
-        head.extend_from_slice(&crc.to_le_bytes());
-        let map = dir.join(format!("{name}.map"));
-        let map_tmp = map.with_extension("map.tmp");
-        let mut f = fs::File::create(&map_tmp)?;
-        f.write_all(&head)?;
-        f.sync_all()?;
-        for (tmp, path) in renames {
-            fs::File::open(&tmp)?.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            keep.push(path);
-        }
-        fs::rename(&map_tmp, &map)?;
-        keep.push(map);
-        saved += 1;
     }
-    // Files of dropped indexes go.
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    // Files of dropped indexes and emptied segments go.
     for e in fs::read_dir(&dir)? {
         let p = e?.path();
         if !keep.contains(&p) {
@@ -149,9 +257,16 @@ impl Reader<'_> {
     }
 }
 
-/// Loads the saved graphs of `idx` into its (empty) state, for the backfill to reconcile.
-/// Returns how many documents the graphs hold; an error leaves the index empty (rebuilt in
-/// full by the backfill).
+struct SavedSegment {
+    seq: u32,
+    len: u64,
+    crc: u32,
+    ids: Vec<u64>,
+}
+
+/// Maps the saved segments of `idx` into its (empty) state, for the backfill to reconcile.
+/// Returns how many documents the map names; an error may leave the index half loaded (the
+/// caller resets it, and the backfill rebuilds it in full).
 pub fn load(idx: &Index, snapshot_dir: &Path) -> Result<usize, String> {
     let dir = dir_of(snapshot_dir);
     let name = hex(&idx.def.read().name);
@@ -175,13 +290,24 @@ pub fn load(idx: &Index, snapshot_dir: &Path) -> Result<usize, String> {
     if r.u64() != Some(def_hash(idx)) {
         return Err("the index definition changed since the graphs were saved".into());
     }
-    let nfields = r.u32().ok_or_else(bad)? as usize;
-    let mut files = Vec::new();
-    for _ in 0..nfields.min(1024) {
+    let nfields = r.u32().ok_or_else(bad)?;
+    let mut fields: Vec<(usize, Vec<SavedSegment>)> = Vec::new();
+    for _ in 0..nfields {
         let f = r.u32().ok_or_else(bad)? as usize;
-        let len = r.u64().ok_or_else(bad)?;
-        let crc = r.u32().ok_or_else(bad)?;
-        files.push((f, len, crc));
+        let nsegs = r.u32().ok_or_else(bad)?;
+        let mut segs = Vec::new();
+        for _ in 0..nsegs {
+            let seq = r.u32().ok_or_else(bad)?;
+            let len = r.u64().ok_or_else(bad)?;
+            let crc = r.u32().ok_or_else(bad)?;
+            let n = r.u64().ok_or_else(bad)?;
+            let mut ids = Vec::new();
+            for _ in 0..n {
+                ids.push(r.u64().ok_or_else(bad)?);
+            }
+            segs.push(SavedSegment { seq, len, crc, ids });
+        }
+        fields.push((f, segs));
     }
     let n = r.u64().ok_or_else(bad)?;
     let mut ids: HashMap<Bytes, u64> = HashMap::new();
@@ -194,23 +320,29 @@ pub fn load(idx: &Index, snapshot_dir: &Path) -> Result<usize, String> {
     if r.i != body.len() {
         return Err(bad());
     }
+    let known: HashSet<u64> = ids.values().copied().collect();
     let mut st = idx.state.write();
-    for &(f, len, crc) in &files {
-        let path = dir.join(format!("{name}.{f}.usearch"));
-        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if bytes.len() as u64 != len || crc32c::crc32c(&bytes) != crc {
-            return Err(format!("{} is damaged", path.display()));
-        }
-        let Some(Some(vs)) = st.vectors.get_mut(f) else {
-            return Err("graph for a field that is not a vector field".into());
-        };
+    for (f, segs) in &fields {
         if !matches!(
-            idx.def.read().fields.get(f).map(|x| &x.ty),
+            idx.def.read().fields.get(*f).map(|x| &x.ty),
             Some(FieldType::Vector(_))
         ) {
             return Err("graph for a field that is not a vector field".into());
         }
-        vs.load_graph(&path, ids.values().copied())?;
+        let Some(Some(vs)) = st.vectors.get_mut(*f) else {
+            return Err("graph for a field that is not a vector field".into());
+        };
+        for s in segs {
+            if s.ids.iter().any(|id| !known.contains(id)) {
+                return Err("a segment names a document the map does not".into());
+            }
+            let path = segment_path(&dir, &name, *f, s.seq);
+            let found = file_crc(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if found != (s.len, s.crc) {
+                return Err(format!("{} is damaged", path.display()));
+            }
+            vs.attach(s.seq, &path, s.len, s.crc, &s.ids)?;
+        }
     }
     st.next_id = ids.values().copied().max().unwrap_or(0) + 1;
     let loaded = ids.len();

@@ -3,7 +3,9 @@
 //! Distances are RediSearch's: COSINE is `1 - cos`, L2 the squared Euclidean distance, IP
 //! `1 - dot`. Keys are the index's document ids.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -147,15 +149,46 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// Where an HNSW field keeps a document's vector: the in-memory graph, or a segment (by its
+/// number, from 1).
+const IN_MEM: u32 = 0;
+
+/// Flushing keeps at most this many segments per field: beyond it the smallest is emptied back
+/// into the in-memory graph, to leave in the next flush together with newer vectors.
+const MAX_SEGMENTS: usize = 4;
+
+/// A graph saved to a file and mapped read-only (usearch's `view`). Its vectors and links are
+/// read from the page cache on demand: they take no heap, and the kernel keeps in RAM the pages
+/// searches touch (the upper layers, visited by every search, and the hot part of the base
+/// layer). A segment never changes: a document updated or deleted after the flush is a dead
+/// entry, skipped by searches until the segment is emptied.
+pub struct Segment {
+    pub seq: u32,
+    graph: Index,
+    pub path: PathBuf,
+    /// File length and CRC32C, recorded in the index's map.
+    pub len: u64,
+    pub crc: u32,
+    entries: usize,
+    live: usize,
+    /// Being emptied into the in-memory graph.
+    condemned: bool,
+}
+
 /// One field's vectors.
 pub struct Vectors {
     pub params: Params,
     /// FLAT: every vector by document id.
     flat: HashMap<u64, Vec<f32>>,
-    /// HNSW: the document ids in the graph (the graph holds their vectors).
-    ids: HashSet<u64>,
-    hnsw: Option<Index>,
-    /// A search with its own EF_RUNTIME changes the graph's setting: it runs alone (write
+    /// HNSW: where each document's vector is, `IN_MEM` or a segment number.
+    loc: HashMap<u64, u32>,
+    /// HNSW: the graph taking new vectors, in RAM until the next flush.
+    mem: Option<Index>,
+    segments: Vec<Segment>,
+    next_seq: u32,
+    /// Documents of condemned segments still to move into `mem`.
+    evacuating: Vec<u64>,
+    /// A search with its own EF_RUNTIME changes the graphs' setting: it runs alone (write
     /// side); every other search takes the read side.
     ef_gate: parking_lot::RwLock<()>,
 }
@@ -168,72 +201,69 @@ const HNSW_THREADS: usize = 64;
 /// above this is not allocated up front).
 const MAX_EAGER_CAPACITY: usize = 1 << 16;
 
+fn new_graph(params: &Params, capacity: usize) -> Result<Index, String> {
+    let opts = IndexOptions {
+        dimensions: params.dim,
+        metric: match params.metric {
+            Metric::Cosine => MetricKind::Cos,
+            Metric::L2 => MetricKind::L2sq,
+            Metric::Ip => MetricKind::IP,
+        },
+        quantization: ScalarKind::F32,
+        connectivity: params.m,
+        expansion_add: params.ef_construction,
+        expansion_search: params.ef_runtime,
+        multi: false,
+    };
+    let idx = Index::new(&opts).map_err(|e| e.to_string())?;
+    idx.reserve_capacity_and_threads(capacity, HNSW_THREADS)
+        .map_err(|e| e.to_string())?;
+    Ok(idx)
+}
+
+/// The length and CRC32C of a file, read in pieces.
+pub(super) fn file_crc(path: &Path) -> io::Result<(u64, u32)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut len, mut crc) = (0u64, 0u32);
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, crc));
+        }
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        len += n as u64;
+    }
+}
+
 impl Vectors {
     pub fn new(params: Params) -> Result<Vectors, String> {
-        let hnsw = match params.algo {
+        let mem = match params.algo {
             Algo::Flat => None,
-            Algo::Hnsw => {
-                let opts = IndexOptions {
-                    dimensions: params.dim,
-                    metric: match params.metric {
-                        Metric::Cosine => MetricKind::Cos,
-                        Metric::L2 => MetricKind::L2sq,
-                        Metric::Ip => MetricKind::IP,
-                    },
-                    quantization: ScalarKind::F32,
-                    connectivity: params.m,
-                    expansion_add: params.ef_construction,
-                    expansion_search: params.ef_runtime,
-                    multi: false,
-                };
-                let idx = Index::new(&opts).map_err(|e| e.to_string())?;
-                idx.reserve_capacity_and_threads(
-                    params.initial_cap.clamp(64, MAX_EAGER_CAPACITY),
-                    HNSW_THREADS,
-                )
-                .map_err(|e| e.to_string())?;
-                Some(idx)
-            }
+            Algo::Hnsw => Some(new_graph(
+                &params,
+                params.initial_cap.clamp(64, MAX_EAGER_CAPACITY),
+            )?),
         };
         Ok(Vectors {
             params,
             flat: HashMap::new(),
-            ids: HashSet::new(),
-            hnsw,
+            loc: HashMap::new(),
+            mem,
+            segments: Vec::new(),
+            next_seq: 1,
+            evacuating: Vec::new(),
             ef_gate: parking_lot::RwLock::new(()),
         })
     }
 
-    /// The HNSW graph, for saving.
-    pub fn hnsw(&self) -> Option<&Index> {
-        self.hnsw.as_ref()
-    }
-
-    /// Replaces the graph with one saved by [`persist`](super::persist); `ids` are the
-    /// document ids its map names.
-    pub fn load_graph(
-        &mut self,
-        path: &std::path::Path,
-        ids: impl Iterator<Item = u64>,
-    ) -> Result<(), String> {
-        let h = self.hnsw.as_ref().ok_or("not an HNSW field")?;
-        let p = path.to_str().ok_or("path is not UTF-8")?;
-        h.load(p).map_err(|e| e.to_string())?;
-        if h.dimensions() != self.params.dim {
-            return Err("graph of another dimension".into());
-        }
-        h.reserve_capacity_and_threads(h.size().max(64) * 2, HNSW_THREADS)
-            .map_err(|e| e.to_string())?;
-        self.ids = ids.filter(|id| h.contains(*id)).collect();
-        if self.ids.len() != h.size() {
-            return Err("graph holds entries its map does not name".into());
-        }
-        Ok(())
+    pub fn is_hnsw(&self) -> bool {
+        self.mem.is_some()
     }
 
     pub fn len(&self) -> usize {
-        match self.hnsw {
-            Some(_) => self.ids.len(),
+        match self.mem {
+            Some(_) => self.loc.len(),
             None => self.flat.len(),
         }
     }
@@ -242,23 +272,31 @@ impl Vectors {
         self.len() == 0
     }
 
+    /// The graph holding document `id`'s vector.
+    fn graph_of(&self, id: u64) -> Option<&Index> {
+        match *self.loc.get(&id)? {
+            IN_MEM => self.mem.as_ref(),
+            seq => self
+                .segments
+                .iter()
+                .find(|s| s.seq == seq)
+                .map(|s| &s.graph),
+        }
+    }
+
     /// The vector of document `id`.
     pub fn get(&self, id: u64) -> Option<Vec<f32>> {
-        match &self.hnsw {
-            None => self.flat.get(&id).cloned(),
-            Some(h) => {
-                if !self.ids.contains(&id) {
-                    return None;
-                }
-                let mut v = vec![0f32; self.params.dim];
-                (h.get(id, &mut v).ok()? == 1).then_some(v)
-            }
+        if self.mem.is_none() {
+            return self.flat.get(&id).cloned();
         }
+        let g = self.graph_of(id)?;
+        let mut v = vec![0f32; self.params.dim];
+        (g.get(id, &mut v).ok()? == 1).then_some(v)
     }
 
     /// The distance from `q` to document `id`'s vector.
     fn distance_to(&self, q: &[f32], id: u64) -> Option<f32> {
-        match &self.hnsw {
+        match &self.mem {
             None => self
                 .flat
                 .get(&id)
@@ -267,44 +305,228 @@ impl Vectors {
         }
     }
 
-    /// Adds or replaces the vector of document `id`.
+    /// Adds the vector of document `id` (replacing the one it had).
     pub fn put(&mut self, id: u64, v: Vec<f32>) -> Result<(), String> {
-        let Some(h) = &self.hnsw else {
+        if self.mem.is_none() {
             self.flat.insert(id, v);
             return Ok(());
-        };
-        if self.ids.contains(&id) {
-            h.remove(id).map_err(|e| e.to_string())?;
-            self.ids.remove(&id);
         }
+        if self.loc.contains_key(&id) {
+            self.remove(id);
+        }
+        let h = self.mem.as_ref().ok_or("no graph")?;
         if h.size() + 1 > h.capacity() {
             let cap = (h.capacity() * 2).max(64);
             h.reserve_capacity_and_threads(cap, HNSW_THREADS)
                 .map_err(|e| e.to_string())?;
         }
         h.add(id, &v).map_err(|e| e.to_string())?;
-        self.ids.insert(id);
+        self.loc.insert(id, IN_MEM);
         Ok(())
     }
 
     pub fn remove(&mut self, id: u64) {
-        match &self.hnsw {
-            None => {
-                self.flat.remove(&id);
-            }
-            Some(h) => {
-                if self.ids.remove(&id) {
+        if self.mem.is_none() {
+            self.flat.remove(&id);
+            return;
+        }
+        match self.loc.remove(&id) {
+            None => {}
+            Some(IN_MEM) => {
+                if let Some(h) = &self.mem {
                     let _ = h.remove(id);
+                }
+            }
+            Some(seq) => {
+                if let Some(i) = self.segments.iter().position(|s| s.seq == seq) {
+                    self.segments[i].live -= 1;
+                    if self.segments[i].live == 0 {
+                        self.segments.remove(i);
+                    }
                 }
             }
         }
     }
 
-    /// Bytes held: the vectors (in the graph for HNSW, which holds them itself).
+    /// Bytes of heap held: vectors and graph in RAM, and the document table. Segments' pages
+    /// are file-backed and counted by [`disk_bytes`](Self::disk_bytes) instead.
     pub fn memory(&self) -> usize {
         self.flat.len() * (self.params.dim * 4 + 48)
-            + self.ids.len() * 16
-            + self.hnsw.as_ref().map_or(0, |h| h.memory_usage())
+            + self.loc.len() * 24
+            + self.mem.as_ref().map_or(0, |h| h.memory_usage())
+    }
+
+    /// Bytes of the segments' files.
+    pub fn disk_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum()
+    }
+
+    /// (documents in RAM, segments, dead entries in segments).
+    pub fn layout(&self) -> (usize, usize, usize) {
+        let in_mem = self.loc.values().filter(|&&l| l == IN_MEM).count();
+        let dead = self.segments.iter().map(|s| s.entries - s.live).sum();
+        (in_mem, self.segments.len(), dead)
+    }
+
+    /// The segments, for the index's map.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Where each document's vector is, for the index's map.
+    pub fn locations(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.loc.iter().map(|(id, l)| (*id, *l))
+    }
+
+    /// Writes the in-memory graph to `path` (when it holds any vector), for
+    /// [`adopt`](Self::adopt) to turn into a segment. Takes `&self`: searches go on meanwhile,
+    /// and the caller keeps writers out until `adopt`.
+    pub fn write_mem(&self, path: &Path) -> Result<Option<(u64, u32)>, String> {
+        let Some(h) = &self.mem else { return Ok(None) };
+        if !self.loc.values().any(|&l| l == IN_MEM) {
+            return Ok(None);
+        }
+        let tmp = path.with_extension("tmp");
+        let s = tmp.to_str().ok_or("path is not UTF-8")?;
+        h.save(s).map_err(|e| e.to_string())?;
+        let io = |e: io::Error| format!("{}: {e}", tmp.display());
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        let (len, crc) = file_crc(&tmp).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(Some((len, crc)))
+    }
+
+    /// The number the next segment gets.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Maps the file [`write_mem`](Self::write_mem) wrote as a new segment holding every
+    /// vector of the in-memory graph, which starts over empty.
+    pub fn adopt(&mut self, path: &Path, len: u64, crc: u32) -> Result<(), String> {
+        let seq = self.next_seq;
+        let graph = self.view(path)?;
+        let mut live = 0;
+        for l in self.loc.values_mut().filter(|l| **l == IN_MEM) {
+            *l = seq;
+            live += 1;
+        }
+        self.segments.push(Segment {
+            seq,
+            graph,
+            path: path.to_path_buf(),
+            len,
+            crc,
+            entries: live,
+            live,
+            condemned: false,
+        });
+        self.next_seq += 1;
+        self.mem = Some(new_graph(&self.params, 64)?);
+        Ok(())
+    }
+
+    fn view(&self, path: &Path) -> Result<Index, String> {
+        let graph = new_graph(&self.params, 64)?;
+        let s = path.to_str().ok_or("path is not UTF-8")?;
+        graph.view(s).map_err(|e| e.to_string())?;
+        if graph.dimensions() != self.params.dim {
+            return Err("graph of another dimension".into());
+        }
+        Ok(graph)
+    }
+
+    /// At startup: maps a segment saved by an earlier run. `ids` are the documents whose
+    /// vectors it holds (a map records them); an id the file lacks is refused.
+    pub fn attach(
+        &mut self,
+        seq: u32,
+        path: &Path,
+        len: u64,
+        crc: u32,
+        ids: &[u64],
+    ) -> Result<(), String> {
+        if seq == IN_MEM || self.segments.iter().any(|s| s.seq == seq) {
+            return Err("segment number used twice".into());
+        }
+        let graph = self.view(path)?;
+        if let Some(id) = ids.iter().find(|id| !graph.contains(**id)) {
+            return Err(format!("segment lacks document {id}"));
+        }
+        for &id in ids {
+            if self.loc.insert(id, seq).is_some() {
+                return Err(format!("document {id} in two segments"));
+            }
+        }
+        let entries = graph.size().max(ids.len());
+        self.segments.push(Segment {
+            seq,
+            graph,
+            path: path.to_path_buf(),
+            len,
+            crc,
+            entries,
+            live: ids.len(),
+            condemned: false,
+        });
+        self.next_seq = self.next_seq.max(seq + 1);
+        if ids.is_empty() {
+            self.segments.pop();
+        }
+        Ok(())
+    }
+
+    /// Chooses segments to empty back into the in-memory graph: those mostly dead, and the
+    /// smallest while there are more than [`MAX_SEGMENTS`]. Returns whether any document
+    /// waits to move.
+    pub fn plan_compaction(&mut self) -> bool {
+        let mut chosen: Vec<u32> = self
+            .segments
+            .iter()
+            .filter(|s| !s.condemned && s.live * 2 < s.entries)
+            .map(|s| s.seq)
+            .collect();
+        let mut kept: Vec<&Segment> = self
+            .segments
+            .iter()
+            .filter(|s| !s.condemned && !chosen.contains(&s.seq))
+            .collect();
+        kept.sort_by_key(|s| s.live);
+        let surplus = kept.len().saturating_sub(MAX_SEGMENTS);
+        chosen.extend(kept.iter().take(surplus).map(|s| s.seq));
+        if !chosen.is_empty() {
+            for s in self.segments.iter_mut() {
+                s.condemned |= chosen.contains(&s.seq);
+            }
+            self.evacuating.extend(
+                self.loc
+                    .iter()
+                    .filter(|(_, l)| chosen.contains(l))
+                    .map(|(id, _)| *id),
+            );
+        }
+        !self.evacuating.is_empty()
+    }
+
+    /// Moves up to `n` documents of condemned segments into the in-memory graph (a segment
+    /// left empty goes). Returns how many still wait.
+    pub fn evacuate_some(&mut self, n: usize) -> Result<usize, String> {
+        for _ in 0..n {
+            let Some(id) = self.evacuating.pop() else {
+                break;
+            };
+            let Some(&seq) = self.loc.get(&id) else {
+                continue;
+            };
+            if !self.segments.iter().any(|s| s.seq == seq && s.condemned) {
+                continue;
+            }
+            let v = self.get(id).ok_or("a segment lost a vector")?;
+            self.put(id, v)?;
+        }
+        Ok(self.evacuating.len())
     }
 
     /// The `k` nearest documents to `q` among those `allowed` admits (all when None), nearest
@@ -325,13 +547,13 @@ impl Vectors {
         }
         // A filter that admits few documents is searched exactly: a graph walk would have to
         // visit most of the graph to find k of them.
-        let exact = match (&self.hnsw, candidates) {
+        let exact = match (&self.mem, candidates) {
             (None, _) => true,
             (Some(_), Some(c)) => c <= 4 * k.max(256),
             (Some(_), None) => self.len() <= k * 4,
         };
         let mut out: Vec<(u64, f32)> = if exact {
-            let mut all: Vec<(u64, f32)> = match &self.hnsw {
+            let mut all: Vec<(u64, f32)> = match &self.mem {
                 None => self
                     .flat
                     .iter()
@@ -339,8 +561,8 @@ impl Vectors {
                     .map(|(id, v)| (*id, distance(metric, q, v)))
                     .collect(),
                 Some(_) => self
-                    .ids
-                    .iter()
+                    .loc
+                    .keys()
                     .filter(|id| allowed.is_none_or(|f| f(**id)))
                     .filter_map(|id| self.distance_to(q, *id).map(|d| (*id, d)))
                     .collect(),
@@ -349,33 +571,61 @@ impl Vectors {
             all.truncate(k);
             all
         } else {
-            let h = self.hnsw.as_ref().ok_or("no graph")?;
-            let search = || match allowed {
-                None => h.search(q, k),
-                Some(f) => h.filtered_search(q, k, f),
+            let mem = self.mem.as_ref().ok_or("no graph")?;
+            // Each graph with live entries is searched; a segment's dead entries are skipped
+            // by the filter.
+            let mut graphs: Vec<(&Index, u32, bool)> = vec![(mem, IN_MEM, true)];
+            graphs.extend(
+                self.segments
+                    .iter()
+                    .filter(|s| s.live > 0)
+                    .map(|s| (&s.graph, s.seq, s.live == s.entries)),
+            );
+            let search_all = || -> Result<Vec<u64>, String> {
+                let mut ids = Vec::new();
+                for &(g, seq, whole) in &graphs {
+                    if g.size() == 0 {
+                        continue;
+                    }
+                    let m = if whole && allowed.is_none() {
+                        g.search(q, k)
+                    } else {
+                        g.filtered_search(q, k, |id| {
+                            (whole || self.loc.get(&id) == Some(&seq))
+                                && allowed.is_none_or(|f| f(id))
+                        })
+                    };
+                    ids.extend(m.map_err(|e| e.to_string())?.keys);
+                }
+                Ok(ids)
             };
             // usearch widens the search to k by itself when k > EF_RUNTIME.
             let found = match ef.filter(|&e| e != self.params.ef_runtime) {
                 None => {
                     let _shared = self.ef_gate.read();
-                    search()
+                    search_all()
                 }
                 Some(e) => {
                     let _alone = self.ef_gate.write();
-                    h.change_expansion_search(e);
-                    let r = search();
-                    h.change_expansion_search(self.params.ef_runtime);
+                    let set = |n| {
+                        graphs
+                            .iter()
+                            .for_each(|(g, _, _)| g.change_expansion_search(n))
+                    };
+                    set(e);
+                    let r = search_all();
+                    set(self.params.ef_runtime);
                     r
                 }
             };
-            let m = found.map_err(|e| format!("vector search failed: {e}"))?;
-            // Exact distances for what the graph found, so HNSW and FLAT report alike.
-            let mut r: Vec<(u64, f32)> = m
-                .keys
+            let ids = found.map_err(|e| format!("vector search failed: {e}"))?;
+            // Exact distances for what the graphs found, so HNSW and FLAT report alike.
+            let mut r: Vec<(u64, f32)> = ids
                 .iter()
                 .filter_map(|id| self.distance_to(q, *id).map(|d| (*id, d)))
                 .collect();
             r.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            r.dedup_by_key(|x| x.0);
             r
         };
         out.truncate(k);
@@ -432,6 +682,103 @@ mod tests {
                 .unwrap();
             assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![6, 4]);
             assert_eq!(v.len(), 199);
+        }
+    }
+
+    fn ids(r: &[(u64, f32)]) -> Vec<u64> {
+        r.iter().map(|x| x.0).collect()
+    }
+
+    fn flush(v: &mut Vectors, dir: &Path) -> PathBuf {
+        let path = dir.join(format!("{}.usearch", v.next_seq()));
+        let (len, crc) = v.write_mem(&path).unwrap().expect("vectors in RAM");
+        v.adopt(&path, len, crc).unwrap();
+        path
+    }
+
+    /// Vectors flushed to a mapped segment answer as they did in RAM, together with newer ones;
+    /// documents updated or deleted after the flush are never returned from the segment.
+    #[test]
+    fn segments_answer_with_the_graph_in_ram() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vectors::new(params(Algo::Hnsw, Metric::L2)).unwrap();
+        let at = |x: f32| vec![x, 0.0, 0.0, 0.0];
+        for i in 0..300u64 {
+            v.put(i, at(i as f32)).unwrap();
+        }
+        v.remove(7);
+        let path = flush(&mut v, dir.path());
+        assert_eq!(v.layout(), (0, 1, 0));
+        assert!(v.write_mem(&dir.path().join("x")).unwrap().is_none());
+        for i in 300..400u64 {
+            v.put(i, at(i as f32)).unwrap();
+        }
+        v.remove(10);
+        v.put(20, at(1000.5)).unwrap();
+        assert_eq!(v.layout(), (101, 1, 2));
+        assert_eq!(v.get(5), Some(at(5.0)));
+        assert_eq!(v.get(20), Some(at(1000.5)));
+        assert_eq!(v.get(7), None);
+        let knn = |v: &Vectors, x: f32, k| ids(&v.knn(&at(x), k, None, None, None).unwrap());
+        assert_eq!(knn(&v, 7.2, 3), vec![8, 6, 9]);
+        assert_eq!(knn(&v, 10.2, 2), vec![11, 9]);
+        assert_eq!(knn(&v, 20.0, 2), vec![19, 21]);
+        assert_eq!(knn(&v, 999.0, 1), vec![20]);
+        assert_eq!(knn(&v, 299.6, 2), vec![300, 299]);
+        let odd = |id: u64| id % 2 == 1;
+        let r = v.knn(&at(20.0), 2, Some(&odd), Some(200), None).unwrap();
+        assert_eq!(ids(&r), vec![19, 21]);
+        assert_eq!(
+            knn(&v, 7.2, 3),
+            ids(&v.knn(&at(7.2), 3, None, None, Some(50)).unwrap())
+        );
+
+        // The same file mapped by a new store (a restart) holds the same documents.
+        let mut w = Vectors::new(params(Algo::Hnsw, Metric::L2)).unwrap();
+        let live: Vec<u64> = (0..300).filter(|i| ![7, 10, 20].contains(i)).collect();
+        let (len, crc) = file_crc(&path).unwrap();
+        w.attach(1, &path, len, crc, &live).unwrap();
+        assert_eq!(w.len(), 297);
+        assert_eq!(knn(&w, 10.2, 2), vec![11, 9]);
+        assert!(w.attach(2, &path, len, crc, &[5]).is_err(), "5 is taken");
+        let mut u = Vectors::new(params(Algo::Hnsw, Metric::L2)).unwrap();
+        assert!(
+            u.attach(1, &path, len, crc, &[7]).is_err(),
+            "7 is not in the file"
+        );
+
+        // A segment mostly dead is emptied back into RAM, and goes.
+        for i in 100..260u64 {
+            v.remove(i);
+        }
+        assert!(v.plan_compaction());
+        while v.evacuate_some(7).unwrap() > 0 {}
+        assert_eq!(v.layout(), (101 + 137, 0, 0));
+        assert_eq!(knn(&v, 7.2, 3), vec![8, 6, 9]);
+        assert_eq!(knn(&v, 50.2, 2), vec![50, 51]);
+        assert_eq!(knn(&v, 170.0, 1), vec![99]);
+        assert!(!v.plan_compaction());
+    }
+
+    /// Past four segments the smallest is emptied into RAM, so a field never has many.
+    #[test]
+    fn segments_stay_few() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vectors::new(params(Algo::Hnsw, Metric::Ip)).unwrap();
+        for round in 0..6u64 {
+            for i in 0..(50 + round * 10) {
+                let id = round * 1000 + i;
+                v.put(id, vec![1.0, id as f32, 0.0, 0.0]).unwrap();
+            }
+            flush(&mut v, dir.path());
+            if v.plan_compaction() {
+                while v.evacuate_some(16).unwrap() > 0 {}
+            }
+            assert!(v.segments().len() <= MAX_SEGMENTS + 1);
+        }
+        assert_eq!(v.len(), (0..6).map(|r| 50 + r * 10).sum::<u64>() as usize);
+        for id in [0u64, 1049, 5099] {
+            assert_eq!(v.get(id).map(|x| x[1]), Some(id as f32));
         }
     }
 
