@@ -870,6 +870,157 @@ fn recall_holds_for_every_metric_on_clustered_data() {
     }
 }
 
+/// Index `g` (prefix `g:`) answers KNN queries with recall@10 >= 0.95 against brute force over
+/// the live documents, never returns a dead one, and finds the first 20 at their own vectors.
+fn check_against_brute(
+    c: &mut RawClient,
+    vecs: &[Vec<f32>],
+    live: &dyn Fn(usize) -> bool,
+    rng: &mut rand::rngs::StdRng,
+) {
+    let all: Vec<(usize, &Vec<f32>)> = vecs.iter().enumerate().filter(|(i, _)| live(*i)).collect();
+    let (mut hit, mut want) = (0, 0);
+    for _ in 0..20 {
+        let q = random_unit(rng, 8);
+        let got = knn_ids(c, "g", "*", 10, &q);
+        let exact = brute(&all, &q, 10, "g:");
+        for g in &got {
+            let i: usize = g[2..].parse().unwrap();
+            assert!(live(i), "{g} was deleted");
+        }
+        assert_eq!(got.len(), 10);
+        want += 10;
+        hit += got.iter().filter(|g| exact.contains(g)).count();
+    }
+    assert!(
+        hit as f64 / want as f64 >= 0.95,
+        "recall {}",
+        hit as f64 / want as f64
+    );
+    for (i, v) in vecs.iter().enumerate().filter(|(i, _)| live(*i)).take(20) {
+        assert_eq!(knn_ids(c, "g", "*", 1, v), [format!("g:{i}")]);
+    }
+}
+
+/// FT.INFO's (vector_docs_in_ram, vector_segments, vector_dead_entries) for index `g`.
+fn layout(c: &mut RawClient) -> (usize, usize, usize) {
+    let mut f = |n: &str| info(c, "g", n).parse::<usize>().unwrap();
+    (
+        f("vector_docs_in_ram"),
+        f("vector_segments"),
+        f("vector_dead_entries"),
+    )
+}
+
+fn segment_files(dir: &Path) -> usize {
+    dir.join("search")
+        .read_dir()
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "usearch")
+        })
+        .count()
+}
+
+fn wait_layout(c: &mut RawClient, done: &dyn Fn((usize, usize, usize)) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let l = layout(c);
+        if done(l) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "segments never settled: {l:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// HNSW vectors leave RAM at every save as memory-mapped segments; updates leave dead entries
+/// that searches skip; mostly-dead and surplus segments are emptied back in the background;
+/// a kill -9 while that runs loses nothing. Searches agree with brute force after each step.
+#[test]
+fn vector_segments_follow_saves_updates_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(33);
+    let mut vecs: Vec<Vec<f32>> = (0..2000).map(|_| random_unit(&mut rng, 8)).collect();
+    let hset = |c: &mut RawClient, i: usize, v: &[f32]| {
+        c.cmd(&[b"HSET", format!("g:{i}").as_bytes(), b"v", &blob(v)]);
+    };
+    let every = |_: usize| true;
+    {
+        let p = start(
+            dir.path(),
+            &["--appendonly", "yes", "--appendfsync", "always"],
+        );
+        let mut c = RawClient::connect(p.port);
+        run(&mut c, "FT.CREATE g ON HASH PREFIX 1 g: SCHEMA v VECTOR HNSW 6 TYPE FLOAT32 DIM 8 DISTANCE_METRIC COSINE");
+        for (i, v) in vecs.iter().enumerate() {
+            hset(&mut c, i, v);
+        }
+        assert_eq!(layout(&mut c), (2000, 0, 0));
+        assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
+        assert_eq!(layout(&mut c), (0, 1, 0), "flushed to one segment");
+        assert_eq!(segment_files(dir.path()), 1);
+        check_against_brute(&mut c, &vecs, &every, &mut rng);
+
+        // Updated documents: dead in the segment, new vectors in RAM.
+        for (i, v) in vecs.iter_mut().enumerate().take(1200) {
+            *v = random_unit(&mut rng, 8);
+            hset(&mut c, i, v);
+        }
+        assert_eq!(layout(&mut c), (1200, 1, 1200));
+        check_against_brute(&mut c, &vecs, &every, &mut rng);
+        // The save flushes them; the first segment, mostly dead, is emptied into RAM.
+        assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
+        wait_layout(&mut c, &|l| l == (800, 1, 0));
+        check_against_brute(&mut c, &vecs, &every, &mut rng);
+        assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
+        assert_eq!(layout(&mut c), (0, 2, 0));
+        assert_eq!(
+            segment_files(dir.path()),
+            2,
+            "the emptied segment's file went"
+        );
+
+        // Small saves: past four segments the smallest is emptied back.
+        for round in 0..5 {
+            for i in 0..10 {
+                let v = random_unit(&mut rng, 8);
+                hset(&mut c, vecs.len(), &v);
+                vecs.push(v);
+                let _ = i;
+            }
+            assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
+            assert!(layout(&mut c).1 <= 5, "round {round}: {:?}", layout(&mut c));
+            wait_layout(&mut c, &|l| l.1 <= 4);
+            check_against_brute(&mut c, &vecs, &every, &mut rng);
+        }
+
+        // Most documents change and a save starts emptying the big segment: kill -9 then.
+        for (i, v) in vecs.iter_mut().enumerate().skip(200).take(1500) {
+            *v = random_unit(&mut rng, 8);
+            hset(&mut c, i, v);
+        }
+        for i in 1900..1950 {
+            c.cmd(&[b"DEL", format!("g:{i}").as_bytes()]);
+        }
+        assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
+    } // kill -9
+    let live = |i: usize| !(1900..1950).contains(&i);
+    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let mut c = RawClient::connect(p.port);
+    let n = vecs.len() - 50;
+    wait_indexed(&mut c, "g", n);
+    assert_eq!(info(&mut c, "g", "num_docs"), n.to_string());
+    check_against_brute(&mut c, &vecs, &live, &mut rng);
+    assert_eq!(layout(&mut c).0, 0, "every vector mapped from disk");
+    let log = fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(log.contains("vectors loaded from disk"), "{log}");
+}
+
 /// The vector graphs saved with a snapshot are loaded at the next start and reconciled with
 /// the documents: changed and deleted documents after the save are right, and a damaged graph
 /// file only means a rebuild.
@@ -878,35 +1029,7 @@ fn saved_graphs_are_reused_and_reconciled_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(21);
     let mut vecs: Vec<Vec<f32>> = (0..2000).map(|_| random_unit(&mut rng, 8)).collect();
-    let check = |c: &mut RawClient,
-                 vecs: &[Vec<f32>],
-                 live: &dyn Fn(usize) -> bool,
-                 rng: &mut rand::rngs::StdRng| {
-        let all: Vec<(usize, &Vec<f32>)> =
-            vecs.iter().enumerate().filter(|(i, _)| live(*i)).collect();
-        let (mut hit, mut want) = (0, 0);
-        for _ in 0..20 {
-            let q = random_unit(rng, 8);
-            let got = knn_ids(c, "g", "*", 10, &q);
-            let exact = brute(&all, &q, 10, "g:");
-            for g in &got {
-                let i: usize = g[2..].parse().unwrap();
-                assert!(live(i), "{g} was deleted");
-            }
-            assert_eq!(got.len(), 10);
-            want += 10;
-            hit += got.iter().filter(|g| exact.contains(g)).count();
-        }
-        assert!(
-            hit as f64 / want as f64 >= 0.95,
-            "recall {}",
-            hit as f64 / want as f64
-        );
-        // Each document changed after the save is found at its new vector.
-        for (i, v) in vecs.iter().enumerate().take(20) {
-            assert_eq!(knn_ids(c, "g", "*", 1, v), [format!("g:{i}")]);
-        }
-    };
+    let check = check_against_brute;
     {
         let p = start(
             dir.path(),

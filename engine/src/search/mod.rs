@@ -498,6 +498,21 @@ impl Index {
             .sum()
     }
 
+    /// Over all HNSW fields: vectors in RAM, mapped segments, dead entries in segments, and
+    /// the segments' bytes on disk.
+    pub fn vector_layout(&self) -> (usize, usize, usize, u64) {
+        let st = self.state.read();
+        let mut out = (0, 0, 0, 0);
+        for vs in st.vectors.iter().flatten().filter(|v| v.is_hnsw()) {
+            let (ram, segs, dead) = vs.layout();
+            out.0 += ram;
+            out.1 += segs;
+            out.2 += dead;
+            out.3 += vs.disk_bytes();
+        }
+        out
+    }
+
     pub fn num_terms(&self) -> usize {
         self.state.read().df.len()
     }

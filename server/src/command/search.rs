@@ -305,6 +305,7 @@ mod imp {
             ),
             (s("default_score"), Reply::Double(1.0)),
         ]);
+        let (in_ram, segments, dead, disk) = idx.vector_layout();
         Ok(Reply::Map(vec![
             (s("index_name"), s(&def.name)),
             (s("index_options"), Reply::Array(vec![])),
@@ -319,6 +320,11 @@ mod imp {
             ),
             (s("inverted_sz_mb"), mb(0)),
             (s("vector_index_sz_mb"), mb(idx.vector_bytes())),
+            // Strata's own: where HNSW vectors are (see the README's vector search section).
+            (s("vector_disk_sz_mb"), mb(disk as usize)),
+            (s("vector_docs_in_ram"), Reply::Int(in_ram as i64)),
+            (s("vector_segments"), Reply::Int(segments as i64)),
+            (s("vector_dead_entries"), Reply::Int(dead as i64)),
             (
                 s("hash_indexing_failures"),
                 Reply::Double(idx.failures() as f64),
