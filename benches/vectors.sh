@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Vector search: KNN-10 queries per second and recall@10 of FT.SEARCH over RESP, against raw
 # usearch in process on the same data with the same HNSW parameters (M 16, EF_CONSTRUCTION
-# 200, Strata's default EF_RUNTIME), plus insert throughput and the server's RSS growth.
+# 200, Strata's default EF_RUNTIME), plus insert throughput and the server's memory; then
+# again after SAVE, with the graph memory-mapped from its segment file (heap vs page cache).
 #
 #   bash benches/vectors.sh                      # 100k x 128-d, 500 queries, 4 connections
 #   VECTORS=1000000 bash benches/vectors.sh      # the 1M case (needs several GB and time)

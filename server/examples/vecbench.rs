@@ -6,6 +6,11 @@
 //! vecbench PORT VECTORS DIM QUERIES CONNECTIONS SECONDS [SEED]
 //! ```
 //!
+//! After the in-RAM measurements it sends `SAVE`, which moves the graph out of the heap into a
+//! memory-mapped segment file, and measures again: queries per second and recall from the
+//! mapped file, and the server's resident memory split into heap (`RssAnon`) and file pages
+//! (`RssFile`, page cache the kernel can take back), read from `/proc`.
+//!
 //! Prints `key=value` lines. Vectors are unit vectors clustered around 1,000 random centres
 //! (FLOAT32, COSINE), queries lie near random data points; HNSW with M 16, EF_CONSTRUCTION
 //! 200 and Strata's default EF_RUNTIME, which usearch is given too.
@@ -155,6 +160,20 @@ fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The server's resident anonymous and file-backed memory, in bytes (Linux).
+fn rss_split(pid: &str) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (kb("RssAnon:"), kb("RssFile:"))
+}
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 7 {
@@ -233,9 +252,8 @@ fn main() {
     let mut c = Conn::new(port);
     let _ = c.cmd(&[b"FT.DROPINDEX", b"vb"]);
     let _ = c.cmd(&[b"FLUSHALL"]);
-    let rss_before: f64 = info_field(&mut c, "memory", "used_memory_rss")
-        .parse()
-        .unwrap_or(0.0);
+    let pid = info_field(&mut c, "server", "process_id");
+    let (anon_before, _) = rss_split(&pid);
     let create = format!(
         "FT.CREATE vb ON HASH PREFIX 1 vb: SCHEMA v VECTOR HNSW 12 TYPE FLOAT32 DIM {dim} DISTANCE_METRIC COSINE M {M} EF_CONSTRUCTION {EF_CONSTRUCTION} INITIAL_CAP {n}"
     );
@@ -256,9 +274,7 @@ fn main() {
     }
     let strata_insert = n as f64 / t.elapsed().as_secs_f64();
     eprintln!("strata: {n} inserts in {:.1} s", t.elapsed().as_secs_f64());
-    let rss_after: f64 = info_field(&mut c, "memory", "used_memory_rss")
-        .parse()
-        .unwrap_or(0.0);
+
     let search = |c: &mut Conn, q: &[f32]| -> Vec<u64> {
         let Resp::Array(items) = c.cmd(&[
             b"FT.SEARCH",
@@ -291,6 +307,21 @@ fn main() {
     let strata_qps = timed(conns, nq, secs, |t, i| {
         search(&mut pool[t].lock(), &queries[i]);
     });
+    let (anon_ram, file_ram) = rss_split(&pid);
+
+    // The same index after SAVE: its graph mapped from a segment file.
+    let t = Instant::now();
+    if let Resp::Error(e) = c.cmd(&[b"SAVE"]) {
+        panic!("SAVE: {e}");
+    }
+    let save_secs = t.elapsed().as_secs_f64();
+    let (anon_saved, file_saved) = rss_split(&pid);
+    let found: Vec<Vec<u64>> = queries.iter().map(|q| search(&mut c, q)).collect();
+    let mapped_recall = recall(&found, &exact);
+    let mapped_qps = timed(conns, nq, secs, |t, i| {
+        search(&mut pool[t].lock(), &queries[i]);
+    });
+    let (anon_mapped, file_mapped) = rss_split(&pid);
     println!("vectors={n} dim={dim} queries={nq} connections={conns} ef_runtime={EF_RUNTIME}");
     println!("usearch_insert_per_sec={usearch_insert:.0}");
     println!("strata_insert_per_sec={strata_insert:.0}");
@@ -300,5 +331,17 @@ fn main() {
     println!("strata_qps={strata_qps:.0}");
     println!("qps_ratio={:.3}", strata_qps / usearch_qps);
     println!("usearch_index_bytes={usearch_mem}");
-    println!("strata_rss_growth_bytes={:.0}", rss_after - rss_before);
+    println!(
+        "strata_heap_growth_bytes={}",
+        anon_ram.saturating_sub(anon_before)
+    );
+    println!("in_ram_rss_anon={anon_ram} in_ram_rss_file={file_ram}");
+    println!("save_seconds={save_secs:.2}");
+    println!("after_save_rss_anon={anon_saved} after_save_rss_file={file_saved}");
+    println!("mapped_recall_at_10={mapped_recall:.4}");
+    println!("mapped_qps={mapped_qps:.0}");
+    println!("mapped_qps_ratio={:.3}", mapped_qps / usearch_qps);
+    println!(
+        "after_mapped_queries_rss_anon={anon_mapped} after_mapped_queries_rss_file={file_mapped}"
+    );
 }

@@ -502,6 +502,98 @@ fn search_replies_have_redisearch_s_shape() {
     assert!(matches!(run(&mut c, "FT.INFO t"), Resp::Map(_)));
 }
 
+/// FT.CREATE's FILTER decides which documents an index holds (any hash field, `@__key`, JSON
+/// fields by name), and follows updates; FT.AGGREGATE's APPLY, FILTER and reducers compute as
+/// RediSearch does.
+#[test]
+fn filters_and_aggregate_expressions() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    run(
+        &mut c,
+        "FT.CREATE f ON HASH PREFIX 1 b: FILTER \"@year > 2000 && @lang == 'en' && !startswith(@__key, 'b:x')\" SCHEMA title TEXT year NUMERIC",
+    );
+    run(&mut c, "HSET b:1 title one year 2005 lang en");
+    run(&mut c, "HSET b:2 title two year 1999 lang en");
+    run(&mut c, "HSET b:3 title three year 2010 lang fr");
+    run(&mut c, "HSET b:x4 title four year 2020 lang en");
+    run(&mut c, "HSET b:5 title five year 2021 lang en");
+    wait_indexed(&mut c, "f", 2);
+    let all = |c: &mut RawClient| ids(run(c, "FT.SEARCH f * NOCONTENT SORTBY year")).join(" ");
+    assert_eq!(all(&mut c), "b:1 b:5");
+    // An update that makes the filter false takes the document out, and back in.
+    run(&mut c, "HSET b:5 lang de");
+    run(&mut c, "HSET b:2 year 2001");
+    assert_eq!(all(&mut c), "b:2 b:1");
+    run(&mut c, "HSET b:5 lang en");
+    assert_eq!(all(&mut c), "b:2 b:1 b:5");
+    assert!(err(run(
+        &mut c,
+        "FT.CREATE g ON HASH FILTER '@a >' SCHEMA t TEXT"
+    ))
+    .contains("Syntax error"));
+    assert!(err(run(
+        &mut c,
+        "FT.CREATE g ON HASH FILTER 'nosuch(@a)' SCHEMA t TEXT"
+    ))
+    .contains("unknown function"));
+
+    // JSON: fields by their schema names.
+    run(
+        &mut c,
+        "FT.CREATE j ON JSON PREFIX 1 j: FILTER '@price < 10' SCHEMA $.name AS name TAG $.price AS price NUMERIC",
+    );
+    run(&mut c, r#"JSON.SET j:1 $ '{"name":"a","price":5}'"#);
+    run(&mut c, r#"JSON.SET j:2 $ '{"name":"b","price":50}'"#);
+    wait_indexed(&mut c, "j", 1);
+    assert_eq!(ids(run(&mut c, "FT.SEARCH j * NOCONTENT")), ["j:1"]);
+
+    // FT.AGGREGATE: APPLY, FILTER, reducers.
+    run(
+        &mut c,
+        "FT.CREATE s ON HASH PREFIX 1 s: SCHEMA shop TAG price NUMERIC SORTABLE",
+    );
+    for (i, (shop, price)) in [("x", 10), ("x", 30), ("y", 5), ("y", 5), ("z", 7)]
+        .iter()
+        .enumerate()
+    {
+        run(&mut c, &format!("HSET s:{i} shop {shop} price {price}"));
+    }
+    wait_indexed(&mut c, "s", 5);
+    let agg = run(
+        &mut c,
+        "FT.AGGREGATE s * GROUPBY 1 @shop REDUCE SUM 1 @price AS total REDUCE AVG 1 @price AS avg REDUCE MIN 1 @price REDUCE MAX 1 @price AS hi REDUCE COUNT_DISTINCT 1 @price AS kinds REDUCE COUNT 0 AS n SORTBY 2 @shop ASC",
+    );
+    assert_eq!(
+        agg.render(),
+        r#"[(integer) 3, ["shop", "x", "total", "40", "avg", "20", "__generated_aliasminprice", "10", "hi", "30", "kinds", "2", "n", "2"], ["shop", "y", "total", "10", "avg", "5", "__generated_aliasminprice", "5", "hi", "5", "kinds", "1", "n", "2"], ["shop", "z", "total", "7", "avg", "7", "__generated_aliasminprice", "7", "hi", "7", "kinds", "1", "n", "1"]]"#
+    );
+    let agg = run(
+        &mut c,
+        "FT.AGGREGATE s * GROUPBY 1 @shop REDUCE SUM 1 @price AS total APPLY '@total / 4' AS quarter APPLY 'upper(@shop)' AS up FILTER '@total >= 10' SORTBY 2 @quarter DESC",
+    );
+    assert_eq!(
+        agg.render(),
+        r#"[(integer) 2, ["shop", "x", "total", "40", "quarter", "10", "up", "X"], ["shop", "y", "total", "10", "quarter", "2.5", "up", "Y"]]"#
+    );
+    let agg = run(
+        &mut c,
+        "FT.AGGREGATE s '@shop:{x}' LOAD 1 @price APPLY '@price * 2 + 1' AS p2 SORTBY 2 @p2 ASC",
+    );
+    assert_eq!(
+        agg.render(),
+        r#"[(integer) 2, ["price", "10", "p2", "21"], ["price", "30", "p2", "61"]]"#
+    );
+    assert!(err(run(&mut c, "FT.AGGREGATE s * APPLY '@price *' AS x")).contains("Syntax error"));
+    assert!(err(run(&mut c, "FT.AGGREGATE s * APPLY '@price'")).contains("APPLY"));
+    assert!(err(run(&mut c, "FT.AGGREGATE s * GROUPBY 1 @shop REDUCE SUM 0")).contains("SUM"));
+    assert!(err(run(
+        &mut c,
+        "FT.AGGREGATE s * GROUPBY 1 @shop REDUCE QUANTILE 2 @price 0.5"
+    ))
+    .contains("QUANTILE"));
+}
+
 #[test]
 fn bad_input_gets_clear_errors() {
     let s = Server::strata(&[]);

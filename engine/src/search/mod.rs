@@ -12,6 +12,7 @@
 //! current value makes the update idempotent, whatever order two writers' syncs run in.
 //! Like RediSearch, only database 0 is indexed.
 
+pub mod expr;
 pub mod persist;
 pub mod query;
 pub mod vector;
@@ -81,6 +82,8 @@ pub struct Def {
     pub prefixes: Vec<Bytes>,
     pub fields: Vec<Field>,
     pub stopwords: HashSet<String>,
+    /// FILTER: only documents for which it is true are indexed.
+    pub filter: Option<expr::Expr>,
     pub args: Vec<Bytes>,
 }
 
@@ -121,6 +124,7 @@ impl Def {
             prefixes: Vec::new(),
             fields: Vec::new(),
             stopwords: STOPWORDS.iter().map(|s| s.to_string()).collect(),
+            filter: None,
             args: args.to_vec(),
         };
         let mut i = 0;
@@ -174,7 +178,12 @@ impl Def {
                 }
                 "MAXTEXTFIELDS" | "NOOFFSETS" | "NOHL" | "NOFIELDS" | "NOFREQS"
                 | "SKIPINITIALSCAN" => {}
-                "FILTER" | "LANGUAGE_FIELD" | "SCORE_FIELD" | "PAYLOAD_FIELD" => {
+                "FILTER" => {
+                    let e = args.get(i).ok_or("Bad arguments for FILTER")?;
+                    def.filter = Some(expr::Expr::parse(&text(e))?);
+                    i += 1;
+                }
+                "LANGUAGE_FIELD" | "SCORE_FIELD" | "PAYLOAD_FIELD" => {
                     return Err(format!("{opt} is not supported"));
                 }
                 "SCHEMA" => {
@@ -585,7 +594,7 @@ impl Index {
     /// shard lock, so two updates of one key apply in the order they happened.
     fn update(&self, key: &[u8], value: Option<&Value>) {
         let def = self.def.read();
-        let extracted = value.and_then(|v| extract(&def, v));
+        let extracted = value.and_then(|v| extract(&def, key, v));
         let mut st = self.state.write();
         if let Some(old) = st.ids.remove(key) {
             if let Some(d) = st.docs.remove(&old) {
@@ -685,10 +694,47 @@ type Extracted = Result<(Vec<FieldVal>, Vec<(usize, Vec<f32>)>), ()>;
 
 /// The indexed values of a document; None when the value is not of the index's kind,
 /// Err when a field holds something its type cannot index (an indexing failure).
-fn extract(def: &Def, v: &Value) -> Option<Extracted> {
+fn extract(def: &Def, key: &[u8], v: &Value) -> Option<Extracted> {
+    use expr::Val;
+    let key_val = || Some(Val::Str(String::from_utf8_lossy(key).into()));
     match (def.on, v.kind()) {
-        (On::Hash, Kind::Hash) => Some(extract_hash(def, v)),
-        (On::Json, Kind::Json) => json::doc(v).map(|d| extract_json(def, &d)),
+        (On::Hash, Kind::Hash) => {
+            if let Some(f) = &def.filter {
+                // Any field of the hash, not only the schema's.
+                let get = |p: &str| match p {
+                    "__key" => key_val(),
+                    _ => hash::get(v, p.as_bytes())
+                        .map(|b| Val::Str(String::from_utf8_lossy(b).into())),
+                };
+                if !f.eval(&get).truthy() {
+                    return None;
+                }
+            }
+            Some(extract_hash(def, v))
+        }
+        (On::Json, Kind::Json) => {
+            let d = json::doc(v)?;
+            if let Some(f) = &def.filter {
+                // Schema fields by name, their first match.
+                let get = |p: &str| {
+                    if p == "__key" {
+                        return key_val();
+                    }
+                    let (_, field) = def.field(p)?;
+                    let found = json::select(&d, field.json_path.as_ref()?);
+                    Some(match found.first()? {
+                        J::String(s) => Val::Str(s.clone()),
+                        J::Number(n) => Val::Num(n.as_f64()?),
+                        J::Null => Val::Null,
+                        other => Val::Str(other.to_string()),
+                    })
+                };
+                if !f.eval(&get).truthy() {
+                    return None;
+                }
+            }
+            Some(extract_json(def, &d))
+        }
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! FT.* commands (RediSearch 2.8's replies, RESP2 and RESP3): argument parsing and reply
 //! shapes here, indexes and queries in `strata_engine::search`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use strata_engine::ctx::Ctx;
 use strata_engine::effect::{Effect, Effects};
 use strata_engine::error::CmdError;
 use strata_engine::reply::Reply;
+use strata_engine::search::expr::{render, Expr, Val};
 use strata_engine::search::{self, query, Def, FieldType, Hit, Index, On, Request, Search, SortBy};
 use strata_engine::types::json::{self as j, path::Path as JPath};
 use strata_engine::types::{hash, Kind};
@@ -67,34 +68,7 @@ fn commit(call: &mut Call, e: Effect) {
     call.srv.engine.commit(&mut vec![e]);
 }
 
-/// `%.12g`, and whole numbers without a fraction, as RediSearch prints scores.
-pub fn format_score(v: f64) -> String {
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    if v == v.trunc() && v.abs() < 1e15 {
-        return format!("{}", v as i64);
-    }
-    let sci = format!("{:.11e}", v);
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: String| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    };
-    if !(-4..12).contains(&exp) {
-        let m = trim(mant.to_string());
-        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        trim(format!("{:.*}", (11 - exp).max(0) as usize, v))
-    }
-}
+pub use strata_engine::search::expr::format_number as format_score;
 
 fn parse_usize(b: &[u8]) -> Option<usize> {
     std::str::from_utf8(b).ok()?.parse().ok()
@@ -785,19 +759,37 @@ mod imp {
                     while a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"REDUCE")) {
                         let f = a
                             .get(i + 1)
-                            .map(|x| String::from_utf8_lossy(x).to_ascii_uppercase());
+                            .map(|x| String::from_utf8_lossy(x).to_ascii_uppercase())
+                            .ok_or_else(|| bad("REDUCE"))?;
                         let nargs = a
                             .get(i + 2)
                             .and_then(|n| parse_usize(n))
+                            .filter(|&n| i + 3 + n <= a.len())
                             .ok_or_else(|| bad("REDUCE"))?;
-                        if f.as_deref() != Some("COUNT") || nargs != 0 {
-                            return Err(fail(format!(
-                                "Unsupported reducer `{}`",
-                                f.unwrap_or_default()
-                            )));
+                        let kind = match f.as_str() {
+                            "COUNT" => Reduce::Count,
+                            "COUNT_DISTINCT" | "COUNT_DISTINCTISH" => Reduce::CountDistinct,
+                            "SUM" => Reduce::Sum,
+                            "MIN" => Reduce::Min,
+                            "MAX" => Reduce::Max,
+                            "AVG" => Reduce::Avg,
+                            "FIRST_VALUE" => Reduce::First,
+                            _ => return Err(fail(format!("Unsupported reducer `{f}`"))),
+                        };
+                        let want = usize::from(kind != Reduce::Count);
+                        if nargs != want {
+                            return Err(bad(&f));
                         }
-                        i += 3;
-                        let mut name = "__generated_aliascount".to_string();
+                        let field = a.get(i + 3).filter(|_| want == 1).map(field_name);
+                        if let Some(x) = &field {
+                            load_fields.push(x.clone());
+                        }
+                        i += 3 + nargs;
+                        let mut name = format!(
+                            "__generated_alias{}{}",
+                            f.to_ascii_lowercase(),
+                            field.clone().unwrap_or_default()
+                        );
                         if a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) {
                             name = a
                                 .get(i + 1)
@@ -805,7 +797,7 @@ mod imp {
                                 .ok_or_else(|| bad("AS"))?;
                             i += 2;
                         }
-                        reducers.push(name);
+                        reducers.push(Reducer { kind, field, name });
                     }
                     steps.push(Step::Group(by, reducers));
                 }
@@ -845,6 +837,22 @@ mod imp {
                         i += 2;
                     }
                     steps.push(Step::Sort(keys, max));
+                }
+                "APPLY" | "FILTER" => {
+                    let e = a.get(i).ok_or_else(|| bad(&opt))?;
+                    let e = Expr::parse(&String::from_utf8_lossy(e)).map_err(fail)?;
+                    e.props(&mut load_fields);
+                    i += 1;
+                    if opt == "FILTER" {
+                        steps.push(Step::Filter(e));
+                        continue;
+                    }
+                    if !a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) {
+                        return Err(bad("APPLY"));
+                    }
+                    let name = a.get(i + 1).map(field_name).ok_or_else(|| bad("AS"))?;
+                    i += 2;
+                    steps.push(Step::Apply(e, name));
                 }
                 "LIMIT" => {
                     let off = a
@@ -927,8 +935,59 @@ mod imp {
         Ok(Reply::Array(out))
     }
 
+    #[derive(Clone, Copy, PartialEq)]
+    enum Reduce {
+        Count,
+        CountDistinct,
+        Sum,
+        Min,
+        Max,
+        Avg,
+        First,
+    }
+
+    struct Reducer {
+        kind: Reduce,
+        field: Option<String>,
+        name: String,
+    }
+
+    impl Reducer {
+        /// The reducer's value over one group's rows.
+        fn over(&self, rows: &[&Row]) -> Bytes {
+            let vals: Vec<&Bytes> = match &self.field {
+                Some(f) => rows.iter().filter_map(|r| get(r, f)).collect(),
+                None => Vec::new(),
+            };
+            let nums = || {
+                vals.iter()
+                    .filter_map(|v| std::str::from_utf8(v).ok()?.trim().parse::<f64>().ok())
+            };
+            let n = match self.kind {
+                Reduce::Count => rows.len() as f64,
+                Reduce::CountDistinct => vals.iter().collect::<HashSet<_>>().len() as f64,
+                Reduce::Sum => nums().sum(),
+                Reduce::Min => nums().fold(f64::INFINITY, f64::min),
+                Reduce::Max => nums().fold(f64::NEG_INFINITY, f64::max),
+                Reduce::Avg => {
+                    let (sum, count) = nums().fold((0.0, 0usize), |(s, c), x| (s + x, c + 1));
+                    sum / count as f64
+                }
+                Reduce::First => return vals.first().map(|v| (*v).clone()).unwrap_or_default(),
+            };
+            Bytes::from(format_score(n))
+        }
+    }
+
+    /// A row's properties for expressions.
+    fn row_val(r: &Row, p: &str) -> Option<Val> {
+        get(r, p).map(|v| Val::Str(String::from_utf8_lossy(v).into()))
+    }
+
     enum Step {
-        Group(Vec<String>, Vec<String>),
+        Group(Vec<String>, Vec<Reducer>),
+        Apply(Expr, String),
+        Filter(Expr),
         Sort(Vec<(String, bool)>, usize),
         Limit(usize, usize),
     }
@@ -944,34 +1003,49 @@ mod imp {
             match self {
                 Step::Group(by, reducers) => {
                     // Groups in the order first seen.
-                    let mut groups: Vec<(Vec<Option<Bytes>>, usize)> = Vec::new();
+                    let mut groups: Vec<(Vec<Option<Bytes>>, Vec<&Row>)> = Vec::new();
                     let mut at: HashMap<Vec<Option<Bytes>>, usize> = HashMap::new();
                     for r in &rows {
                         let key: Vec<Option<Bytes>> =
                             by.iter().map(|f| get(r, f).cloned()).collect();
                         match at.get(&key) {
-                            Some(&g) => groups[g].1 += 1,
+                            Some(&g) => groups[g].1.push(r),
                             None => {
                                 at.insert(key.clone(), groups.len());
-                                groups.push((key, 1));
+                                groups.push((key, vec![r]));
                             }
                         }
                     }
                     groups
                         .into_iter()
-                        .map(|(key, n)| {
+                        .map(|(key, members)| {
                             let mut row: Row = by
                                 .iter()
                                 .zip(key)
                                 .map(|(f, v)| (f.clone(), v.unwrap_or_default()))
                                 .collect();
-                            for name in &reducers {
-                                row.push((name.clone(), Bytes::from(n.to_string())));
+                            for red in &reducers {
+                                row.push((red.name.clone(), red.over(&members)));
                             }
                             row
                         })
                         .collect()
                 }
+                Step::Apply(e, name) => rows
+                    .into_iter()
+                    .map(|mut r| {
+                        let v = e.eval(&|p| row_val(&r, p));
+                        r.retain(|(k, _)| *k != name);
+                        if v != Val::Null {
+                            r.push((name.clone(), Bytes::from(render(&v))));
+                        }
+                        r
+                    })
+                    .collect(),
+                Step::Filter(e) => rows
+                    .into_iter()
+                    .filter(|r| e.eval(&|p| row_val(r, p)).truthy())
+                    .collect(),
                 Step::Sort(keys, max) => {
                     let mut rows = rows;
                     rows.sort_by(|a, b| {
@@ -998,21 +1072,5 @@ mod imp {
                 Step::Limit(off, num) => rows.into_iter().skip(off).take(num).collect(),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_score;
-
-    #[test]
-    fn scores_print_like_percent_12g() {
-        assert_eq!(format_score(0.0), "0");
-        assert_eq!(format_score(2.0), "2");
-        assert_eq!(format_score(0.5), "0.5");
-        assert_eq!(format_score(1.19209289551e-07), "1.19209289551e-07");
-        assert_eq!(format_score(0.0513167381287), "0.0513167381287");
-        assert_eq!(format_score(0.29289321881345254), "0.292893218813");
-        assert_eq!(format_score(123456.789), "123456.789");
     }
 }
