@@ -585,7 +585,20 @@ fn filters_and_aggregate_expressions() {
         r#"[(integer) 2, ["price", "10", "p2", "21"], ["price", "30", "p2", "61"]]"#
     );
     assert!(err(run(&mut c, "FT.AGGREGATE s * APPLY '@price *' AS x")).contains("Syntax error"));
-    assert!(err(run(&mut c, "FT.AGGREGATE s * APPLY '@price'")).contains("APPLY"));
+    assert!(err(run(&mut c, "FT.AGGREGATE s * APPLY")).contains("APPLY"));
+    let agg = run(
+        &mut c,
+        "FT.AGGREGATE s '@shop:{z}' LOAD 1 @price APPLY '@price+1'",
+    );
+    assert_eq!(
+        agg.render(),
+        r#"[(integer) 1, ["price", "7", "@price+1", "8"]]"#
+    );
+    assert!(err(run(
+        &mut c,
+        "FT.AGGREGATE s * GROUPBY 1 @shop REDUCE SUM 18446744073709551615 @price"
+    ))
+    .contains("REDUCE"));
     assert!(err(run(&mut c, "FT.AGGREGATE s * GROUPBY 1 @shop REDUCE SUM 0")).contains("SUM"));
     assert!(err(run(
         &mut c,
@@ -1018,23 +1031,22 @@ fn segment_files(dir: &Path) -> usize {
         .count()
 }
 
-fn wait_layout(c: &mut RawClient, done: &dyn Fn((usize, usize, usize)) -> bool) {
+/// Waits until no merge runs, then gives FT.INFO's layout.
+fn settled(c: &mut RawClient) -> (usize, usize, usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let l = layout(c);
-        if done(l) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "segments never settled: {l:?}");
+    while info(c, "g", "vector_merging") != "0" {
+        assert!(Instant::now() < deadline, "a merge never ended");
         thread::sleep(Duration::from_millis(20));
     }
+    layout(c)
 }
 
 /// HNSW vectors leave RAM at every save as memory-mapped segments; updates leave dead entries
-/// that searches skip; mostly-dead and surplus segments are emptied back in the background;
-/// a kill -9 while that runs loses nothing. Searches agree with brute force after each step.
+/// that searches skip; background merges rewrite mostly-dead segments and join segments of
+/// similar size, so few remain; a kill -9 while they run loses nothing. Searches agree with
+/// brute force after each step.
 #[test]
-fn vector_segments_follow_saves_updates_and_compaction() {
+fn vector_segments_follow_saves_updates_and_merges() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(33);
     let mut vecs: Vec<Vec<f32>> = (0..2000).map(|_| random_unit(&mut rng, 8)).collect();
@@ -1054,7 +1066,7 @@ fn vector_segments_follow_saves_updates_and_compaction() {
         }
         assert_eq!(layout(&mut c), (2000, 0, 0));
         assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
-        assert_eq!(layout(&mut c), (0, 1, 0), "flushed to one segment");
+        assert_eq!(settled(&mut c), (0, 1, 0), "flushed to one segment");
         assert_eq!(segment_files(dir.path()), 1);
         check_against_brute(&mut c, &vecs, &every, &mut rng);
 
@@ -1065,33 +1077,28 @@ fn vector_segments_follow_saves_updates_and_compaction() {
         }
         assert_eq!(layout(&mut c), (1200, 1, 1200));
         check_against_brute(&mut c, &vecs, &every, &mut rng);
-        // The save flushes them; the first segment, mostly dead, is emptied into RAM.
+        // The save flushes them; the first segment, mostly dead, is rewritten, and the two
+        // (800 and 1,200 documents) are merged.
         assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
-        wait_layout(&mut c, &|l| l == (800, 1, 0));
+        assert_eq!(settled(&mut c), (0, 1, 0));
         check_against_brute(&mut c, &vecs, &every, &mut rng);
         assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
-        assert_eq!(layout(&mut c), (0, 2, 0));
-        assert_eq!(
-            segment_files(dir.path()),
-            2,
-            "the emptied segment's file went"
-        );
+        assert_eq!(segment_files(dir.path()), 1, "merged segments' files went");
 
-        // Small saves: past four segments the smallest is emptied back.
-        for round in 0..5 {
-            for i in 0..10 {
+        // Small saves: segments of similar size are merged, so few remain.
+        for round in 0..6 {
+            for _ in 0..10 {
                 let v = random_unit(&mut rng, 8);
                 hset(&mut c, vecs.len(), &v);
                 vecs.push(v);
-                let _ = i;
             }
             assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
-            assert!(layout(&mut c).1 <= 5, "round {round}: {:?}", layout(&mut c));
-            wait_layout(&mut c, &|l| l.1 <= 4);
+            let l = settled(&mut c);
+            assert!(l.0 == 0 && l.1 <= 3, "round {round}: {l:?}");
             check_against_brute(&mut c, &vecs, &every, &mut rng);
         }
 
-        // Most documents change and a save starts emptying the big segment: kill -9 then.
+        // Most documents change, and the save starts merging: kill -9 then.
         for (i, v) in vecs.iter_mut().enumerate().skip(200).take(1500) {
             *v = random_unit(&mut rng, 8);
             hset(&mut c, i, v);

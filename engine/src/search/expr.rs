@@ -4,24 +4,28 @@
 //! ```text
 //! expr   := or
 //! or     := and ('||' and)*
-//! and    := cmp ('&&' cmp)*
+//! and    := not ('&&' not)*
+//! not    := '!' not | cmp
 //! cmp    := sum (('==' | '!=' | '<' | '<=' | '>' | '>=') sum)?
 //! sum    := prod (('+' | '-') prod)*
 //! prod   := pow (('*' | '/' | '%') pow)*
 //! pow    := unary ('^' pow)?
-//! unary  := '!' unary | '-' unary | atom
+//! unary  := '-' unary | atom
 //! atom   := number | 'string' | "string" | @name | name '(' [expr (',' expr)*] ')' | '(' expr ')'
 //! ```
 //!
-//! Values are numbers, strings or null (a property the row lacks). Comparisons are numeric when
-//! both sides read as numbers (a hash field "2005" compares with 2000 as a number), textual
-//! otherwise. Arithmetic on something that is not a number gives null. A value is true when it
+//! Values are numbers, strings or null (a property the row lacks). Two strings compare as
+//! text; a string and a number compare as numbers when the string reads as one (a hash field
+//! "2005" is greater than 2000). Arithmetic on something that is not a number gives null. A value is true when it
 //! is a non-zero number or a non-empty string.
 
 use std::cmp::Ordering;
 
-/// Deepest nesting of parentheses and operators accepted.
+/// Deepest nesting of parentheses and prefix operators accepted.
 const MAX_DEPTH: usize = 64;
+/// Most operators and operands in one expression: evaluating recurses once per operator, so
+/// a long chain like `1+1+...` must be bounded as nesting is.
+const MAX_NODES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
@@ -122,6 +126,7 @@ struct Parser<'a> {
     s: &'a [u8],
     i: usize,
     depth: usize,
+    nodes: usize,
 }
 
 impl Parser<'_> {
@@ -150,6 +155,15 @@ impl Parser<'_> {
         Err(format!("Syntax error at offset {}: {what}", self.i))
     }
 
+    /// Counts one more node of the tree against [`MAX_NODES`].
+    fn node(&mut self) -> Result<(), String> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return self.err("expression too long");
+        }
+        Ok(())
+    }
+
     fn deeper(&mut self) -> Result<(), String> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -162,6 +176,7 @@ impl Parser<'_> {
         self.deeper()?;
         let mut l = self.and()?;
         while self.eat("||") {
+            self.node()?;
             let r = self.and()?;
             l = Expr::Bin(Op::Or, Box::new(l), Box::new(r));
         }
@@ -170,12 +185,26 @@ impl Parser<'_> {
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut l = self.cmp()?;
+        let mut l = self.not()?;
         while self.eat("&&") {
-            let r = self.cmp()?;
+            self.node()?;
+            let r = self.not()?;
             l = Expr::Bin(Op::And, Box::new(l), Box::new(r));
         }
         Ok(l)
+    }
+
+    /// `!` binds looser than comparisons, as in RediSearch: `!@a == 1` is `!(@a == 1)`.
+    fn not(&mut self) -> Result<Expr, String> {
+        if self.peek() == Some(b'!') && self.s.get(self.i + 1) != Some(&b'=') {
+            self.i += 1;
+            self.node()?;
+            self.deeper()?;
+            let e = self.not()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(e)));
+        }
+        self.cmp()
     }
 
     fn cmp(&mut self) -> Result<Expr, String> {
@@ -193,7 +222,10 @@ impl Parser<'_> {
         .find(|(t, _)| self.eat(t))
         .map(|(_, op)| op);
         match op {
-            Some(op) => Ok(Expr::Bin(op, Box::new(l), Box::new(self.sum()?))),
+            Some(op) => {
+                self.node()?;
+                Ok(Expr::Bin(op, Box::new(l), Box::new(self.sum()?)))
+            }
             None => Ok(l),
         }
     }
@@ -207,6 +239,7 @@ impl Parser<'_> {
                 _ => return Ok(l),
             };
             self.i += 1;
+            self.node()?;
             l = Expr::Bin(op, Box::new(l), Box::new(self.prod()?));
         }
     }
@@ -221,6 +254,7 @@ impl Parser<'_> {
                 _ => return Ok(l),
             };
             self.i += 1;
+            self.node()?;
             l = Expr::Bin(op, Box::new(l), Box::new(self.pow()?));
         }
     }
@@ -228,6 +262,7 @@ impl Parser<'_> {
     fn pow(&mut self) -> Result<Expr, String> {
         let l = self.unary()?;
         if self.eat("^") {
+            self.node()?;
             self.deeper()?;
             let r = self.pow()?;
             self.depth -= 1;
@@ -237,17 +272,15 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
-        let op = match self.peek() {
-            Some(b'!') if self.s.get(self.i + 1) != Some(&b'=') => Some(true),
-            Some(b'-') => Some(false),
-            _ => None,
-        };
-        let Some(not) = op else { return self.atom() };
+        if self.peek() != Some(b'-') {
+            return self.atom();
+        }
         self.i += 1;
+        self.node()?;
         self.deeper()?;
         let e = Box::new(self.unary()?);
         self.depth -= 1;
-        Ok(if not { Expr::Not(e) } else { Expr::Neg(e) })
+        Ok(Expr::Neg(e))
     }
 
     fn name(&mut self) -> &str {
@@ -263,6 +296,7 @@ impl Parser<'_> {
     }
 
     fn atom(&mut self) -> Result<Expr, String> {
+        self.node()?;
         match self.peek() {
             None => self.err("unexpected end of expression"),
             Some(b'(') => {
@@ -357,6 +391,7 @@ impl Expr {
             s: s.as_bytes(),
             i: 0,
             depth: 0,
+            nodes: 0,
         };
         let e = p.or()?;
         if p.peek().is_some() {
@@ -405,7 +440,11 @@ impl Expr {
     }
 }
 
+/// Two strings compare as text; a number and a string that reads as one, as numbers.
 fn compare(a: &Val, b: &Val) -> Option<Ordering> {
+    if let (Val::Str(x), Val::Str(y)) = (a, b) {
+        return Some(x.cmp(y));
+    }
     if let (Some(x), Some(y)) = (a.num(), b.num()) {
         return x.partial_cmp(&y);
     }
@@ -498,7 +537,7 @@ fn call(f: Func, v: &[Val]) -> Val {
             if len < 0 {
                 len = size - off + len + 1;
             }
-            let end = (off + len.max(0)).min(size);
+            let end = off + len.clamp(0, size - off);
             Val::Str(String::from_utf8_lossy(&b[off as usize..end as usize]).into())
         }
         Exists => Val::Num((v[0] != Val::Null) as u8 as f64),
@@ -587,6 +626,12 @@ mod tests {
         assert!(eval("@year == '2005'").truthy());
         assert!(eval("@name == \"Hello World\"").truthy());
         assert!(eval("@name != 'x' && !(@n >= 8) || 0").truthy());
+        assert!(eval("!@name == 'x'").truthy(), "! binds looser than ==");
+        assert!(!eval("!@n > 3").truthy());
+        assert!(
+            eval("@year > '10000'").truthy(),
+            "two strings compare as text"
+        );
         assert!(!eval("@missing == 1").truthy());
         assert!(eval("@missing != 1").truthy());
         assert!(!eval("@missing > 1").truthy());
@@ -601,6 +646,8 @@ mod tests {
         assert_eq!(eval("strlen(@name)"), Val::Num(11.0));
         assert_eq!(eval("substr(@name, 6, 5)"), Val::Str("World".into()));
         assert_eq!(eval("substr(@name, 0, -1)"), Val::Str("Hello World".into()));
+        assert_eq!(eval("substr(@name, 6, 1e19)"), Val::Str("World".into()));
+        assert_eq!(eval("substr(@name, -5, 99)"), Val::Str("World".into()));
         assert_eq!(eval("exists(@missing)"), Val::Num(0.0));
         assert_eq!(eval("exists(@n)"), Val::Num(1.0));
         assert_eq!(eval("floor(sqrt(@n * 7) + 0.5)"), Val::Num(7.0));
@@ -629,6 +676,9 @@ mod tests {
         assert!(Expr::parse(&deep).is_err());
         let deep = "2^".repeat(10_000) + "2";
         assert!(Expr::parse(&deep).is_err());
+        let long = "1+".repeat(100_000) + "1";
+        assert!(Expr::parse(&long).unwrap_err().contains("too long"));
+        assert!(Expr::parse(&("1+".repeat(300) + "1")).is_ok());
     }
 
     #[test]

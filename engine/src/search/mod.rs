@@ -459,7 +459,7 @@ pub struct Index {
     pub scanned: AtomicU64,
     pub dropped: AtomicBool,
     pub uses: AtomicU64,
-    /// A thread is emptying vector segments (see [`persist`]).
+    /// A thread is merging vector segments (see [`persist`]).
     compacting: AtomicBool,
 }
 
@@ -509,6 +509,11 @@ impl Index {
 
     /// Over all HNSW fields: vectors in RAM, mapped segments, dead entries in segments, and
     /// the segments' bytes on disk.
+    /// A background merge of vector segments is running.
+    pub fn merging(&self) -> bool {
+        self.compacting.load(Ordering::Acquire)
+    }
+
     pub fn vector_layout(&self) -> (usize, usize, usize, u64) {
         let st = self.state.read();
         let mut out = (0, 0, 0, 0);

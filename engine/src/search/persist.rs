@@ -10,9 +10,9 @@
 //! a missing, damaged or foreign file only means a full rebuild.
 //!
 //! Segments never change. A document updated or deleted after its segment was written leaves a
-//! dead entry there, which searches skip. A segment more than half dead, or the smallest when a
-//! field has more than four, is emptied back into the graph in RAM by a background thread, a few
-//! documents at a time, and leaves with the next save.
+//! dead entry there, which searches skip. After a save, a background thread merges segments
+//! (see [`Vectors::plan_merge`]): it builds the merged graph without the index locked, writes
+//! it, and swaps it in for its sources; the next save's map names it.
 //!
 //! Files, in `<dir>/search/`, named after the index name in hex:
 //! - `<name>.map`: `STRATAVM`, format version (u32 LE), a hash of the index definition (u64
@@ -35,14 +35,23 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::{RwLockUpgradableReadGuard, RwLockWriteGuard};
 
-use super::vector::file_crc;
+use super::vector::{file_crc, Vectors};
 use super::{FieldType, Index};
 
 const MAGIC: &[u8; 8] = b"STRATAVM";
 const VERSION: u32 = 2;
 
-/// Documents moved per batch when a segment is emptied; the index is locked for one batch.
-const EVACUATE_BATCH: usize = 32;
+/// Held by a save for its whole run, and by a merge while it writes and installs its file:
+/// a save never deletes a merged file it did not see installed.
+static FILES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn files_lock() -> std::sync::MutexGuard<'static, ()> {
+    FILES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
 
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
@@ -75,8 +84,9 @@ fn save_one(idx: &Arc<Index>, dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
     let name = hex(&idx.def.read().name);
     let hash = def_hash(idx);
     let fail = |e: String| io::Error::other(e);
-    // Writers wait while the graphs are written (searches go on), so what is written is what
-    // the segments then hold.
+    // Writes to the index wait while its graphs are written, so what is written is what the
+    // segments then hold. Searches go on, except those that must first apply a pending write
+    // (an FT read applies the writes queued before it).
     let st = idx.state.upgradable_read();
     let fields: Vec<usize> = st
         .vectors
@@ -95,16 +105,12 @@ fn save_one(idx: &Arc<Index>, dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
             written.push((f, path, len, crc));
         }
     }
+    // The segment files' names are durable before a map names them.
+    sync_dir(dir)?;
     let mut st = RwLockUpgradableReadGuard::upgrade(st);
-    let mut compact = false;
     for (f, path, len, crc) in written {
         if let Some(vs) = st.vectors[f].as_mut() {
             vs.adopt(&path, len, crc).map_err(fail)?;
-        }
-    }
-    for &f in &fields {
-        if let Some(vs) = st.vectors[f].as_mut() {
-            compact |= vs.plan_compaction();
         }
     }
     let st = RwLockWriteGuard::downgrade(st);
@@ -139,11 +145,15 @@ fn save_one(idx: &Arc<Index>, dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
             return Err(fail("a vector in RAM after the flush".into()));
         }
     }
-    head.extend_from_slice(&(st.docs.len() as u64).to_le_bytes());
-    for (id, d) in &st.docs {
+    // Documents the startup backfill has not confirmed yet are named too: their segment
+    // entries are still in use.
+    let docs = st.docs.iter().map(|(id, d)| (*id, &d.key));
+    let pending = st.preloaded.iter().map(|(k, id)| (*id, k));
+    head.extend_from_slice(&((st.docs.len() + st.preloaded.len()) as u64).to_le_bytes());
+    for (id, key) in docs.chain(pending) {
         head.extend_from_slice(&id.to_le_bytes());
-        head.extend_from_slice(&(d.key.len() as u32).to_le_bytes());
-        head.extend_from_slice(&d.key);
+        head.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        head.extend_from_slice(key);
     }
     drop(st);
     let crc = crc32c::crc32c(&head);
@@ -155,40 +165,59 @@ fn save_one(idx: &Arc<Index>, dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
     f.sync_all()?;
     fs::rename(&map_tmp, &map)?;
     files.push(map);
-    if compact {
-        spawn_compaction(idx);
-    }
+    spawn_merges(idx, dir);
     Ok(Some(files))
 }
 
-/// Empties the segments [`plan_compaction`](super::vector::Vectors::plan_compaction) chose,
-/// in batches, on a thread of its own (one per index at a time).
-fn spawn_compaction(idx: &Arc<Index>) {
+/// Merges the segments [`Vectors::plan_merge`] chooses, one merge at a time, on a thread of
+/// its own (one per index): the merged graph is built with no lock held, then written and
+/// swapped in for its sources.
+fn spawn_merges(idx: &Arc<Index>, dir: &Path) {
     if idx.compacting.swap(true, Ordering::AcqRel) {
         return;
     }
-    let owned = idx.clone();
+    let (owned, dir) = (idx.clone(), dir.to_path_buf());
     let spawned = std::thread::Builder::new()
-        .name("strata-vec-compact".into())
+        .name("strata-vec-merge".into())
         .spawn(move || {
             let idx = owned;
-            loop {
-                let mut left = 0;
-                {
+            while !idx.dropped.load(Ordering::Relaxed) {
+                let planned = {
                     let mut st = idx.state.write();
-                    for vs in st.vectors.iter_mut().flatten() {
-                        match vs.evacuate_some(EVACUATE_BATCH) {
-                            Ok(n) => left += n,
-                            Err(e) => super::tracing_free_log(&format!(
-                                "emptying a vector segment failed: {e}"
-                            )),
-                        }
+                    st.vectors
+                        .iter_mut()
+                        .enumerate()
+                        .find_map(|(f, vs)| Some((f, vs.as_mut()?.plan_merge()?)))
+                };
+                let Some((f, plan)) = planned else { break };
+                let (params, input) = {
+                    let st = idx.state.read();
+                    match &st.vectors[f] {
+                        Some(vs) => (vs.params.clone(), vs.merge_input(&plan)),
+                        None => break,
                     }
-                }
-                if left == 0 || idx.dropped.load(Ordering::Relaxed) {
+                };
+                let ids: Vec<u64> = input.iter().map(|x| x.0).collect();
+                let path = segment_path(&dir, &hex(&idx.def.read().name), f, plan.seq);
+                let done = Vectors::build_graph(&params, &input).and_then(|g| {
+                    drop(input);
+                    let _files = files_lock();
+                    let (len, crc) = Vectors::write_graph(&g, &path)?;
+                    drop(g);
+                    let mut st = idx.state.write();
+                    match st.vectors[f].as_mut() {
+                        Some(vs) => vs.install_merge(&plan, &path, len, crc, &ids),
+                        None => Ok(()),
+                    }
+                });
+                if let Err(e) = done {
+                    super::tracing_free_log(&format!("merging vector segments failed: {e}"));
+                    if let Some(vs) = idx.state.write().vectors[f].as_mut() {
+                        vs.abandon_merge();
+                    }
+                    let _ = fs::remove_file(&path);
                     break;
                 }
-                std::thread::yield_now();
             }
             idx.compacting.store(false, Ordering::Release);
         });
@@ -202,6 +231,7 @@ fn spawn_compaction(idx: &Arc<Index>) {
 pub fn save_all(indexes: &[Arc<Index>], snapshot_dir: &Path) -> io::Result<usize> {
     let dir = dir_of(snapshot_dir);
     fs::create_dir_all(&dir)?;
+    let _files = files_lock();
     let mut saved = 0;
     let mut keep: HashSet<PathBuf> = HashSet::new();
     let mut first_err = None;
@@ -224,16 +254,15 @@ pub fn save_all(indexes: &[Arc<Index>], snapshot_dir: &Path) -> io::Result<usize
     if let Some(e) = first_err {
         return Err(e);
     }
-    // Files of dropped indexes and emptied segments go.
+    sync_dir(&dir)?;
+    // Files of dropped indexes and merged segments go.
     for e in fs::read_dir(&dir)? {
         let p = e?.path();
         if !keep.contains(&p) {
             let _ = fs::remove_file(&p);
         }
     }
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    let _ = sync_dir(&dir);
     Ok(saved)
 }
 
@@ -323,13 +352,11 @@ pub fn load(idx: &Index, snapshot_dir: &Path) -> Result<usize, String> {
     let known: HashSet<u64> = ids.values().copied().collect();
     let mut st = idx.state.write();
     for (f, segs) in &fields {
-        if !matches!(
+        let is_vector = matches!(
             idx.def.read().fields.get(*f).map(|x| &x.ty),
             Some(FieldType::Vector(_))
-        ) {
-            return Err("graph for a field that is not a vector field".into());
-        }
-        let Some(Some(vs)) = st.vectors.get_mut(*f) else {
+        );
+        let Some(Some(vs)) = st.vectors.get_mut(*f).filter(|_| is_vector) else {
             return Err("graph for a field that is not a vector field".into());
         };
         for s in segs {

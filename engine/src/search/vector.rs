@@ -153,15 +153,11 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 /// number, from 1).
 const IN_MEM: u32 = 0;
 
-/// Flushing keeps at most this many segments per field: beyond it the smallest is emptied back
-/// into the in-memory graph, to leave in the next flush together with newer vectors.
-const MAX_SEGMENTS: usize = 4;
-
 /// A graph saved to a file and mapped read-only (usearch's `view`). Its vectors and links are
 /// read from the page cache on demand: they take no heap, and the kernel keeps in RAM the pages
 /// searches touch (the upper layers, visited by every search, and the hot part of the base
 /// layer). A segment never changes: a document updated or deleted after the flush is a dead
-/// entry, skipped by searches until the segment is emptied.
+/// entry, skipped by searches until a merge rewrites the segment without it.
 pub struct Segment {
     pub seq: u32,
     graph: Index,
@@ -171,8 +167,12 @@ pub struct Segment {
     pub crc: u32,
     entries: usize,
     live: usize,
-    /// Being emptied into the in-memory graph.
-    condemned: bool,
+}
+
+/// Segments to merge into a new one (see [`Vectors::plan_merge`]).
+pub struct MergePlan {
+    pub sources: Vec<u32>,
+    pub seq: u32,
 }
 
 /// One field's vectors.
@@ -186,8 +186,8 @@ pub struct Vectors {
     mem: Option<Index>,
     segments: Vec<Segment>,
     next_seq: u32,
-    /// Documents of condemned segments still to move into `mem`.
-    evacuating: Vec<u64>,
+    /// A merge is being built.
+    merging: bool,
     /// A search with its own EF_RUNTIME changes the graphs' setting: it runs alone (write
     /// side); every other search takes the read side.
     ef_gate: parking_lot::RwLock<()>,
@@ -252,7 +252,7 @@ impl Vectors {
             mem,
             segments: Vec::new(),
             next_seq: 1,
-            evacuating: Vec::new(),
+            merging: false,
             ef_gate: parking_lot::RwLock::new(()),
         })
     }
@@ -307,20 +307,25 @@ impl Vectors {
 
     /// Adds the vector of document `id` (replacing the one it had).
     pub fn put(&mut self, id: u64, v: Vec<f32>) -> Result<(), String> {
-        if self.mem.is_none() {
+        let Some(h) = &self.mem else {
             self.flat.insert(id, v);
             return Ok(());
-        }
-        if self.loc.contains_key(&id) {
-            self.remove(id);
-        }
-        let h = self.mem.as_ref().ok_or("no graph")?;
+        };
         if h.size() + 1 > h.capacity() {
             let cap = (h.capacity() * 2).max(64);
             h.reserve_capacity_and_threads(cap, HNSW_THREADS)
                 .map_err(|e| e.to_string())?;
         }
+        // The graph holds one vector per id: an old one in RAM goes first. One in a segment
+        // is only dropped once the new one is in.
+        if self.loc.get(&id) == Some(&IN_MEM) {
+            self.remove(id);
+        }
+        let h = self.mem.as_ref().ok_or("no graph")?;
         h.add(id, &v).map_err(|e| e.to_string())?;
+        if self.loc.contains_key(&id) {
+            self.remove(id);
+        }
         self.loc.insert(id, IN_MEM);
         Ok(())
     }
@@ -386,16 +391,7 @@ impl Vectors {
         if !self.loc.values().any(|&l| l == IN_MEM) {
             return Ok(None);
         }
-        let tmp = path.with_extension("tmp");
-        let s = tmp.to_str().ok_or("path is not UTF-8")?;
-        h.save(s).map_err(|e| e.to_string())?;
-        let io = |e: io::Error| format!("{}: {e}", tmp.display());
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(io)?;
-        let (len, crc) = file_crc(&tmp).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(Some((len, crc)))
+        Self::write_graph(h, path).map(Some)
     }
 
     /// The number the next segment gets.
@@ -408,6 +404,7 @@ impl Vectors {
     pub fn adopt(&mut self, path: &Path, len: u64, crc: u32) -> Result<(), String> {
         let seq = self.next_seq;
         let graph = self.view(path)?;
+        let fresh = new_graph(&self.params, 64)?;
         let mut live = 0;
         for l in self.loc.values_mut().filter(|l| **l == IN_MEM) {
             *l = seq;
@@ -415,16 +412,15 @@ impl Vectors {
         }
         self.segments.push(Segment {
             seq,
+            entries: graph.size().max(live),
             graph,
             path: path.to_path_buf(),
             len,
             crc,
-            entries: live,
             live,
-            condemned: false,
         });
         self.next_seq += 1;
-        self.mem = Some(new_graph(&self.params, 64)?);
+        self.mem = Some(fresh);
         Ok(())
     }
 
@@ -451,6 +447,10 @@ impl Vectors {
         if seq == IN_MEM || self.segments.iter().any(|s| s.seq == seq) {
             return Err("segment number used twice".into());
         }
+        self.next_seq = self.next_seq.max(seq + 1);
+        if ids.is_empty() {
+            return Ok(());
+        }
         let graph = self.view(path)?;
         if let Some(id) = ids.iter().find(|id| !graph.contains(**id)) {
             return Err(format!("segment lacks document {id}"));
@@ -469,64 +469,108 @@ impl Vectors {
             crc,
             entries,
             live: ids.len(),
-            condemned: false,
         });
-        self.next_seq = self.next_seq.max(seq + 1);
-        if ids.is_empty() {
-            self.segments.pop();
+        Ok(())
+    }
+
+    /// Chooses segments to merge into one, when no merge is under way: a segment more than
+    /// half dead alone (rewritten without its dead entries), else the two smallest when the
+    /// larger holds at most twice the smaller's documents. Each merge at least doubles the
+    /// smaller side, so a field keeps about log2(documents / flush size) segments and each
+    /// vector is re-inserted that many times at most.
+    pub fn plan_merge(&mut self) -> Option<MergePlan> {
+        if self.merging || self.mem.is_none() {
+            return None;
+        }
+        let mut by_size: Vec<&Segment> = self.segments.iter().collect();
+        by_size.sort_by_key(|s| (s.live, s.seq));
+        let sources = match by_size.iter().find(|s| s.live * 2 < s.entries) {
+            Some(s) => vec![s.seq],
+            None if by_size.len() >= 2 && by_size[1].live <= 2 * by_size[0].live.max(1) => {
+                vec![by_size[0].seq, by_size[1].seq]
+            }
+            None => return None,
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.merging = true;
+        Some(MergePlan { sources, seq })
+    }
+
+    /// The live documents of a plan's segments, with their vectors, for
+    /// [`build_graph`](Self::build_graph) to run without the index locked.
+    pub fn merge_input(&self, plan: &MergePlan) -> Vec<(u64, Vec<f32>)> {
+        self.loc
+            .iter()
+            .filter(|(_, l)| plan.sources.contains(l))
+            .filter_map(|(id, _)| Some((*id, self.get(*id)?)))
+            .collect()
+    }
+
+    /// A graph of `input`, built without the index locked.
+    pub fn build_graph(params: &Params, input: &[(u64, Vec<f32>)]) -> Result<Index, String> {
+        let g = new_graph(params, input.len().max(64))?;
+        for (id, v) in input {
+            g.add(*id, v).map_err(|e| e.to_string())?;
+        }
+        Ok(g)
+    }
+
+    /// Writes a graph to `path` through a synced temporary file: the file's length and CRC32C.
+    pub fn write_graph(g: &Index, path: &Path) -> Result<(u64, u32), String> {
+        let tmp = path.with_extension("tmp");
+        let s = tmp.to_str().ok_or("path is not UTF-8")?;
+        g.save(s).map_err(|e| e.to_string())?;
+        let io = |e: io::Error| format!("{}: {e}", tmp.display());
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        let sums = file_crc(&tmp).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(sums)
+    }
+
+    /// Maps a merged segment in place of its sources. Documents still in a source move to it;
+    /// those updated or deleted while it was built are dead entries there.
+    pub fn install_merge(
+        &mut self,
+        plan: &MergePlan,
+        path: &Path,
+        len: u64,
+        crc: u32,
+        ids: &[u64],
+    ) -> Result<(), String> {
+        self.merging = false;
+        let graph = self.view(path)?;
+        let mut live = 0;
+        for id in ids {
+            if let Some(l) = self.loc.get_mut(id) {
+                if plan.sources.contains(l) {
+                    *l = plan.seq;
+                    live += 1;
+                }
+            }
+        }
+        // Every document of a source was in the input (a segment takes no new ones), so the
+        // sources are empty now.
+        self.segments.retain(|s| !plan.sources.contains(&s.seq));
+        if live > 0 {
+            self.segments.push(Segment {
+                seq: plan.seq,
+                entries: graph.size().max(ids.len()),
+                graph,
+                path: path.to_path_buf(),
+                len,
+                crc,
+                live,
+            });
         }
         Ok(())
     }
 
-    /// Chooses segments to empty back into the in-memory graph: those mostly dead, and the
-    /// smallest while there are more than [`MAX_SEGMENTS`]. Returns whether any document
-    /// waits to move.
-    pub fn plan_compaction(&mut self) -> bool {
-        let mut chosen: Vec<u32> = self
-            .segments
-            .iter()
-            .filter(|s| !s.condemned && s.live * 2 < s.entries)
-            .map(|s| s.seq)
-            .collect();
-        let mut kept: Vec<&Segment> = self
-            .segments
-            .iter()
-            .filter(|s| !s.condemned && !chosen.contains(&s.seq))
-            .collect();
-        kept.sort_by_key(|s| s.live);
-        let surplus = kept.len().saturating_sub(MAX_SEGMENTS);
-        chosen.extend(kept.iter().take(surplus).map(|s| s.seq));
-        if !chosen.is_empty() {
-            for s in self.segments.iter_mut() {
-                s.condemned |= chosen.contains(&s.seq);
-            }
-            self.evacuating.extend(
-                self.loc
-                    .iter()
-                    .filter(|(_, l)| chosen.contains(l))
-                    .map(|(id, _)| *id),
-            );
-        }
-        !self.evacuating.is_empty()
-    }
-
-    /// Moves up to `n` documents of condemned segments into the in-memory graph (a segment
-    /// left empty goes). Returns how many still wait.
-    pub fn evacuate_some(&mut self, n: usize) -> Result<usize, String> {
-        for _ in 0..n {
-            let Some(id) = self.evacuating.pop() else {
-                break;
-            };
-            let Some(&seq) = self.loc.get(&id) else {
-                continue;
-            };
-            if !self.segments.iter().any(|s| s.seq == seq && s.condemned) {
-                continue;
-            }
-            let v = self.get(id).ok_or("a segment lost a vector")?;
-            self.put(id, v)?;
-        }
-        Ok(self.evacuating.len())
+    /// A merge that failed: its sources stay as they are.
+    pub fn abandon_merge(&mut self) {
+        self.merging = false;
     }
 
     /// The `k` nearest documents to `q` among those `allowed` admits (all when None), nearest
@@ -747,37 +791,61 @@ mod tests {
             "7 is not in the file"
         );
 
-        // A segment mostly dead is emptied back into RAM, and goes.
+        // A segment mostly dead is rewritten without its dead entries; a document updated
+        // while the merge is built stays dead in the result.
         for i in 100..260u64 {
             v.remove(i);
         }
-        assert!(v.plan_compaction());
-        while v.evacuate_some(7).unwrap() > 0 {}
-        assert_eq!(v.layout(), (101 + 137, 0, 0));
+        let plan = v.plan_merge().expect("mostly dead");
+        assert_eq!(plan.sources, vec![1]);
+        assert!(v.plan_merge().is_none(), "one merge at a time");
+        let input = v.merge_input(&plan);
+        assert_eq!(input.len(), 137);
+        v.put(30, at(2000.5)).unwrap();
+        let merged = dir.path().join("merged.usearch");
+        let g = Vectors::build_graph(&v.params, &input).unwrap();
+        let (len, crc) = Vectors::write_graph(&g, &merged).unwrap();
+        let ids: Vec<u64> = input.iter().map(|x| x.0).collect();
+        v.install_merge(&plan, &merged, len, crc, &ids).unwrap();
+        assert_eq!(v.layout(), (102, 1, 1));
+        assert_eq!(v.len(), 238);
         assert_eq!(knn(&v, 7.2, 3), vec![8, 6, 9]);
         assert_eq!(knn(&v, 50.2, 2), vec![50, 51]);
         assert_eq!(knn(&v, 170.0, 1), vec![99]);
-        assert!(!v.plan_compaction());
+        assert_eq!(knn(&v, 30.0, 2), vec![29, 31]);
+        assert_eq!(knn(&v, 1999.0, 1), vec![30]);
+        assert!(v.plan_merge().is_none(), "nothing left to merge");
     }
 
-    /// Past four segments the smallest is emptied into RAM, so a field never has many.
+    /// Merging segments of similar size keeps their number logarithmic, and loses nothing.
     #[test]
-    fn segments_stay_few() {
+    fn merges_keep_segments_few() {
         let dir = tempfile::tempdir().unwrap();
         let mut v = Vectors::new(params(Algo::Hnsw, Metric::Ip)).unwrap();
-        for round in 0..6u64 {
-            for i in 0..(50 + round * 10) {
+        let mut total = 0;
+        for round in 0..40u64 {
+            for i in 0..20 {
                 let id = round * 1000 + i;
                 v.put(id, vec![1.0, id as f32, 0.0, 0.0]).unwrap();
+                total += 1;
             }
             flush(&mut v, dir.path());
-            if v.plan_compaction() {
-                while v.evacuate_some(16).unwrap() > 0 {}
+            while let Some(plan) = v.plan_merge() {
+                let input = v.merge_input(&plan);
+                let ids: Vec<u64> = input.iter().map(|x| x.0).collect();
+                let path = dir.path().join(format!("m{}.usearch", plan.seq));
+                let g = Vectors::build_graph(&v.params, &input).unwrap();
+                let (len, crc) = Vectors::write_graph(&g, &path).unwrap();
+                v.install_merge(&plan, &path, len, crc, &ids).unwrap();
             }
-            assert!(v.segments().len() <= MAX_SEGMENTS + 1);
+            // Sizes at least double from one segment to the next.
+            let mut sizes: Vec<usize> = v.segments().iter().map(|s| s.live).collect();
+            sizes.sort();
+            assert!(sizes.windows(2).all(|w| w[1] > 2 * w[0]), "{sizes:?}");
+            assert_eq!(v.len(), total);
         }
-        assert_eq!(v.len(), (0..6).map(|r| 50 + r * 10).sum::<u64>() as usize);
-        for id in [0u64, 1049, 5099] {
+        assert!(v.segments().len() <= 6, "{}", v.segments().len());
+        for id in [0u64, 1019, 39_007] {
             assert_eq!(v.get(id).map(|x| x[1]), Some(id as f32));
         }
     }

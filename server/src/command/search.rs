@@ -299,6 +299,7 @@ mod imp {
             (s("vector_docs_in_ram"), Reply::Int(in_ram as i64)),
             (s("vector_segments"), Reply::Int(segments as i64)),
             (s("vector_dead_entries"), Reply::Int(dead as i64)),
+            (s("vector_merging"), Reply::Int(idx.merging() as i64)),
             (
                 s("hash_indexing_failures"),
                 Reply::Double(idx.failures() as f64),
@@ -764,7 +765,7 @@ mod imp {
                         let nargs = a
                             .get(i + 2)
                             .and_then(|n| parse_usize(n))
-                            .filter(|&n| i + 3 + n <= a.len())
+                            .filter(|&n| n <= a.len() && i + 3 + n <= a.len())
                             .ok_or_else(|| bad("REDUCE"))?;
                         let kind = match f.as_str() {
                             "COUNT" => Reduce::Count,
@@ -787,9 +788,10 @@ mod imp {
                         i += 3 + nargs;
                         let mut name = format!(
                             "__generated_alias{}{}",
-                            f.to_ascii_lowercase(),
+                            f,
                             field.clone().unwrap_or_default()
-                        );
+                        )
+                        .to_ascii_lowercase();
                         if a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) {
                             name = a
                                 .get(i + 1)
@@ -839,19 +841,21 @@ mod imp {
                     steps.push(Step::Sort(keys, max));
                 }
                 "APPLY" | "FILTER" => {
-                    let e = a.get(i).ok_or_else(|| bad(&opt))?;
-                    let e = Expr::parse(&String::from_utf8_lossy(e)).map_err(fail)?;
+                    let text = a.get(i).ok_or_else(|| bad(&opt))?;
+                    let text = String::from_utf8_lossy(text).to_string();
+                    let e = Expr::parse(&text).map_err(fail)?;
                     e.props(&mut load_fields);
                     i += 1;
                     if opt == "FILTER" {
                         steps.push(Step::Filter(e));
                         continue;
                     }
-                    if !a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) {
-                        return Err(bad("APPLY"));
+                    // Without AS, the expression's text names the result.
+                    let mut name = text;
+                    if a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(b"AS")) {
+                        name = a.get(i + 1).map(field_name).ok_or_else(|| bad("AS"))?;
+                        i += 2;
                     }
-                    let name = a.get(i + 1).map(field_name).ok_or_else(|| bad("AS"))?;
-                    i += 2;
                     steps.push(Step::Apply(e, name));
                 }
                 "LIMIT" => {
@@ -967,8 +971,9 @@ mod imp {
                 Reduce::Count => rows.len() as f64,
                 Reduce::CountDistinct => vals.iter().collect::<HashSet<_>>().len() as f64,
                 Reduce::Sum => nums().sum(),
-                Reduce::Min => nums().fold(f64::INFINITY, f64::min),
-                Reduce::Max => nums().fold(f64::NEG_INFINITY, f64::max),
+                // A group without numbers gives 0, as RediSearch's MIN and MAX do.
+                Reduce::Min => nums().reduce(f64::min).unwrap_or(0.0),
+                Reduce::Max => nums().reduce(f64::max).unwrap_or(0.0),
                 Reduce::Avg => {
                     let (sum, count) = nums().fold((0.0, 0usize), |(s, c), x| (s + x, c + 1));
                     sum / count as f64
