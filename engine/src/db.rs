@@ -115,8 +115,7 @@ impl Engine {
             match s.get(k) {
                 Some(e) => (true, e.is_expired(now)),
                 None => s.cold_stored(k).map_or((false, false), |v| {
-                    let at = crate::tier::codec::expire_at(&v);
-                    (true, at != 0 && now > at)
+                    (true, crate::tier::codec::is_expired(&v, now))
                 }),
             }
         };

@@ -7,87 +7,21 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_port, run, RawClient, Resp};
+use common::{info_field, run, server_log, spawn_in, start_in, Proc, RawClient, Resp};
 
 /// A strata-server on a data directory the test keeps across restarts.
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn spawn(dir: &Path, extra: &[&str]) -> (Child, u16) {
     spawn_in(dir, extra, None)
 }
 
-/// Starts the server, through `sh -c "<prelude>; exec ..."` when a prelude is given (to set
-/// limits such as `ulimit -f` on the server alone).
-fn spawn_in(dir: &Path, extra: &[&str], prelude: Option<&str>) -> (Child, u16) {
-    let port = free_port();
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .expect("open the log");
-    let mut command = match prelude {
-        Some(p) => {
-            let mut c = Command::new("sh");
-            c.args(["-c", &format!("{p}; exec \"$0\" \"$@\"")])
-                .arg(env!("CARGO_BIN_EXE_strata-server"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_strata-server")),
-    };
-    let child = command
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir)
-        .args(["--appendonly", "yes"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("clone the log"))
-        .stderr(log)
-        .spawn()
-        .expect("start strata-server");
-    (child, port)
-}
-
-/// Starts the server and waits (bounded) until it answers PING.
 fn start(dir: &Path, extra: &[&str]) -> Proc {
     start_in(dir, extra, None)
-}
-
-fn start_in(dir: &Path, extra: &[&str], prelude: Option<&str>) -> Proc {
-    let (mut child, port) = spawn_in(dir, extra, prelude);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("strata-server exited with {status}; log:\n{}", log(dir));
-        }
-        if let Ok(mut c) = RawClient::try_connect(port) {
-            if matches!(c.try_cmd(&[b"PING"]), Ok(Resp::Simple(_))) {
-                return Proc { child, port };
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no PING answer; log:\n{}",
-            log(dir)
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Starts the server expecting it to refuse: returns its exit status text and log.
@@ -108,7 +42,7 @@ fn start_fails(dir: &Path) -> String {
 }
 
 fn log(dir: &Path) -> String {
-    fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    server_log(dir)
 }
 
 fn kill9(p: Proc) {
@@ -441,19 +375,6 @@ fn shutdown_save_writes_a_snapshot() {
     assert_eq!(run(&mut c, "LLEN q"), Resp::Int(3));
 }
 
-fn info_field(c: &mut RawClient, field: &str) -> String {
-    let text = match run(c, "INFO all") {
-        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {}", other.render()),
-    };
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -484,7 +405,10 @@ fn bgsave_under_concurrent_writes_then_kill_9_loses_nothing() {
         Resp::Simple(b"Background saving started".to_vec())
     );
     wait_saves_done(&mut c);
-    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(
+        info_field(&mut c, "rdb_last_bgsave_status").unwrap_or_default(),
+        "ok"
+    );
     assert!(dir.path().join("dump.strata").exists());
     // The segments before the cut are gone; the ones after it remain.
     assert_eq!(wal_segments(dir.path()).len(), 1);
@@ -552,7 +476,10 @@ fn save_points_take_background_snapshots() {
         thread::sleep(Duration::from_millis(50));
     }
     wait_saves_done(&mut c);
-    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert_eq!(
+        info_field(&mut c, "rdb_changes_since_last_save").unwrap_or_default(),
+        "0"
+    );
     assert_eq!(
         run(&mut c, "CONFIG GET save"),
         Resp::Array(Some(vec![
@@ -581,9 +508,9 @@ fn save_points_take_background_snapshots() {
 /// Waits (bounded) until no background save or rewrite runs.
 fn wait_saves_done(c: &mut RawClient) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while info_field(c, "rdb_bgsave_in_progress") != "0"
-        || info_field(c, "aof_rewrite_in_progress") != "0"
-        || info_field(c, "aof_rewrite_scheduled") != "0"
+    while info_field(c, "rdb_bgsave_in_progress").unwrap_or_default() != "0"
+        || info_field(c, "aof_rewrite_in_progress").unwrap_or_default() != "0"
+        || info_field(c, "aof_rewrite_scheduled").unwrap_or_default() != "0"
     {
         assert!(
             Instant::now() < deadline,
@@ -647,7 +574,10 @@ fn kill_9_rounds(tiered: bool) {
         let p = start(dir.path(), &args);
         let mut c = RawClient::connect(p.port);
         if tiered {
-            let used: u64 = info_field(&mut c, "used_memory").parse().unwrap();
+            let used: u64 = info_field(&mut c, "used_memory")
+                .unwrap_or_default()
+                .parse()
+                .unwrap();
             run(
                 &mut c,
                 &format!("CONFIG SET maxmemory {}", used + 256 * 1024),
@@ -720,7 +650,10 @@ fn kill_9_rounds(tiered: bool) {
         }
         thread::sleep(Duration::from_millis(rand(200)));
         if tiered {
-            let spills: u64 = info_field(&mut c, "spills").parse().unwrap();
+            let spills: u64 = info_field(&mut c, "spills")
+                .unwrap_or_default()
+                .parse()
+                .unwrap();
             assert!(spills > 0, "round {round}: nothing was spilled");
         }
         kill9(p);
@@ -747,15 +680,15 @@ fn appendonly_turns_on_and_off_at_run_time() {
     let p = start(dir.path(), &["--appendonly", "no", "--save", ""]);
     let mut c = RawClient::connect(p.port);
     run(&mut c, "SET before on");
-    assert_eq!(info_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(info_field(&mut c, "aof_enabled").unwrap_or_default(), "0");
     assert!(wal_segments(dir.path()).is_empty());
     assert_eq!(
         run(&mut c, "CONFIG SET appendonly yes"),
         Resp::Simple(b"OK".to_vec())
     );
-    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    assert_eq!(info_field(&mut c, "aof_enabled").unwrap_or_default(), "1");
     wait_saves_done(&mut c);
-    assert_eq!(info_field(&mut c, "aof_rewrites"), "1");
+    assert_eq!(info_field(&mut c, "aof_rewrites").unwrap_or_default(), "1");
     run(&mut c, "SET after on");
     kill9(p);
     // Started with the log on (as CONFIG REWRITE would have recorded it).
@@ -772,7 +705,7 @@ fn appendonly_turns_on_and_off_at_run_time() {
         run(&mut c, "CONFIG SET appendonly no"),
         Resp::Simple(b"OK".to_vec())
     );
-    assert_eq!(info_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(info_field(&mut c, "aof_enabled").unwrap_or_default(), "0");
     run(&mut c, "SET unlogged 1");
     assert!(!wal_segments(dir.path()).is_empty());
     assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
@@ -816,17 +749,23 @@ fn the_log_is_rewritten_when_it_outgrows_the_snapshot() {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while info_field(&mut c, "aof_rewrites") == "0" {
+    while info_field(&mut c, "aof_rewrites").unwrap_or_default() == "0" {
         assert!(
             Instant::now() < deadline,
             "no automatic rewrite; INFO aof_current_size {}",
-            info_field(&mut c, "aof_current_size")
+            info_field(&mut c, "aof_current_size").unwrap_or_default()
         );
         thread::sleep(Duration::from_millis(20));
     }
     wait_saves_done(&mut c);
-    let base: u64 = info_field(&mut c, "aof_base_size").parse().unwrap();
-    let current: u64 = info_field(&mut c, "aof_current_size").parse().unwrap();
+    let base: u64 = info_field(&mut c, "aof_base_size")
+        .unwrap_or_default()
+        .parse()
+        .unwrap();
+    let current: u64 = info_field(&mut c, "aof_current_size")
+        .unwrap_or_default()
+        .parse()
+        .unwrap();
     assert!(
         base > 0 && current < 2 * base,
         "base {base}, current {current}"
@@ -834,7 +773,7 @@ fn the_log_is_rewritten_when_it_outgrows_the_snapshot() {
     // Below the growth threshold nothing more happens.
     run(&mut c, "SET small 1");
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(info_field(&mut c, "aof_rewrites"), "1");
+    assert_eq!(info_field(&mut c, "aof_rewrites").unwrap_or_default(), "1");
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);
@@ -889,7 +828,10 @@ fn a_failing_log_stops_writes_with_misconf() {
         run(&mut c, "GET k:1"),
         Resp::Bulk(Some(value.clone().into_bytes()))
     );
-    assert_eq!(info_field(&mut c, "aof_last_write_status"), "err");
+    assert_eq!(
+        info_field(&mut c, "aof_last_write_status").unwrap_or_default(),
+        "err"
+    );
     kill9(p);
     let p = start(dir.path(), &[]);
     let mut c = RawClient::connect(p.port);

@@ -6,56 +6,15 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_port, run, RawClient, Resp, Server};
+use common::{run, start_in, Proc, RawClient, Resp, Server};
 use rand::{Rng, SeedableRng};
-
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Starts the server on `dir` (kept across restarts) and waits, bounded, for PING.
 fn start(dir: &Path, extra: &[&str]) -> Proc {
-    let port = free_port();
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .expect("open the log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("clone the log"))
-        .stderr(log)
-        .spawn()
-        .expect("start strata-server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("strata-server exited with {status}");
-        }
-        if let Ok(mut c) = RawClient::try_connect(port) {
-            if matches!(c.try_cmd(&[b"PING"]), Ok(Resp::Simple(_))) {
-                return Proc { child, port };
-            }
-        }
-        assert!(Instant::now() < deadline, "no PING answer");
-        thread::sleep(Duration::from_millis(20));
-    }
+    start_in(dir, extra, None)
 }
 
 fn bulk(r: Resp) -> String {

@@ -9,23 +9,14 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{encode_command, run, RawClient, Resp, Server};
+use common::{encode_command, info_field, run, RawClient, Resp, Server};
 
-fn info_field(c: &mut RawClient, field: &str) -> String {
-    let text = match run(c, "INFO all") {
-        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {}", other.render()),
-    };
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("INFO has no {field}"))
+fn info(c: &mut RawClient, field: &str) -> String {
+    info_field(c, field).unwrap_or_else(|| panic!("INFO has no {field}"))
 }
 
 fn num(c: &mut RawClient, field: &str) -> u64 {
-    info_field(c, field).parse().unwrap()
+    info(c, field).parse().unwrap()
 }
 
 fn int(r: Resp) -> i64 {
@@ -150,7 +141,7 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
         other => panic!("KEYS answered {}", other.render()),
     };
     assert_eq!(keys, N);
-    assert_eq!(info_field(&mut c, "cold_tier_status"), "ok");
+    assert_eq!(info(&mut c, "cold_tier_status"), "ok");
     assert_eq!(num(&mut c, "cold_tier_errors"), 0);
 }
 
@@ -194,7 +185,7 @@ fn expired_cold_keys_are_never_returned_and_are_reclaimed() {
     }
     run(&mut c, "SET keep v");
     assert_eq!(int(run(&mut c, "DEBUG TIER SPILL-ALL")), 201);
-    assert_eq!(info_field(&mut c, "db0"), "keys=201,expires=200,avg_ttl=0");
+    assert_eq!(info(&mut c, "db0"), "keys=201,expires=200,avg_ttl=0");
     thread::sleep(Duration::from_millis(350));
     assert_eq!(run(&mut c, "GET t1"), Resp::Bulk(None));
     assert_eq!(int(run(&mut c, "EXISTS t2 t3 keep")), 1);
@@ -292,11 +283,11 @@ fn bgsave_writes_cold_keys_as_they_were_at_the_cut() {
             .collect();
         pipeline(&mut c, &dels);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        while info(&mut c, "rdb_bgsave_in_progress") != "0" {
             assert!(Instant::now() < deadline);
             thread::sleep(Duration::from_millis(20));
         }
-        assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+        assert_eq!(info(&mut c, "rdb_last_bgsave_status"), "ok");
     }
     let s = Server::strata(&args);
     let mut c = s.client();
@@ -323,7 +314,7 @@ fn a_full_cold_tier_brings_back_cache_mode() {
         }
     }
     assert!(oom, "writes never hit the limit");
-    assert_eq!(info_field(&mut c, "cold_tier_status"), "full");
+    assert_eq!(info(&mut c, "cold_tier_status"), "full");
     // An evicting policy deletes, as in cache mode.
     run(&mut c, "CONFIG SET maxmemory-policy allkeys-lru");
     for i in 0..2000 {
@@ -337,7 +328,7 @@ fn a_full_cold_tier_brings_back_cache_mode() {
 fn the_tier_commands_and_fields_without_a_cold_tier() {
     let s = Server::strata(&["--enable-debug-command", "yes"]);
     let mut c = s.client();
-    assert_eq!(info_field(&mut c, "cold_tier"), "no");
+    assert_eq!(info(&mut c, "cold_tier"), "no");
     let r = run(&mut c, "DEBUG TIER SPILL-ALL");
     assert!(r.is_error(), "{}", r.render());
     let r = run(&mut c, "CONFIG SET cold-tier yes");

@@ -233,7 +233,7 @@ impl Engine {
             return fresh
                 .into_iter()
                 .next()
-                .is_some_and(|c| self.evict_candidate(c));
+                .is_some_and(|c| self.evict_candidate(c, spilling));
         }
         let mut pool = self.evict_pool.lock();
         for c in fresh {
@@ -250,7 +250,7 @@ impl Engine {
         let mut done = 0;
         while !pool.is_empty() && done < want {
             let c = pool.remove(0);
-            if self.evict_candidate(c) {
+            if self.evict_candidate(c, spilling) {
                 done += 1;
             }
         }
@@ -389,12 +389,12 @@ impl Engine {
         (hot, cold)
     }
 
-    /// Deletes a candidate if it still exists (spills it, with a cold tier that has room);
-    /// false when it was already gone.
-    fn evict_candidate(&self, c: Candidate) -> bool {
+    /// Deletes a candidate if it still exists (spills it when `spilling`: a cold tier with
+    /// room); false when it was already gone.
+    fn evict_candidate(&self, c: Candidate, spilling: bool) -> bool {
         let mut shard = self.dbs[c.db].shards[c.shard].lock();
         self.before_shard_write(c.db, c.shard, &shard);
-        if self.tier.as_ref().is_some_and(|t| !t.full()) {
+        if spilling {
             return shard.spill(&c.key).is_some();
         }
         if shard.remove(&c.key).is_none() {

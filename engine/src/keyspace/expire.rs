@@ -46,7 +46,7 @@ impl Engine {
             return 0;
         }
         let now = self.now_ms();
-        let mut expired: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut expired: Vec<Vec<u8>> = Vec::new();
         let mut seen = 0;
         let mut next = None;
         let r = t.store.range(shard.ns, shard.cold_cursor, None, |k, v| {
@@ -55,9 +55,8 @@ impl Engine {
                 next = Some(shard.dict.hash_key(k).reverse_bits());
                 return false;
             }
-            let at = crate::tier::codec::expire_at(v);
-            if at != 0 && now > at && shard.dict.get(k).is_none() {
-                expired.push((at, k.to_vec()));
+            if crate::tier::codec::is_expired(v, now) && shard.dict.get(k).is_none() {
+                expired.push(k.to_vec());
             }
             true
         });
@@ -66,7 +65,7 @@ impl Engine {
             return 0;
         }
         let mut effects = Vec::with_capacity(expired.len());
-        for (_, k) in &expired {
+        for k in &expired {
             shard.cold_epoch += 1;
             if let Err(e) = t.store.delete(shard.ns, shard.dict.hash_key(k), k) {
                 t.error("deleting an expired cold key", e);

@@ -350,9 +350,8 @@ pub fn is_expired(cx: &mut Ctx, key: &[u8]) -> bool {
     let s = cx.eng.dbs[cx.db].shards[shard].lock();
     match s.get(key) {
         Some(e) => e.is_expired(now),
-        None => s.cold_stored(key).is_some_and(|v| {
-            let at = crate::tier::codec::expire_at(&v);
-            at != 0 && now > at
-        }),
+        None => s
+            .cold_stored(key)
+            .is_some_and(|v| crate::tier::codec::is_expired(&v, now)),
     }
 }

@@ -197,8 +197,7 @@ impl Shard {
             return;
         }
         let r = t.store.range(self.ns, from, to, |k, v| {
-            let at = crate::tier::codec::expire_at(v);
-            if (at == 0 || now <= at) && self.dict.get(k).is_none() {
+            if !crate::tier::codec::is_expired(v, now) && self.dict.get(k).is_none() {
                 if let Some(kind) = crate::tier::codec::kind(v) {
                     f(k, kind);
                 }
@@ -221,8 +220,7 @@ impl Shard {
         let mut tries = 0;
         let mut visit = |k: &[u8], v: &[u8], found: &mut Option<Vec<u8>>| {
             tries += 1;
-            let at = crate::tier::codec::expire_at(v);
-            if (at == 0 || now <= at) && self.dict.get(k).is_none() {
+            if !crate::tier::codec::is_expired(v, now) && self.dict.get(k).is_none() {
                 *found = Some(k.to_vec());
                 return false;
             }
@@ -312,9 +310,7 @@ impl Shard {
                 .spilled_bytes
                 .fetch_add(stored.len() as u64, Ordering::Relaxed);
         }
-        let (k, e) = self.dict.remove(key)?;
-        self.forget(k.len(), &e);
-        self.dict.shrink_if_needed();
+        let e = self.take(key)?;
         self.cold += 1;
         if e.expire_at != 0 {
             self.cold_volatile += 1;
@@ -362,11 +358,17 @@ impl Shard {
     }
 
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (k, mut e) = self.dict.remove(key)?;
+        let mut e = self.take(key)?;
         if e.value.has_cold() {
             self.drop_cold_copy(key);
             e.value.set_cold(false);
         }
+        Some(e)
+    }
+
+    /// Takes a hot entry out of the table and its accounting (a cold copy is the caller's).
+    fn take(&mut self, key: &[u8]) -> Option<Entry> {
+        let (k, e) = self.dict.remove(key)?;
         self.forget(k.len(), &e);
         self.dict.shrink_if_needed();
         Some(e)

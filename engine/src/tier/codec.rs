@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::effect::{Effect, Effects};
+use crate::effect::Effect;
 use crate::keyspace::Entry;
 use crate::types::{Flat, Kind, Value};
 use crate::{Engine, EngineConfig};
@@ -112,6 +112,15 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// The expiry a stored value carries (unix ms, 0 = none), read from the header alone.
 pub fn expire_at(stored: &[u8]) -> u64 {
     u64_at(stored, 8)
+}
+
+/// Whether a stored value has expired at `now` (unix ms): [`Entry::is_expired`]'s rule, read
+/// from the header alone.
+///
+/// [`Entry::is_expired`]: crate::keyspace::Entry::is_expired
+pub fn is_expired(stored: &[u8], now: u64) -> bool {
+    let at = expire_at(stored);
+    at != 0 && now > at
 }
 
 /// The type a stored value holds, read from the header alone.
@@ -226,7 +235,6 @@ fn rebuild(mut body: &[u8], live: &Engine) -> Result<Value, String> {
             return Err(format!("cold value is damaged: {e:?}"));
         }
     }
-    let _ = Effects::default();
     let entry = eng.dbs[0].shards[0].lock().remove(b"");
     clear();
     entry
@@ -240,7 +248,7 @@ mod tests {
     use crate::ctx::Ctx;
 
     fn round_trip(eng: &Engine, key: &[u8]) {
-        let mut fx = Effects::default();
+        let mut fx = crate::effect::Effects::default();
         let mut cx = Ctx::new(eng, 0, &mut fx);
         let mut g = cx.lock(&[key]);
         let e = g.peek(key).expect("key").clone();

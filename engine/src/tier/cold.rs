@@ -152,10 +152,7 @@ impl ColdStore {
     }
 
     pub fn get(&self, ns: u32, hash: u64, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self
-            .db
-            .get_pinned(cold_key(ns, hash, key))?
-            .map(|v| v.to_vec()))
+        self.get_stored(&cold_key(ns, hash, key))
     }
 
     /// The value under an already built stored key ([`cold_key`]).

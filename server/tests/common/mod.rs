@@ -867,3 +867,92 @@ fn closing_quote(bytes: &[u8], at: usize) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+/// A `strata-server` on a data directory that outlives it (restart and crash tests). Its
+/// output goes to `<dir>/server.log`; dropping it kills it with SIGKILL.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the servers started on `dir` have logged.
+pub fn server_log(dir: &std::path::Path) -> String {
+    fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+/// Spawns `strata-server --appendonly yes` on `dir` and a free port, through
+/// `sh -c "<prelude>; exec ..."` when a prelude is given (to set limits such as `ulimit -f` on
+/// the server alone). Does not wait for it.
+pub fn spawn_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) -> (Child, u16) {
+    let port = free_port();
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("open the log");
+    let mut command = match prelude {
+        Some(p) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("{p}; exec \"$0\" \"$@\"")])
+                .arg(env!("CARGO_BIN_EXE_strata-server"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_strata-server")),
+    };
+    let child = command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--appendonly", "yes"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone the log"))
+        .stderr(log)
+        .spawn()
+        .expect("start strata-server");
+    (child, port)
+}
+
+/// [`spawn_in`], then waits (bounded) until the server answers PING.
+pub fn start_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) -> Proc {
+    let (mut child, port) = spawn_in(dir, extra, prelude);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "strata-server exited with {status}; log:\n{}",
+                server_log(dir)
+            );
+        }
+        if let Ok(mut c) = RawClient::try_connect(port) {
+            if matches!(c.try_cmd(&[b"PING"]), Ok(Resp::Simple(_))) {
+                return Proc { child, port };
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no PING answer; log:\n{}",
+            server_log(dir)
+        );
+        thread::sleep(STARTUP_POLL);
+    }
+}
+
+/// A field of `INFO all`.
+pub fn info_field(c: &mut RawClient, field: &str) -> Option<String> {
+    let text = match run(c, "INFO all") {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {}", other.render()),
+    };
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
