@@ -38,13 +38,15 @@ def clustered(rng, n, dim, centres=1000):
 
 def start(port, d, maxmemory_mb, cgroup=None):
     args = [BIN, "--port", str(port), "--dir", d, "--appendonly", "no", "--save", "",
-            "--cold-tier", "yes", "--maxmemory", f"{maxmemory_mb}mb", "--cold-tier-cache-size", "16mb",
             "--logfile", os.path.join(d, "server.log")]
+    if maxmemory_mb:
+        args += ["--cold-tier", "yes", "--maxmemory", f"{maxmemory_mb}mb",
+                 "--cold-tier-cache-size", "16mb"]
     if cgroup:
         # Join the cgroup, then become the server.
         args = ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$0" "$@"'] + args
     p = subprocess.Popen(args)
-    r = redis.Redis(port=port, protocol=2)
+    r = redis.Redis(port=port, protocol=2, socket_timeout=3600)
     for _ in range(600):
         try:
             if r.ping():
@@ -77,7 +79,7 @@ def main():
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--limit-mb", type=int, default=256)
     # The documents spill to the cold tier, but the index's own tables (about 300 bytes per
-    # document) count in used_memory and stay in RAM.
+    # document) count in used_memory and stay in RAM. 0: no cold tier, documents in RAM.
     ap.add_argument("--maxmemory-mb", type=int, default=144)
     ap.add_argument("--port", type=int, default=7672)
     a = ap.parse_args()
