@@ -162,6 +162,13 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 /// skiplist-encoded zset does; a listpack-encoded zset turns a stored `-0` into `0` before this
 /// point, which is the zset's business.
 pub fn format_double(v: f64) -> String {
+    format_g(v, 17)
+}
+
+/// C's `%.<precision>g` (1 to 17 significant digits), with [`format_double`]'s texts for NaN, infinities and
+/// signed zero.
+pub fn format_g(v: f64, precision: usize) -> String {
+    let precision = precision.clamp(1, 17);
     if v.is_nan() {
         return "nan".to_string();
     }
@@ -171,8 +178,8 @@ pub fn format_double(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
-    // Rust's exact formatting: 17 significant digits, correctly rounded, ties to even.
-    let sci = format!("{:.16e}", v.abs());
+    // Rust's exact formatting: `precision` significant digits, correctly rounded, ties to even.
+    let sci = format!("{:.*e}", precision - 1, v.abs());
     let (mantissa, exp) = match sci.split_once('e') {
         Some(parts) => parts,
         None => return sci,
@@ -183,7 +190,7 @@ pub fn format_double(v: f64) -> String {
     if v < 0.0 {
         out.push('-');
     }
-    if (-4..17).contains(&exp) {
+    if (-4..precision as i32).contains(&exp) {
         let mut fixed: Vec<u8> = Vec::with_capacity(24);
         if exp >= 0 {
             let point = (exp as usize + 1).min(digits.len());

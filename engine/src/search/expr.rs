@@ -231,31 +231,31 @@ impl Parser<'_> {
     }
 
     fn sum(&mut self) -> Result<Expr, String> {
-        let mut l = self.prod()?;
-        loop {
-            let op = match self.peek() {
-                Some(b'+') => Op::Add,
-                Some(b'-') => Op::Sub,
-                _ => return Ok(l),
-            };
-            self.i += 1;
-            self.node()?;
-            l = Expr::Bin(op, Box::new(l), Box::new(self.prod()?));
-        }
+        self.chain(&[(b'+', Op::Add), (b'-', Op::Sub)], Self::prod)
     }
 
     fn prod(&mut self) -> Result<Expr, String> {
-        let mut l = self.pow()?;
+        self.chain(
+            &[(b'*', Op::Mul), (b'/', Op::Div), (b'%', Op::Mod)],
+            Self::pow,
+        )
+    }
+
+    /// Operands parsed by `next`, joined left to right by the one-character operators `ops`.
+    fn chain(
+        &mut self,
+        ops: &[(u8, Op)],
+        next: fn(&mut Self) -> Result<Expr, String>,
+    ) -> Result<Expr, String> {
+        let mut l = next(self)?;
         loop {
-            let op = match self.peek() {
-                Some(b'*') => Op::Mul,
-                Some(b'/') => Op::Div,
-                Some(b'%') => Op::Mod,
-                _ => return Ok(l),
+            let c = self.peek();
+            let Some(&(_, op)) = ops.iter().find(|(t, _)| Some(*t) == c) else {
+                return Ok(l);
             };
             self.i += 1;
             self.node()?;
-            l = Expr::Bin(op, Box::new(l), Box::new(self.pow()?));
+            l = Expr::Bin(op, Box::new(l), Box::new(next(self)?));
         }
     }
 
@@ -572,22 +572,7 @@ pub fn format_number(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e15 {
         return format!("{}", v as i64);
     }
-    let sci = format!("{:.11e}", v);
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: String| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    };
-    if !(-4..12).contains(&exp) {
-        let m = trim(mant.to_string());
-        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        trim(format!("{:.*}", (11 - exp).max(0) as usize, v))
-    }
+    crate::number::format_g(v, 12)
 }
 
 #[cfg(test)]

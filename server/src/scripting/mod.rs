@@ -726,36 +726,7 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
 
 /// A Lua number as Redis prints it for a command argument (`%.17g`, integers without a dot).
 fn lua_number(n: f64) -> String {
-    if !n.is_finite() {
-        return if n.is_nan() {
-            "nan".into()
-        } else if n > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if n == 0.0 {
-        return if n.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    // %.17g: 17 significant digits, fixed notation for exponents -4..17, trailing zeros cut.
-    let sci = format!("{n:.16e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: String| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    };
-    if (-4..17).contains(&exp) {
-        let decimals = (16 - exp).max(0) as usize;
-        trim(format!("{n:.decimals$}"))
-    } else {
-        let m = trim(mantissa.to_string());
-        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    }
+    strata_engine::number::format_double(n)
 }
 
 /// A reply as Redis hands it to Lua: RESP2's conversions, or with `resp3` (after
