@@ -976,6 +976,29 @@ fn layout(c: &mut RawClient) -> (usize, usize, usize) {
     )
 }
 
+/// For each mapping of a segment file in process `pid`: "rr" when it is advised for random
+/// reads (`MADV_RANDOM`), else "-".
+fn segment_map_flags(pid: u32) -> Vec<&'static str> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut out = Vec::new();
+    let mut in_segment = false;
+    for line in smaps.lines() {
+        if let Some(flags) = line.strip_prefix("VmFlags:") {
+            if in_segment {
+                out.push(if flags.split_whitespace().any(|f| f == "rr") {
+                    "rr"
+                } else {
+                    "-"
+                });
+            }
+        } else if line.contains('-') && line.split_whitespace().count() >= 5 {
+            // A mapping's header line: "start-end perms offset dev inode [path]".
+            in_segment = line.ends_with(".usearch");
+        }
+    }
+    out
+}
+
 fn segment_files(dir: &Path) -> usize {
     dir.join("search")
         .read_dir()
@@ -1027,6 +1050,11 @@ fn vector_segments_follow_saves_updates_and_merges() {
         assert_eq!(run(&mut c, "SAVE"), Resp::Simple("OK".into()));
         assert_eq!(settled(&mut c), (0, 1, 0), "flushed to one segment");
         assert_eq!(segment_files(dir.path()), 1);
+        assert_eq!(
+            segment_map_flags(p.child.id()),
+            vec!["rr"],
+            "the segment is mapped once, advised for random reads"
+        );
         check_against_brute(&mut c, &vecs, &every, &mut rng);
 
         // Updated documents: dead in the segment, new vectors in RAM.

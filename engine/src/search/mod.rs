@@ -13,6 +13,7 @@
 //! Like RediSearch, only database 0 is indexed.
 
 pub mod expr;
+mod mapped;
 pub mod persist;
 pub mod query;
 pub mod vector;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+use super::mapped::Mapped;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     Cosine,
@@ -160,7 +162,7 @@ const IN_MEM: u32 = 0;
 /// entry, skipped by searches until a merge rewrites the segment without it.
 pub struct Segment {
     pub seq: u32,
-    graph: Index,
+    graph: Mapped,
     pub path: PathBuf,
     /// File length and CRC32C, recorded in the index's map.
     pub len: u64,
@@ -280,7 +282,7 @@ impl Vectors {
                 .segments
                 .iter()
                 .find(|s| s.seq == seq)
-                .map(|s| &s.graph),
+                .map(|s| &s.graph.index),
         }
     }
 
@@ -412,7 +414,7 @@ impl Vectors {
         }
         self.segments.push(Segment {
             seq,
-            entries: graph.size().max(live),
+            entries: graph.index.size().max(live),
             graph,
             path: path.to_path_buf(),
             len,
@@ -424,11 +426,9 @@ impl Vectors {
         Ok(())
     }
 
-    fn view(&self, path: &Path) -> Result<Index, String> {
-        let graph = new_graph(&self.params, 64)?;
-        let s = path.to_str().ok_or("path is not UTF-8")?;
-        graph.view(s).map_err(|e| e.to_string())?;
-        if graph.dimensions() != self.params.dim {
+    fn view(&self, path: &Path) -> Result<Mapped, String> {
+        let graph = Mapped::view(new_graph(&self.params, 64)?, path)?;
+        if graph.index.dimensions() != self.params.dim {
             return Err("graph of another dimension".into());
         }
         Ok(graph)
@@ -452,7 +452,7 @@ impl Vectors {
             return Ok(());
         }
         let graph = self.view(path)?;
-        if let Some(id) = ids.iter().find(|id| !graph.contains(**id)) {
+        if let Some(id) = ids.iter().find(|id| !graph.index.contains(**id)) {
             return Err(format!("segment lacks document {id}"));
         }
         for &id in ids {
@@ -460,7 +460,7 @@ impl Vectors {
                 return Err(format!("document {id} in two segments"));
             }
         }
-        let entries = graph.size().max(ids.len());
+        let entries = graph.index.size().max(ids.len());
         self.segments.push(Segment {
             seq,
             graph,
@@ -557,7 +557,7 @@ impl Vectors {
         if live > 0 {
             self.segments.push(Segment {
                 seq: plan.seq,
-                entries: graph.size().max(ids.len()),
+                entries: graph.index.size().max(ids.len()),
                 graph,
                 path: path.to_path_buf(),
                 len,
@@ -623,7 +623,7 @@ impl Vectors {
                 self.segments
                     .iter()
                     .filter(|s| s.live > 0)
-                    .map(|s| (&s.graph, s.seq, s.live == s.entries)),
+                    .map(|s| (&s.graph.index, s.seq, s.live == s.entries)),
             );
             let search_all = || -> Result<Vec<u64>, String> {
                 let mut ids = Vec::new();
