@@ -4,7 +4,8 @@
 # 200, Strata's default EF_RUNTIME), plus insert throughput and the server's memory; then
 # again after SAVE, with the graph memory-mapped from its segment file (heap vs page cache).
 #
-#   bash benches/vectors.sh                      # 100k x 128-d, 500 queries, 4 connections
+#   bash benches/vectors.sh                      # 100k x 128-d, 500 queries, 4 connections,
+#                                                # 3 alternating 5 s rounds per side
 #   VECTORS=1000000 bash benches/vectors.sh      # the 1M case (needs several GB and time)
 #
 # One strata-server without persistence; the load generator is server/examples/vecbench.rs,
@@ -19,6 +20,7 @@ DIM="${DIM:-128}"
 QUERIES="${QUERIES:-500}"
 CONNS="${CONNS:-4}"
 SECONDS_EACH="${SECONDS_EACH:-5}"
+ROUNDS="${ROUNDS:-3}"
 PORT=7671
 OUT="${OUT_DIR:-target/bench/vectors-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
@@ -29,4 +31,4 @@ trap cleanup EXIT
 "$BIN" --port $PORT --dir "$work" --appendonly no --save "" --logfile "$work/log" &
 pid=$!
 for _ in $(seq 1 300); do redis-cli -p $PORT PING 2>/dev/null | grep -q PONG && break; sleep 0.1; done
-"$GEN" $PORT "$VECTORS" "$DIM" "$QUERIES" "$CONNS" "$SECONDS_EACH" | tee "$OUT/result.txt"
+"$GEN" $PORT "$VECTORS" "$DIM" "$QUERIES" "$CONNS" "$SECONDS_EACH" "$ROUNDS" | tee "$OUT/result.txt"

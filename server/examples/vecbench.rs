@@ -3,8 +3,13 @@
 //! data with the same HNSW parameters, plus insert throughput of both.
 //!
 //! ```text
-//! vecbench PORT VECTORS DIM QUERIES CONNECTIONS SECONDS [SEED]
+//! vecbench PORT VECTORS DIM QUERIES CONNECTIONS SECONDS [ROUNDS] [SEED]
 //! ```
+//!
+//! Queries per second are measured in ROUNDS (default 3) alternating rounds of SECONDS each,
+//! usearch then Strata, and the ratio reported is the median of the rounds' ratios: this
+//! machine's speed drifts by up to 30% over minutes, and alternating puts both sides under
+//! the same drift.
 //!
 //! After the in-RAM measurements it sends `SAVE`, which moves the graph out of the heap into a
 //! memory-mapped segment file, and measures again: queries per second and recall from the
@@ -80,6 +85,51 @@ fn timed(threads: usize, queries: usize, secs: f64, one: impl Fn(usize, usize) +
         stop.store(true, Ordering::Relaxed);
     });
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Alternating query rounds of raw usearch and Strata.
+struct Rounds {
+    usearch: Vec<f64>,
+    strata: Vec<f64>,
+}
+
+impl Rounds {
+    fn run(rounds: usize, usearch: &dyn Fn() -> f64, strata: &dyn Fn() -> f64) -> Rounds {
+        let mut r = Rounds {
+            usearch: Vec::new(),
+            strata: Vec::new(),
+        };
+        for _ in 0..rounds.max(1) {
+            r.usearch.push(usearch());
+            r.strata.push(strata());
+        }
+        r
+    }
+
+    fn print(&self, prefix: &str) {
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let ratios: Vec<f64> = self
+            .strata
+            .iter()
+            .zip(&self.usearch)
+            .map(|(s, u)| s / u)
+            .collect();
+        println!("{prefix}usearch_qps_rounds={}", list(&self.usearch));
+        println!("{prefix}strata_qps_rounds={}", list(&self.strata));
+        println!("{prefix}usearch_qps={:.0}", median(&self.usearch));
+        println!("{prefix}strata_qps={:.0}", median(&self.strata));
+        println!("{prefix}qps_ratio={:.3}", median(&ratios));
+    }
 }
 
 struct Conn {
@@ -177,7 +227,7 @@ fn rss_split(pid: &str) -> (u64, u64) {
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 7 {
-        eprintln!("usage: vecbench PORT VECTORS DIM QUERIES CONNECTIONS SECONDS [SEED]");
+        eprintln!("usage: vecbench PORT VECTORS DIM QUERIES CONNECTIONS SECONDS [ROUNDS] [SEED]");
         std::process::exit(2);
     }
     let port: u16 = a[1].parse().expect("port");
@@ -188,7 +238,8 @@ fn main() {
         a[5].parse().unwrap(),
     );
     let secs: f64 = a[6].parse().unwrap();
-    let seed: u64 = a.get(7).map_or(42, |s| s.parse().unwrap());
+    let rounds: usize = a.get(7).map_or(3, |s| s.parse().unwrap());
+    let seed: u64 = a.get(8).map_or(42, |s| s.parse().unwrap());
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     // Embedding-like data: points around 1,000 random centres, queries near random points.
     // (Uniformly random 128-d vectors have no neighbourhood structure: every point is about as
@@ -242,11 +293,12 @@ fn main() {
         .map(|q| idx.search(q, K).expect("search").keys)
         .collect();
     let usearch_recall = recall(&found, &exact);
-    let usearch_qps = timed(conns, nq, secs, |_, i| {
-        idx.search(&queries[i], K).expect("search");
-    });
     let usearch_mem = idx.memory_usage();
-    drop(idx);
+    let usearch_round = || {
+        timed(conns, nq, secs, |_, i| {
+            idx.search(&queries[i], K).expect("search");
+        })
+    };
 
     // Strata over RESP.
     let mut c = Conn::new(port);
@@ -304,9 +356,12 @@ fn main() {
         .map(|_| parking_lot::Mutex::new(Conn::new(port)))
         .collect();
     let pool = Arc::new(pool);
-    let strata_qps = timed(conns, nq, secs, |t, i| {
-        search(&mut pool[t].lock(), &queries[i]);
-    });
+    let strata_round = || {
+        timed(conns, nq, secs, |t, i| {
+            search(&mut pool[t].lock(), &queries[i]);
+        })
+    };
+    let in_ram = Rounds::run(rounds, &usearch_round, &strata_round);
     let (anon_ram, file_ram) = rss_split(&pid);
 
     // The same index after SAVE: its graph mapped from a segment file.
@@ -318,18 +373,16 @@ fn main() {
     let (anon_saved, file_saved) = rss_split(&pid);
     let found: Vec<Vec<u64>> = queries.iter().map(|q| search(&mut c, q)).collect();
     let mapped_recall = recall(&found, &exact);
-    let mapped_qps = timed(conns, nq, secs, |t, i| {
-        search(&mut pool[t].lock(), &queries[i]);
-    });
+    let mapped = Rounds::run(rounds, &usearch_round, &strata_round);
     let (anon_mapped, file_mapped) = rss_split(&pid);
-    println!("vectors={n} dim={dim} queries={nq} connections={conns} ef_runtime={EF_RUNTIME}");
+    println!(
+        "vectors={n} dim={dim} queries={nq} connections={conns} ef_runtime={EF_RUNTIME} rounds={rounds} seconds_each={secs}"
+    );
     println!("usearch_insert_per_sec={usearch_insert:.0}");
     println!("strata_insert_per_sec={strata_insert:.0}");
     println!("usearch_recall_at_10={usearch_recall:.4}");
     println!("strata_recall_at_10={strata_recall:.4}");
-    println!("usearch_qps={usearch_qps:.0}");
-    println!("strata_qps={strata_qps:.0}");
-    println!("qps_ratio={:.3}", strata_qps / usearch_qps);
+    in_ram.print("");
     println!("usearch_index_bytes={usearch_mem}");
     println!(
         "strata_heap_growth_bytes={}",
@@ -339,8 +392,7 @@ fn main() {
     println!("save_seconds={save_secs:.2}");
     println!("after_save_rss_anon={anon_saved} after_save_rss_file={file_saved}");
     println!("mapped_recall_at_10={mapped_recall:.4}");
-    println!("mapped_qps={mapped_qps:.0}");
-    println!("mapped_qps_ratio={:.3}", mapped_qps / usearch_qps);
+    mapped.print("mapped_");
     println!(
         "after_mapped_queries_rss_anon={anon_mapped} after_mapped_queries_rss_file={file_mapped}"
     );
