@@ -1,6 +1,7 @@
 //! One task per connection: read into a buffer, parse every complete command, execute them as a
 //! batch and answer them with one write.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -68,23 +69,24 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
     let mut killed = std::pin::pin!(info.kill_signal.notified());
     // A blocking command that found nothing: its arguments, to run again when woken.
     let mut blocked_args: Option<Vec<bytes::Bytes>> = None;
+    // Commands parsed but not run yet, in order (see `parse_ahead`).
+    let mut parsed: VecDeque<Parsed> = VecDeque::new();
     loop {
         loop {
-            let limits = Limits {
-                max_bulk_len: srv.engine.config.proto_max_bulk_len.load(Ordering::Relaxed),
-                authenticated: client.authenticated,
+            if parsed.is_empty() {
+                parse_ahead(srv, client, &mut parser, &mut rbuf, &mut parsed);
+                if srv.engine.tier.is_some() && client.multi.is_none() {
+                    prefetch_cold(srv, client, &parsed).await;
+                }
+            }
+            let Some(next) = parsed.pop_front() else {
+                break;
             };
-            match parser.parse(&mut rbuf, &limits) {
-                Ok(Some(args)) => {
-                    if args.is_empty() {
-                        continue;
-                    }
+            match next {
+                Ok(args) => {
                     // Messages published before this command ran go out before its reply.
                     if let Some(s) = &client.subs {
                         s.mailbox.drain(&mut wbuf, client.proto);
-                    }
-                    if srv.engine.tier.is_some() {
-                        prefetch_cold(srv, client, &args).await;
                     }
                     let reply = command::execute(srv, client, &args);
                     if client.blocked.is_some() {
@@ -100,7 +102,6 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
                         break;
                     }
                 }
-                Ok(None) => break,
                 Err(e) => {
                     write_reply(
                         &mut wbuf,
@@ -296,21 +297,73 @@ fn over_query_limit(srv: &Server, client: &Client, rbuf: &BytesMut) -> bool {
     over
 }
 
-/// With a cold tier: reads the command's cold keys that would wait for the disk on tokio's
-/// blocking pool first, so the command, which faults its keys in on this I/O thread, finds
-/// them in memory and this thread's other connections do not wait for the disk.
-async fn prefetch_cold(srv: &Server, client: &Client, args: &[bytes::Bytes]) {
-    let Some(cmd) = args.first().and_then(|a| command::table::lookup(a)) else {
-        return;
+/// A command as parsed, or the protocol error that ends the connection.
+type Parsed = Result<Vec<bytes::Bytes>, crate::resp::parse::ProtocolError>;
+
+/// How many pipelined commands are parsed ahead of running them while keys are in the cold
+/// tier: their cold reads then take one trip to the blocking pool together.
+const PARSE_AHEAD: usize = 64;
+
+/// Parses the complete commands at the front of `rbuf` into `parsed`: one, or up to
+/// [`PARSE_AHEAD`] while the cold tier holds keys. A protocol error is queued after the
+/// commands before it, which still run. Parsing stops after a command that may change how
+/// the next is parsed (`AUTH`, `HELLO`: the limits for unauthenticated clients; `CONFIG`:
+/// `proto-max-bulk-len`), so the next is parsed after it runs, as Redis does.
+fn parse_ahead(
+    srv: &Server,
+    client: &Client,
+    parser: &mut Parser,
+    rbuf: &mut BytesMut,
+    parsed: &mut VecDeque<Parsed>,
+) {
+    let ahead = match &srv.engine.tier {
+        Some(t) if t.active() && client.authenticated => PARSE_AHEAD,
+        _ => 1,
     };
-    if client.multi.is_some() {
-        return;
-    }
-    strata_engine::tier::stash_clear();
-    for i in cmd.keys_in(args) {
-        let Some(key) = args.get(i) else { continue };
-        if let Some(p) = srv.engine.cold_prefetch(client.db, key) {
-            let _ = tokio::task::spawn_blocking(move || p.run()).await;
+    let limits = Limits {
+        max_bulk_len: srv.engine.config.proto_max_bulk_len.load(Ordering::Relaxed),
+        authenticated: client.authenticated,
+    };
+    while parsed.len() < ahead {
+        match parser.parse(rbuf, &limits) {
+            Ok(Some(args)) if args.is_empty() => {}
+            Ok(Some(args)) => {
+                let changes_parsing = [&b"auth"[..], b"hello", b"config"]
+                    .iter()
+                    .any(|n| args[0].eq_ignore_ascii_case(n));
+                parsed.push_back(Ok(args));
+                if changes_parsing {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                parsed.push_back(Err(e));
+                return;
+            }
         }
+    }
+}
+
+/// With a cold tier: reads the cold keys of the parsed commands that would wait for the disk,
+/// all in one task on tokio's blocking pool, so the commands, which fault their keys in on
+/// this I/O thread, find them in memory, and this thread's other connections do not wait
+/// for the disk.
+async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>) {
+    strata_engine::tier::stash_clear();
+    let mut reads = Vec::new();
+    for args in parsed.iter().filter_map(|p| p.as_ref().ok()) {
+        let Some(cmd) = args.first().and_then(|a| command::table::lookup(a)) else {
+            continue;
+        };
+        for i in cmd.keys_in(args) {
+            let Some(key) = args.get(i) else { continue };
+            // A batch that changes database (SELECT) reads the rest in the wrong one: only
+            // a missed head start.
+            reads.extend(srv.engine.cold_prefetch(client.db, key));
+        }
+    }
+    if !reads.is_empty() {
+        let _ = tokio::task::spawn_blocking(move || reads.into_iter().for_each(|p| p.run())).await;
     }
 }

@@ -358,3 +358,80 @@ fn object_freq_reports_the_admission_sketch_under_any_policy() {
     run(&mut c, "SET fresh v");
     assert_eq!(int(run(&mut c, "OBJECT FREQ fresh")), 5);
 }
+
+/// With keys in the cold tier, pipelined commands are parsed ahead of running so their cold
+/// reads take one trip to the blocking pool. They still run in order and see each other's
+/// writes; a protocol error answers after the commands before it and closes the connection;
+/// a `CONFIG SET` that changes the length limit applies to the command after it.
+#[test]
+fn pipelined_commands_over_cold_keys_run_in_order() {
+    let (s, mut c) = tiered(&["--maxmemory-policy", "allkeys-lru"], 4 << 20);
+    for i in 0..200 {
+        run(&mut c, &format!("SET k{i} v{i}"));
+    }
+    let spill_all = |c: &mut RawClient| {
+        assert!(int(run(c, "DEBUG TIER SPILL-ALL")) > 0);
+        assert_eq!(num(c, "hot_keys"), 0);
+    };
+    spill_all(&mut c);
+    let cmds: Vec<Vec<Vec<u8>>> = [
+        "GET k1", "GET k2", "SET k3 new", "GET k3", "DEL k4", "GET k4", "APPEND k5 +",
+        "GET k5", "SELECT 1", "GET k6", "SET k6 one", "SELECT 0", "GET k6", "EXISTS k7 k4 k8",
+    ]
+    .iter()
+    .map(|l| l.split(' ').map(|a| a.as_bytes().to_vec()).collect())
+    .collect();
+    let bulk = |s: &str| Resp::Bulk(Some(s.as_bytes().to_vec()));
+    let ok = Resp::Simple(b"OK".to_vec());
+    assert_eq!(
+        pipeline(&mut c, &cmds),
+        vec![
+            bulk("v1"),
+            bulk("v2"),
+            ok.clone(),
+            bulk("new"),
+            Resp::Int(1),
+            Resp::Bulk(None),
+            Resp::Int(3),
+            bulk("v5+"),
+            ok.clone(),
+            Resp::Bulk(None),
+            ok.clone(),
+            ok.clone(),
+            bulk("v6"),
+            Resp::Int(2),
+        ]
+    );
+
+    // Two cold reads, then a frame with a bad length: both are answered, then the error,
+    // then the connection closes.
+    spill_all(&mut c);
+    let mut d = s.client();
+    let mut bytes = encode_command(&[b"GET", b"k10"]);
+    bytes.extend(encode_command(&[b"GET", b"k11"]));
+    bytes.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$x\r\n");
+    d.send_raw(&bytes);
+    assert_eq!(d.read_reply(), bulk("v10"));
+    assert_eq!(d.read_reply(), bulk("v11"));
+    assert_eq!(
+        d.read_reply(),
+        Resp::Error(b"ERR Protocol error: invalid bulk length".to_vec())
+    );
+    assert!(d.try_read_reply().is_err(), "the connection stays open");
+
+    // Lowering proto-max-bulk-len applies to the very next command of the pipeline.
+    spill_all(&mut c);
+    let mut e = s.client();
+    let big = vec![b'x'; 2 << 20];
+    let mut bytes = encode_command(&[b"GET", b"k12"]);
+    bytes.extend(encode_command(&[b"CONFIG", b"SET", b"proto-max-bulk-len", b"1mb"]));
+    bytes.extend(encode_command(&[b"SET", b"big", &big]));
+    e.send_raw(&bytes);
+    assert_eq!(e.read_reply(), bulk("v12"));
+    assert_eq!(e.read_reply(), ok);
+    assert_eq!(
+        e.read_reply(),
+        Resp::Error(b"ERR Protocol error: invalid bulk length".to_vec())
+    );
+    assert_eq!(run(&mut c, "EXISTS big"), Resp::Int(0));
+}

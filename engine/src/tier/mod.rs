@@ -130,12 +130,16 @@ impl Admission {
 /// Values a connection read from the cold tier just before running a command (its
 /// prefetch probe), each with its shard's `cold_epoch` at the time: the command's fault-in
 /// uses one instead of reading again if the epoch has not moved. Per thread, since the command
-/// runs on the thread that probed; cleared before each probe, so it holds one command's keys.
+/// runs on the thread that probed; cleared before each probe, so it holds the keys of one
+/// batch of pipelined commands (at most [`STASH_MAX`]).
 struct Stashed {
     epoch: u64,
     stored_key: Vec<u8>,
     value: Option<Vec<u8>>,
 }
+
+/// Entries a stash keeps: the server parses up to 64 commands ahead.
+const STASH_MAX: usize = 64;
 
 thread_local! {
     static STASH: std::cell::RefCell<Vec<Stashed>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -149,7 +153,7 @@ pub fn stash_clear() {
 pub(crate) fn stash_put(epoch: u64, stored_key: Vec<u8>, value: Option<Vec<u8>>) {
     STASH.with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() < 16 {
+        if s.len() < STASH_MAX {
             s.push(Stashed {
                 epoch,
                 stored_key,
