@@ -336,3 +336,43 @@ fn a_value_read_ahead_is_not_used_once_the_key_changed() {
     assert!(eng.cold_prefetch(0, b"k").is_none());
     assert_eq!(read(), Some(b"new".to_vec()));
 }
+
+/// A read the prefetch did on a thread that may block comes back to the command's thread
+/// under the same rule: stale once the key's shard changed after the key was found cold.
+#[test]
+fn a_value_prefetched_from_disk_is_not_used_once_the_key_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, eng) = engines(dir.path());
+    let set = |v: &str| {
+        eng.apply(&Effect::Set {
+            db: 0,
+            key: b"k".to_vec(),
+            value: v.into(),
+            expire_at: 0,
+            keep_ttl: false,
+        })
+        .unwrap()
+    };
+    let read = || {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[b"k"], &mut fx);
+        g.get(b"k")
+            .and_then(|e| e.value.string_bytes().map(|b| b.to_vec()))
+    };
+    let tier = eng.tier.clone().unwrap();
+    set("old");
+    assert!(eng.spill_key(0, b"k"));
+    // Out of the memtable into a table file whose blocks are not cached: reading needs I/O.
+    tier.store.compact();
+    strata_engine::tier::stash_clear();
+    let p = eng.cold_prefetch(0, b"k").expect("a read that needs the disk");
+    let fetched = p.run().expect("the read");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            set("new");
+            assert!(eng.spill_key(0, b"k"));
+        });
+    });
+    fetched.keep();
+    assert_eq!(read(), Some(b"new".to_vec()));
+}

@@ -346,9 +346,9 @@ fn parse_ahead(
 }
 
 /// With a cold tier: reads the cold keys of the parsed commands that would wait for the disk,
-/// all in one task on tokio's blocking pool, so the commands, which fault their keys in on
-/// this I/O thread, find them in memory, and this thread's other connections do not wait
-/// for the disk.
+/// all in one task on tokio's blocking pool, and keeps the values for the commands, which
+/// fault their keys in on this I/O thread; this thread's other connections do not wait for
+/// the disk meanwhile.
 async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>) {
     strata_engine::tier::stash_clear();
     let mut reads = Vec::new();
@@ -363,7 +363,12 @@ async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>)
             reads.extend(srv.engine.cold_prefetch(client.db, key));
         }
     }
-    if !reads.is_empty() {
-        let _ = tokio::task::spawn_blocking(move || reads.into_iter().for_each(|p| p.run())).await;
+    if reads.is_empty() {
+        return;
+    }
+    let read = move || reads.into_iter().filter_map(|p| p.run()).collect::<Vec<_>>();
+    if let Ok(fetched) = tokio::task::spawn_blocking(read).await {
+        // The commands use these reads instead of reading again.
+        fetched.into_iter().for_each(|f| f.keep());
     }
 }

@@ -353,8 +353,9 @@ impl Engine {
     /// For a key of database `db` that is only in the cold tier and whose read would wait for
     /// the disk, the read to do first on a thread that may block; None when the read needs no
     /// I/O (the key is hot, absent from a shard without cold keys, in a memtable, in the block
-    /// cache, or ruled out by the filters). A read done here without I/O is kept for the
-    /// command's fault-in on this thread (see `tier::stash_take`).
+    /// cache, or ruled out by the filters). A read done here without I/O, or done by the
+    /// prefetch and handed back ([`crate::tier::Fetched::keep`]), is kept for the command's
+    /// fault-in on this thread (see `tier::stash_take`).
     pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Prefetch> {
         let t = self.tier.as_ref().filter(|t| t.active())?;
         let d = self.dbs.get(db)?;
@@ -374,7 +375,7 @@ impl Engine {
                 crate::tier::stash_put(epoch, stored, value);
                 None
             }
-            None => Some(crate::tier::Prefetch::new(t.clone(), stored)),
+            None => Some(crate::tier::Prefetch::new(t.clone(), stored, epoch)),
         }
     }
 

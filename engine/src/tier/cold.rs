@@ -181,12 +181,6 @@ impl ColdStore {
         self.db.delete_opt(cold_key(ns, hash, key), &self.write)
     }
 
-    /// Reads the stored key `stored`, bringing its block into the block cache (a prefetch,
-    /// done off the I/O threads).
-    pub fn fetch(&self, stored: &[u8]) {
-        let _ = self.db.get_pinned(stored);
-    }
-
     /// Drops every key of namespace `ns`.
     pub fn delete_ns(&self, ns: u32) -> Result<(), Error> {
         let mut b = WriteBatch::default();

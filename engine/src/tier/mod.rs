@@ -178,17 +178,44 @@ pub(crate) fn stash_take(stored_key: &[u8], epoch: u64) -> Option<Option<Vec<u8>
 pub struct Prefetch {
     tier: std::sync::Arc<Tier>,
     stored: Vec<u8>,
+    /// The shard's `cold_epoch` when the key was found cold.
+    epoch: u64,
 }
 
 impl Prefetch {
-    pub(crate) fn new(tier: std::sync::Arc<Tier>, stored: Vec<u8>) -> Prefetch {
-        Prefetch { tier, stored }
+    pub(crate) fn new(tier: std::sync::Arc<Tier>, stored: Vec<u8>, epoch: u64) -> Prefetch {
+        Prefetch {
+            tier,
+            stored,
+            epoch,
+        }
     }
 
-    /// Reads the value's block into RocksDB's block cache.
-    pub fn run(self) {
+    /// Reads the value (its block lands in RocksDB's block cache too). None on an error,
+    /// which the command's own read meets again and reports.
+    pub fn run(self) -> Option<Fetched> {
         self.tier.stats.prefetches.fetch_add(1, Ordering::Relaxed);
-        self.tier.store.fetch(&self.stored);
+        let value = self.tier.store.get_stored(&self.stored).ok()?;
+        Some(Fetched {
+            epoch: self.epoch,
+            stored: self.stored,
+            value,
+        })
+    }
+}
+
+/// What a [`Prefetch`] read, to hand to the command that wanted it.
+pub struct Fetched {
+    epoch: u64,
+    stored: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
+
+impl Fetched {
+    /// Keeps the read for the command's fault-in, on the I/O thread that will run it: used
+    /// only if nothing in the key's shard moved between tiers since the key was found cold.
+    pub fn keep(self) {
+        stash_put(self.epoch, self.stored, self.value);
     }
 }
 
