@@ -1,6 +1,6 @@
 //! Vector graphs on disk. An HNSW field keeps new vectors in a graph in RAM; after every
-//! snapshot that graph is written to a file and mapped back read-only as a *segment* (usearch's
-//! `view`), so the heap holds only what changed since the last save. At startup the segments are
+//! snapshot that graph is written to a file and mapped back read-only as a *segment* (see
+//! `mapped`), so the heap holds only what changed since the last save. At startup the segments are
 //! mapped again instead of rebuilt.
 //!
 //! The files only spare work; they are never trusted for content. The backfill that follows

@@ -155,7 +155,7 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 /// number, from 1).
 const IN_MEM: u32 = 0;
 
-/// A graph saved to a file and mapped read-only (usearch's `view`). Its vectors and links are
+/// A graph saved to a file and mapped read-only (see `mapped`). Its vectors and links are
 /// read from the page cache on demand: they take no heap, and the kernel keeps in RAM the pages
 /// searches touch (the upper layers, visited by every search, and the hot part of the base
 /// layer). A segment never changes: a document updated or deleted after the flush is a dead
