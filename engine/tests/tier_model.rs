@@ -365,7 +365,9 @@ fn a_value_prefetched_from_disk_is_not_used_once_the_key_changed() {
     // Out of the memtable into a table file whose blocks are not cached: reading needs I/O.
     tier.store.compact();
     strata_engine::tier::stash_clear();
-    let p = eng.cold_prefetch(0, b"k").expect("a read that needs the disk");
+    let p = eng
+        .cold_prefetch(0, b"k")
+        .expect("a read that needs the disk");
     let fetched = p.run().expect("the read");
     std::thread::scope(|s| {
         s.spawn(|| {

@@ -366,7 +366,12 @@ async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>)
     if reads.is_empty() {
         return;
     }
-    let read = move || reads.into_iter().filter_map(|p| p.run()).collect::<Vec<_>>();
+    let read = move || {
+        reads
+            .into_iter()
+            .filter_map(|p| p.run())
+            .collect::<Vec<_>>()
+    };
     if let Ok(fetched) = tokio::task::spawn_blocking(read).await {
         // The commands use these reads instead of reading again.
         fetched.into_iter().for_each(|f| f.keep());

@@ -375,8 +375,20 @@ fn pipelined_commands_over_cold_keys_run_in_order() {
     };
     spill_all(&mut c);
     let cmds: Vec<Vec<Vec<u8>>> = [
-        "GET k1", "GET k2", "SET k3 new", "GET k3", "DEL k4", "GET k4", "APPEND k5 +",
-        "GET k5", "SELECT 1", "GET k6", "SET k6 one", "SELECT 0", "GET k6", "EXISTS k7 k4 k8",
+        "GET k1",
+        "GET k2",
+        "SET k3 new",
+        "GET k3",
+        "DEL k4",
+        "GET k4",
+        "APPEND k5 +",
+        "GET k5",
+        "SELECT 1",
+        "GET k6",
+        "SET k6 one",
+        "SELECT 0",
+        "GET k6",
+        "EXISTS k7 k4 k8",
     ]
     .iter()
     .map(|l| l.split(' ').map(|a| a.as_bytes().to_vec()).collect())
@@ -424,7 +436,12 @@ fn pipelined_commands_over_cold_keys_run_in_order() {
     let mut e = s.client();
     let big = vec![b'x'; 2 << 20];
     let mut bytes = encode_command(&[b"GET", b"k12"]);
-    bytes.extend(encode_command(&[b"CONFIG", b"SET", b"proto-max-bulk-len", b"1mb"]));
+    bytes.extend(encode_command(&[
+        b"CONFIG",
+        b"SET",
+        b"proto-max-bulk-len",
+        b"1mb",
+    ]));
     bytes.extend(encode_command(&[b"SET", b"big", &big]));
     e.send_raw(&bytes);
     assert_eq!(e.read_reply(), bulk("v12"));
