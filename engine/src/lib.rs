@@ -196,7 +196,7 @@ pub struct Engine {
     notifier: std::sync::OnceLock<Box<dyn notify::Notifier>>,
     pub(crate) expire_rotor: AtomicUsize,
     /// Eviction candidates kept between evictions (see `keyspace::evict`).
-    pub(crate) evict_pool: parking_lot::Mutex<Vec<keyspace::evict::Candidate>>,
+    pub(crate) evict_pool: parking_lot::Mutex<keyspace::evict::EvictPool>,
     /// A background snapshot's copy-on-first-write state (see `snapshot::Background`).
     pub(crate) snap: snapshot::Hook,
     /// The cold tier (see [`tier`]), when there is one.
@@ -227,7 +227,7 @@ impl Engine {
             sink,
             notifier: std::sync::OnceLock::new(),
             expire_rotor: AtomicUsize::new(0),
-            evict_pool: parking_lot::Mutex::new(Vec::new()),
+            evict_pool: parking_lot::Mutex::new(keyspace::evict::EvictPool::new()),
             snap: snapshot::Hook::new(slots),
             tier,
             memory_probe: std::sync::OnceLock::new(),

@@ -71,12 +71,20 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
     let mut blocked_args: Option<Vec<bytes::Bytes>> = None;
     // Commands parsed but not run yet, in order (see `parse_ahead`).
     let mut parsed: VecDeque<Parsed> = VecDeque::new();
+    // The last log sequence number this connection's writes reached, while replies wait. The
+    // thread's own record (`take_last_seq`) is shared by its connections, and another one
+    // may take it while this one awaits its cold reads.
+    let mut unsynced = 0u64;
     loop {
         loop {
             if parsed.is_empty() {
                 parse_ahead(srv, client, &mut parser, &mut rbuf, &mut parsed);
                 if srv.engine.tier.is_some() && client.multi.is_none() {
+                    unsynced = unsynced.max(crate::durability::take_last_seq());
                     prefetch_cold(srv, client, &parsed).await;
+                    if client.info.killed.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
                 }
             }
             let Some(next) = parsed.pop_front() else {
@@ -115,7 +123,8 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         }
         // Under `appendfsync always` no reply leaves before the writes it acknowledges are on
         // disk; if the log failed, the connection closes unanswered rather than acknowledge.
-        let seq = crate::durability::take_last_seq();
+        let seq = unsynced.max(crate::durability::take_last_seq());
+        unsynced = 0;
         if seq > 0 {
             let mode = strata_engine::wal::Fsync::from_u8(
                 srv.engine.config.appendfsync.load(Ordering::Relaxed),
@@ -307,8 +316,9 @@ const PARSE_AHEAD: usize = 64;
 /// Parses the complete commands at the front of `rbuf` into `parsed`: one, or up to
 /// [`PARSE_AHEAD`] while the cold tier holds keys. A protocol error is queued after the
 /// commands before it, which still run. Parsing stops after a command that may change how
-/// the next is parsed (`AUTH`, `HELLO`: the limits for unauthenticated clients; `CONFIG`:
-/// `proto-max-bulk-len`), so the next is parsed after it runs, as Redis does.
+/// the next is parsed, so the next is parsed after it runs, as Redis does: `AUTH`, `HELLO`
+/// and `RESET` change the limits for unauthenticated clients, `CONFIG` changes
+/// `proto-max-bulk-len`, and `EXEC` may run either. (Scripts may call neither.)
 fn parse_ahead(
     srv: &Server,
     client: &Client,
@@ -328,7 +338,7 @@ fn parse_ahead(
         match parser.parse(rbuf, &limits) {
             Ok(Some(args)) if args.is_empty() => {}
             Ok(Some(args)) => {
-                let changes_parsing = [&b"auth"[..], b"hello", b"config"]
+                let changes_parsing = [&b"auth"[..], b"hello", b"reset", b"config", b"exec"]
                     .iter()
                     .any(|n| args[0].eq_ignore_ascii_case(n));
                 parsed.push_back(Ok(args));
@@ -352,16 +362,21 @@ fn parse_ahead(
 async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>) {
     strata_engine::tier::stash_clear();
     let mut reads = Vec::new();
-    for args in parsed.iter().filter_map(|p| p.as_ref().ok()) {
-        let Some(cmd) = args.first().and_then(|a| command::table::lookup(a)) else {
-            continue;
-        };
-        for i in cmd.keys_in(args) {
-            let Some(key) = args.get(i) else { continue };
-            // A batch that changes database (SELECT) reads the rest in the wrong one: only
-            // a missed head start.
-            reads.extend(srv.engine.cold_prefetch(client.db, key));
-        }
+    // As many keys as the stash keeps: reads beyond that would be done again anyway.
+    let keys = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .flat_map(|args| {
+            let spec = args.first().and_then(|a| command::table::lookup(a));
+            spec.into_iter()
+                .flat_map(|cmd| cmd.keys_in(args))
+                .filter_map(|i| args.get(i))
+        })
+        .take(strata_engine::tier::STASH_MAX);
+    for key in keys {
+        // A batch that changes database (SELECT) reads the rest in the wrong one: only a
+        // missed head start.
+        reads.extend(srv.engine.cold_prefetch(client.db, key));
     }
     if reads.is_empty() {
         return;

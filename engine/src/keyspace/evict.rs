@@ -147,6 +147,24 @@ pub struct Candidate {
 
 /// How many candidates the eviction pool keeps between evictions (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
+
+/// The best candidates seen so far, kept between evictions, and the rule that scored them
+/// (the policy as applied, and whether victims are spilled): scores under another rule are
+/// on another scale, and a pool gathered while spilling holds keys a volatile policy may not
+/// delete, so the pool starts over when the rule changes.
+pub(crate) struct EvictPool {
+    rule: (Policy, bool),
+    list: Vec<Candidate>,
+}
+
+impl EvictPool {
+    pub(crate) fn new() -> EvictPool {
+        EvictPool {
+            rule: (Policy::NoEviction, false),
+            list: Vec::new(),
+        }
+    }
+}
 /// Victims one round of sampling spills, with a cold tier.
 const SPILLS_PER_ROUND: usize = 4;
 
@@ -238,7 +256,7 @@ impl Engine {
                 break;
             }
         }
-        if fresh.is_empty() && policy.volatile_only() && self.evict_pool.lock().is_empty() {
+        if fresh.is_empty() && policy.volatile_only() && self.evict_pool.lock().list.is_empty() {
             // Keys with a TTL are few among many: sampling may miss every one. Look through
             // the shards that have some before answering that nothing can be evicted.
             fresh = self.volatile_candidates(samples, policy, &clock);
@@ -249,7 +267,12 @@ impl Engine {
                 .next()
                 .is_some_and(|c| self.evict_candidate(c, spilling));
         }
-        let mut pool = self.evict_pool.lock();
+        let mut guard = self.evict_pool.lock();
+        if guard.rule != (policy, spilling) {
+            guard.rule = (policy, spilling);
+            guard.list.clear();
+        }
+        let pool = &mut guard.list;
         for c in fresh {
             if !pool.iter().any(|p| p.db == c.db && p.key == c.key) {
                 pool.push(c);
@@ -583,5 +606,49 @@ mod tests {
             frequent_spilled <= 25,
             "{frequent_spilled} frequent keys among the first 100 spilled"
         );
+    }
+
+    /// Candidates gathered while spilling (any key may be spilled) are dropped when the cold
+    /// tier fills and eviction deletes again: under a volatile policy a key without a TTL is
+    /// never deleted.
+    #[test]
+    fn a_full_cold_tier_starts_the_eviction_pool_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = std::sync::Arc::new(
+            crate::tier::Tier::open(&dir.path().join("cold"), 1 << 20, 1024).unwrap(),
+        );
+        let eng = crate::Engine::open(
+            EngineConfig {
+                shards: 4,
+                tier: Some(tier.clone()),
+                ..Default::default()
+            },
+            None,
+        );
+        eng.config
+            .maxmemory_policy
+            .store(Policy::VolatileLru.to_u8(), Ordering::Relaxed);
+        let mut fx = Effects::default();
+        let mut cx = Ctx::new(&eng, 0, &mut fx);
+        for i in 0..200 {
+            let k = format!("k{i}");
+            let mut g = cx.lock(&[k.as_bytes()]);
+            g.set(
+                k.as_bytes(),
+                crate::types::Value::from_bytes(b"v"),
+                crate::keyspace::Ttl::Clear,
+            );
+        }
+        // Spilling: the pool fills with keys of every kind.
+        assert!(eng.evict_one());
+        assert!(!eng.evict_pool.lock().list.is_empty());
+        // The tier is full: eviction deletes again, and only keys with a TTL, of which there
+        // are none.
+        tier.max_size.store(1, Ordering::Relaxed);
+        assert!(tier.full());
+        let (hot, cold) = eng.tier_keys();
+        assert!(!eng.evict_one());
+        assert_eq!(eng.tier_keys(), (hot, cold));
+        assert_eq!(eng.stats.evicted_keys.load(Ordering::Relaxed), 0);
     }
 }

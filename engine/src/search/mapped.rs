@@ -20,8 +20,8 @@ use usearch::Index;
 /// A graph viewed in its mapped file.
 pub(super) struct Mapped {
     // Declared before the mapping, so dropped before it: the index reads the mapping until
-    // then.
-    pub(super) index: Index,
+    // then. Private, so nothing can move the index out of this pair.
+    index: Index,
     _file: FileMap,
 }
 
@@ -31,12 +31,20 @@ impl Mapped {
         let file = FileMap::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         // SAFETY: the bytes stay mapped and unchanged for as long as `index` lives: both are
         // owned by the `Mapped` returned, which drops the index first, and segment files are
-        // never written once renamed into place.
-        unsafe { index.view_from_buffer(file.bytes()) }.map_err(|e| e.to_string())?;
+        // never written once renamed into place. On failure usearch may already hold
+        // pointers into the bytes, so the index goes before the mapping there too.
+        if let Err(e) = unsafe { index.view_from_buffer(file.bytes()) } {
+            drop(index);
+            return Err(e.to_string());
+        }
         // Loading read the keys in file order with readahead's help; from now on reads are
         // scattered.
         file.advise_random();
         Ok(Mapped { index, _file: file })
+    }
+
+    pub(super) fn index(&self) -> &Index {
+        &self.index
     }
 }
 

@@ -282,7 +282,7 @@ impl Vectors {
                 .segments
                 .iter()
                 .find(|s| s.seq == seq)
-                .map(|s| &s.graph.index),
+                .map(|s| s.graph.index()),
         }
     }
 
@@ -414,7 +414,7 @@ impl Vectors {
         }
         self.segments.push(Segment {
             seq,
-            entries: graph.index.size().max(live),
+            entries: graph.index().size().max(live),
             graph,
             path: path.to_path_buf(),
             len,
@@ -428,7 +428,7 @@ impl Vectors {
 
     fn view(&self, path: &Path) -> Result<Mapped, String> {
         let graph = Mapped::view(new_graph(&self.params, 64)?, path)?;
-        if graph.index.dimensions() != self.params.dim {
+        if graph.index().dimensions() != self.params.dim {
             return Err("graph of another dimension".into());
         }
         Ok(graph)
@@ -452,7 +452,7 @@ impl Vectors {
             return Ok(());
         }
         let graph = self.view(path)?;
-        if let Some(id) = ids.iter().find(|id| !graph.index.contains(**id)) {
+        if let Some(id) = ids.iter().find(|id| !graph.index().contains(**id)) {
             return Err(format!("segment lacks document {id}"));
         }
         for &id in ids {
@@ -460,7 +460,7 @@ impl Vectors {
                 return Err(format!("document {id} in two segments"));
             }
         }
-        let entries = graph.index.size().max(ids.len());
+        let entries = graph.index().size().max(ids.len());
         self.segments.push(Segment {
             seq,
             graph,
@@ -557,7 +557,7 @@ impl Vectors {
         if live > 0 {
             self.segments.push(Segment {
                 seq: plan.seq,
-                entries: graph.index.size().max(ids.len()),
+                entries: graph.index().size().max(ids.len()),
                 graph,
                 path: path.to_path_buf(),
                 len,
@@ -623,7 +623,7 @@ impl Vectors {
                 self.segments
                     .iter()
                     .filter(|s| s.live > 0)
-                    .map(|s| (&s.graph.index, s.seq, s.live == s.entries)),
+                    .map(|s| (s.graph.index(), s.seq, s.live == s.entries)),
             );
             let search_all = || -> Result<Vec<u64>, String> {
                 let mut ids = Vec::new();

@@ -139,7 +139,7 @@ struct Stashed {
 }
 
 /// Entries a stash keeps: the server parses up to 64 commands ahead.
-const STASH_MAX: usize = 64;
+pub const STASH_MAX: usize = 64;
 
 thread_local! {
     static STASH: std::cell::RefCell<Vec<Stashed>> = const { std::cell::RefCell::new(Vec::new()) };
