@@ -127,6 +127,17 @@ pub fn jemalloc_stats() -> (usize, usize, usize) {
     )
 }
 
+/// Hands the free pages inside glibc's arenas back to the kernel. RocksDB's block cache
+/// frees blocks in whatever order they age out, which leaves free holes that glibc only
+/// returns at the top of an arena; under a continuous cold-read load they held about 30 MB.
+pub fn trim_malloc() {
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Limits glibc malloc to two arenas. Strata's own allocations go to jemalloc; glibc's malloc
 /// serves only RocksDB's C++ (the cold tier), whose threads would otherwise each get an arena
 /// of their own, and the memory those arenas keep made RSS grow about 50 MB past the block

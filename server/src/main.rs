@@ -233,6 +233,7 @@ fn main() {
                         .store(false, std::sync::atomic::Ordering::Relaxed);
                 }
                 let mut ops = server::OpsSampler::default();
+                let mut last_trim = std::time::Instant::now();
                 loop {
                     let hz = srv
                         .hot
@@ -249,6 +250,12 @@ fn main() {
                     }
                     strata_server::durability::cron(&srv);
                     ops.sample(&srv);
+                    // RocksDB's allocations are glibc's: once a second, while keys are cold.
+                    let tier_active = srv.engine.tier.as_ref().is_some_and(|t| t.active());
+                    if tier_active && last_trim.elapsed() >= Duration::from_secs(1) {
+                        strata_server::alloc::trim_malloc();
+                        last_trim = std::time::Instant::now();
+                    }
                 }
             })
             .expect("spawn the cron thread");
