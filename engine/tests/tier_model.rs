@@ -294,28 +294,34 @@ fn a_spilled_key_reads_back_and_a_read_through_leaves_it_cold_under_pressure() {
     );
 }
 
+/// Sets key `k` of database 0 to `v`, as a replayed write.
+fn set_k(eng: &Engine, v: &str) {
+    eng.apply(&Effect::Set {
+        db: 0,
+        key: b"k".to_vec(),
+        value: v.into(),
+        expire_at: 0,
+        keep_ttl: false,
+    })
+    .unwrap()
+}
+
+/// Key `k` of database 0 as a command reads it (faulting it in when cold).
+fn read_k(eng: &Engine) -> Option<Vec<u8>> {
+    let mut fx = Effects::default();
+    let mut g = eng.lock(0, &[b"k"], &mut fx);
+    g.get(b"k")
+        .and_then(|e| e.value.string_bytes().map(|b| b.to_vec()))
+}
+
 /// A value read ahead by the prefetch probe is used by the next fault-in only while nothing
 /// in its shard's cold tier has changed: a write in between makes it stale, and it is not used.
 #[test]
 fn a_value_read_ahead_is_not_used_once_the_key_changed() {
     let dir = tempfile::tempdir().unwrap();
     let (_, eng) = engines(dir.path());
-    let set = |v: &str| {
-        eng.apply(&Effect::Set {
-            db: 0,
-            key: b"k".to_vec(),
-            value: v.into(),
-            expire_at: 0,
-            keep_ttl: false,
-        })
-        .unwrap()
-    };
-    let read = || {
-        let mut fx = Effects::default();
-        let mut g = eng.lock(0, &[b"k"], &mut fx);
-        g.get(b"k")
-            .and_then(|e| e.value.string_bytes().map(|b| b.to_vec()))
-    };
+    let set = |v: &str| set_k(&eng, v);
+    let read = || read_k(&eng);
     set("old");
     assert!(eng.spill_key(0, b"k"));
     strata_engine::tier::stash_clear();
@@ -343,22 +349,8 @@ fn a_value_read_ahead_is_not_used_once_the_key_changed() {
 fn a_value_prefetched_from_disk_is_not_used_once_the_key_changed() {
     let dir = tempfile::tempdir().unwrap();
     let (_, eng) = engines(dir.path());
-    let set = |v: &str| {
-        eng.apply(&Effect::Set {
-            db: 0,
-            key: b"k".to_vec(),
-            value: v.into(),
-            expire_at: 0,
-            keep_ttl: false,
-        })
-        .unwrap()
-    };
-    let read = || {
-        let mut fx = Effects::default();
-        let mut g = eng.lock(0, &[b"k"], &mut fx);
-        g.get(b"k")
-            .and_then(|e| e.value.string_bytes().map(|b| b.to_vec()))
-    };
+    let set = |v: &str| set_k(&eng, v);
+    let read = || read_k(&eng);
     let tier = eng.tier.clone().unwrap();
     set("old");
     assert!(eng.spill_key(0, b"k"));

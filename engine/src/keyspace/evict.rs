@@ -545,15 +545,18 @@ mod tests {
         assert_eq!(hot_gone, 0, "{hot_gone} keys read 100 times were evicted");
     }
 
-    /// With a cold tier under an LFU policy, the keys spilled first are those the admission
-    /// sketch counts least often, whatever their own LFU counters say (here all equal): 400
-    /// keys, the sketch counts half of them as frequent, 100 are spilled.
-    #[test]
-    fn spilling_under_lfu_follows_the_admission_sketch() {
-        let dir = tempfile::tempdir().unwrap();
-        let tier = std::sync::Arc::new(
-            crate::tier::Tier::open(&dir.path().join("cold"), 1 << 20, 1024).unwrap(),
-        );
+    /// An engine with a cold tier in `dir`, under `policy`, holding keys `k0`.. `k{n-1}`
+    /// (no TTL), all hot.
+    fn tiered_with_keys(
+        dir: &std::path::Path,
+        policy: Policy,
+        n: usize,
+    ) -> (
+        std::sync::Arc<crate::tier::Tier>,
+        std::sync::Arc<crate::Engine>,
+    ) {
+        let tier =
+            std::sync::Arc::new(crate::tier::Tier::open(&dir.join("cold"), 1 << 20, 1024).unwrap());
         let eng = crate::Engine::open(
             EngineConfig {
                 shards: 4,
@@ -564,10 +567,10 @@ mod tests {
         );
         eng.config
             .maxmemory_policy
-            .store(Policy::AllKeysLfu.to_u8(), Ordering::Relaxed);
+            .store(policy.to_u8(), Ordering::Relaxed);
         let mut fx = Effects::default();
         let mut cx = Ctx::new(&eng, 0, &mut fx);
-        for i in 0..400 {
+        for i in 0..n {
             let k = format!("k{i}");
             let mut g = cx.lock(&[k.as_bytes()]);
             g.set(
@@ -576,6 +579,16 @@ mod tests {
                 crate::keyspace::Ttl::Clear,
             );
         }
+        (tier, eng)
+    }
+
+    /// With a cold tier under an LFU policy, the keys spilled first are those the admission
+    /// sketch counts least often, whatever their own LFU counters say (here all equal): 400
+    /// keys, the sketch counts half of them as frequent, 100 are spilled.
+    #[test]
+    fn spilling_under_lfu_follows_the_admission_sketch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tier, eng) = tiered_with_keys(dir.path(), Policy::AllKeysLfu, 400);
         // The odd keys are frequent in the sketch's eyes.
         let d = &eng.dbs[0];
         for i in (1..400).step_by(2) {
@@ -614,31 +627,7 @@ mod tests {
     #[test]
     fn a_full_cold_tier_starts_the_eviction_pool_over() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = std::sync::Arc::new(
-            crate::tier::Tier::open(&dir.path().join("cold"), 1 << 20, 1024).unwrap(),
-        );
-        let eng = crate::Engine::open(
-            EngineConfig {
-                shards: 4,
-                tier: Some(tier.clone()),
-                ..Default::default()
-            },
-            None,
-        );
-        eng.config
-            .maxmemory_policy
-            .store(Policy::VolatileLru.to_u8(), Ordering::Relaxed);
-        let mut fx = Effects::default();
-        let mut cx = Ctx::new(&eng, 0, &mut fx);
-        for i in 0..200 {
-            let k = format!("k{i}");
-            let mut g = cx.lock(&[k.as_bytes()]);
-            g.set(
-                k.as_bytes(),
-                crate::types::Value::from_bytes(b"v"),
-                crate::keyspace::Ttl::Clear,
-            );
-        }
+        let (tier, eng) = tiered_with_keys(dir.path(), Policy::VolatileLru, 200);
         // Spilling: the pool fills with keys of every kind.
         assert!(eng.evict_one());
         assert!(!eng.evict_pool.lock().list.is_empty());
