@@ -240,6 +240,13 @@ impl Engine {
         let _ = self.memory_probe.set(probe);
     }
 
+    /// Memory that eviction does not count (Redis's `mem_not_counted_for_evict`): the cold
+    /// tier's writes waiting for its writer thread. They leave RAM as the writer catches up,
+    /// so counting them would spill far more keys than needed.
+    pub fn not_counted_for_evict(&self) -> usize {
+        self.tier.as_ref().map_or(0, |t| t.store.behind().bytes())
+    }
+
     /// With a cold tier, spills keys until memory is under `maxmemory` (while a snapshot or
     /// the log is loaded, when no command is there to do it). Bounded like the command path.
     pub fn spill_to_limit(&self) {
@@ -252,7 +259,7 @@ impl Engine {
             return;
         }
         for _ in 0..1_000_000 {
-            if probe() <= max || !self.evict_one() {
+            if probe().saturating_sub(self.not_counted_for_evict()) <= max || !self.evict_one() {
                 return;
             }
         }

@@ -178,6 +178,13 @@ impl Server {
         used
     }
 
+    /// Memory as eviction counts it: used memory less what it does not count
+    /// (`mem_not_counted_for_evict`).
+    fn memory_for_eviction(&self) -> usize {
+        self.used_memory()
+            .saturating_sub(self.engine.not_counted_for_evict())
+    }
+
     /// Evicts keys until memory is under `maxmemory` or nothing more can be evicted.
     /// Returns false when memory is still over the limit.
     pub fn enforce_maxmemory(&self) -> bool {
@@ -188,18 +195,20 @@ impl Server {
         if let Some(t) = &self.engine.tier {
             // Admission gets choosy from 95% of the limit: a faulted key then stays in RAM only
             // if it is asked for more often than what it would push out.
-            t.pressure
-                .store(self.used_memory() > max - max / 20, Ordering::Relaxed);
+            t.pressure.store(
+                self.memory_for_eviction() > max - max / 20,
+                Ordering::Relaxed,
+            );
         }
         // Bounded: each round frees one key; a million rounds is far beyond any real backlog.
         for _ in 0..1_000_000 {
-            if self.used_memory() <= max {
+            if self.memory_for_eviction() <= max {
                 return true;
             }
             if !self.engine.evict_one() {
                 return false;
             }
         }
-        self.used_memory() <= max
+        self.memory_for_eviction() <= max
     }
 }

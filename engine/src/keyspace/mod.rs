@@ -301,14 +301,15 @@ impl Shard {
             if !t.active() {
                 t.spilled.store(true, Ordering::Relaxed);
             }
-            if let Err(err) = t.store.put(self.ns, self.dict.hash_key(key), key, &stored) {
+            let len = stored.len();
+            if let Err(err) = t.store.put(self.ns, self.dict.hash_key(key), key, stored) {
                 t.error("spilling a key", err);
                 return None;
             }
             t.stats.spills.fetch_add(1, Ordering::Relaxed);
             t.stats
                 .spilled_bytes
-                .fetch_add(stored.len() as u64, Ordering::Relaxed);
+                .fetch_add(len as u64, Ordering::Relaxed);
         }
         let e = self.take(key)?;
         self.cold += 1;
@@ -420,9 +421,7 @@ impl Shard {
 
     pub(crate) fn clear(&mut self) -> dict::Dict<Entry, Hasher> {
         if let Some(t) = &self.tier {
-            if let Err(e) = t.store.delete_ns(self.ns) {
-                t.error("dropping a flushed shard's cold keys", e);
-            }
+            t.store.delete_ns(self.ns);
             self.ns = t.new_ns();
             self.cold_epoch += 1;
             self.cold = 0;

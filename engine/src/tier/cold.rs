@@ -12,10 +12,12 @@
 //! covers both tiers, and FLUSHDB drops a shard's cold keys with one range deletion.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::behind;
 
 use rocksdb::{
-    BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, ReadTier, WriteBatch,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, ReadTier, WriteOptions, DB,
 };
 
 /// Bytes before the key in a stored key.
@@ -76,11 +78,19 @@ impl Memory {
     }
 }
 
+/// The RocksDB instance, its block cache, and the write-behind that every write goes through
+/// (see [`super::behind`]): callers never wait for a RocksDB write.
 pub struct ColdStore {
-    db: DB,
+    db: Arc<DB>,
     cache: parking_lot::Mutex<Cache>,
-    write: WriteOptions,
     path: PathBuf,
+    behind: Arc<behind::Shared>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The write-behind's buffer: a sixteenth of the cache, within [1 MiB, 16 MiB].
+fn behind_limit(cache_bytes: usize) -> usize {
+    (cache_bytes / 16).clamp(1 << 20, 16 << 20)
 }
 
 pub type Error = rocksdb::Error;
@@ -137,14 +147,31 @@ impl ColdStore {
                 path.display()
             )
         })?;
-        let mut write = WriteOptions::default();
-        write.disable_wal(true);
+        let db = Arc::new(db);
+        let shared = behind::Shared::new(behind_limit(cache_bytes));
+        let writer = {
+            let (db, shared) = (db.clone(), shared.clone());
+            std::thread::Builder::new()
+                .name("strata-tier-writer".into())
+                .spawn(move || {
+                    let mut write = WriteOptions::default();
+                    write.disable_wal(true);
+                    behind::run(&db, &write, &shared);
+                })
+                .map_err(|e| format!("cannot start the cold tier's writer thread: {e}"))?
+        };
         Ok(ColdStore {
             db,
             cache: parking_lot::Mutex::new(cache),
-            write,
             path: path.to_path_buf(),
+            behind: shared,
+            writer: Some(writer),
         })
+    }
+
+    /// The write-behind: what waits to be written, and its counters.
+    pub fn behind(&self) -> &behind::Shared {
+        &self.behind
     }
 
     pub fn path(&self) -> &Path {
@@ -157,12 +184,18 @@ impl ColdStore {
 
     /// The value under an already built stored key ([`cold_key`]).
     pub fn get_stored(&self, stored: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(waiting) = self.behind.get(stored) {
+            return Ok(waiting);
+        }
         Ok(self.db.get_pinned(stored)?.map(|v| v.to_vec()))
     }
 
     /// A memory-only read: `Some` with the value (itself None when absent) if no I/O was
     /// needed, None if reading it would need the disk.
     pub fn get_in_memory(&self, stored: &[u8]) -> Option<Option<Vec<u8>>> {
+        if let Some(waiting) = self.behind.get(stored) {
+            return Some(waiting);
+        }
         let mut ro = ReadOptions::default();
         ro.set_read_tier(ReadTier::BlockCache);
         // An error is Incomplete (the block is not in memory), or anything else, which shows
@@ -173,19 +206,25 @@ impl ColdStore {
             .map(|v| v.map(|v| v.to_vec()))
     }
 
-    pub fn put(&self, ns: u32, hash: u64, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        self.db.put_opt(cold_key(ns, hash, key), value, &self.write)
+    /// Stores a value, seen by reads at once and written to RocksDB by the writer thread.
+    /// Fails only when the writer is too far behind (see [`behind::FULL_WAIT`]).
+    pub fn put(&self, ns: u32, hash: u64, key: &[u8], value: Vec<u8>) -> Result<(), String> {
+        self.behind.write(cold_key(ns, hash, key), Some(value))
     }
 
-    pub fn delete(&self, ns: u32, hash: u64, key: &[u8]) -> Result<(), Error> {
-        self.db.delete_opt(cold_key(ns, hash, key), &self.write)
+    pub fn delete(&self, ns: u32, hash: u64, key: &[u8]) -> Result<(), String> {
+        self.behind.write(cold_key(ns, hash, key), None)
     }
 
     /// Drops every key of namespace `ns`.
-    pub fn delete_ns(&self, ns: u32) -> Result<(), Error> {
-        let mut b = WriteBatch::default();
-        b.delete_range(ns.to_be_bytes().to_vec(), ns_end(ns));
-        self.db.write_opt(b, &self.write)
+    pub fn delete_ns(&self, ns: u32) {
+        self.behind
+            .delete_range(ns.to_be_bytes().to_vec(), ns_end(ns));
+    }
+
+    /// Waits until every write made so far is in RocksDB.
+    pub fn flush(&self) {
+        self.behind.flush();
     }
 
     /// Visits the keys of `ns` whose reversed hash is in `[from, to)` (to the namespace's end
@@ -197,18 +236,45 @@ impl ColdStore {
         to: Option<u64>,
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), Error> {
+        let (lo, hi) = (
+            bound(ns, from),
+            match to {
+                Some(t) => bound(ns, t),
+                None => ns_end(ns),
+            },
+        );
+        // The writes still waiting, taken before the iterator opens (see `behind`); where
+        // both have a key, the waiting write is the newer.
+        let overlay = self.behind.range(&lo, &hi);
+        let mut waiting = overlay.ops.iter().peekable();
         let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(match to {
-            Some(t) => bound(ns, t),
-            None => ns_end(ns),
-        });
+        ro.set_iterate_upper_bound(hi);
         let mut it = self.db.raw_iterator_opt(ro);
-        it.seek(bound(ns, from));
-        while it.valid() {
+        it.seek(&lo);
+        loop {
+            let disk = if it.valid() { it.key() } else { None };
+            let take_waiting = match (waiting.peek(), disk) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((w, _)), Some(d)) => w.as_slice() <= d,
+            };
+            if take_waiting {
+                let (k, v) = waiting.next().expect("peeked");
+                if disk == Some(k.as_slice()) {
+                    it.next();
+                }
+                if let Some(v) = v {
+                    if !f(user_key(k), v) {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
             };
-            if !f(user_key(k), v) {
+            if !overlay.hides(k) && !f(user_key(k), v) {
                 return Ok(());
             }
             it.next();
@@ -216,8 +282,9 @@ impl ColdStore {
         it.status()
     }
 
-    /// Compacts everything (DEBUG TIER COMPACT; tests).
+    /// Writes everything waiting, then compacts everything (DEBUG TIER COMPACT; tests).
     pub fn compact(&self) {
+        self.flush();
         self.db.compact_range::<&[u8], &[u8]>(None, None);
     }
 
@@ -237,11 +304,24 @@ impl ColdStore {
 
     /// Bytes of live SST files and memtables: what the cold tier holds on disk (or soon will).
     pub fn disk_bytes(&self) -> u64 {
-        self.prop("rocksdb.live-sst-files-size") + self.prop("rocksdb.cur-size-all-mem-tables")
+        self.prop("rocksdb.live-sst-files-size")
+            + self.prop("rocksdb.cur-size-all-mem-tables")
+            + self.behind.bytes() as u64
     }
 
     pub fn set_cache_capacity(&self, bytes: usize) {
-        self.cache.lock().set_capacity(bytes.max(1 << 20));
+        let bytes = bytes.max(1 << 20);
+        self.cache.lock().set_capacity(bytes);
+        self.behind.set_limit(behind_limit(bytes));
+    }
+}
+
+impl Drop for ColdStore {
+    fn drop(&mut self) {
+        self.behind.stop();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
     }
 }
 
@@ -270,11 +350,11 @@ mod tests {
                 7,
                 i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 key.as_bytes(),
-                b"v",
+                b"v".to_vec(),
             )
             .unwrap();
         }
-        s.put(8, 5, b"other", b"w").unwrap();
+        s.put(8, 5, b"other", b"w".to_vec()).unwrap();
         assert_eq!(
             s.get(7, 3u64.wrapping_mul(0x9e37_79b9_7f4a_7c15), b"k3")
                 .unwrap(),
@@ -297,7 +377,7 @@ mod tests {
         assert_eq!(seen.len(), 100);
         s.delete(7, 0, b"k0").unwrap();
         assert_eq!(s.get(7, 0, b"k0").unwrap(), None);
-        s.delete_ns(7).unwrap();
+        s.delete_ns(7);
         let mut left = 0;
         s.range(7, 0, None, |_, _| {
             left += 1;
@@ -308,13 +388,107 @@ mod tests {
         assert_eq!(s.get(8, 5, b"other").unwrap(), Some(b"w".to_vec()));
     }
 
+    impl ColdStore {
+        /// RocksDB's own answer, past the writes still waiting.
+        fn get_written(&self, stored: &[u8]) -> Option<Vec<u8>> {
+            self.db.get(stored).unwrap()
+        }
+    }
+
+    fn all(s: &ColdStore, ns: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        s.range(ns, 0, None, |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    /// Writes made while the writer thread is busy are seen at once by point and range reads,
+    /// and all of them reach RocksDB in the end, the newest value of each key last.
+    #[test]
+    fn the_write_behind_never_hides_a_write_and_ends_with_the_newest_value() {
+        use rand::{Rng, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let s = ColdStore::open(&dir.path().join("cold"), 8 << 20).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // The model: namespace 3's keys in stored order (hash = key number), and their values.
+        let mut model: std::collections::BTreeMap<Vec<u8>, (u64, Vec<u8>)> = Default::default();
+        for round in 0..20_000u32 {
+            let n = rng.gen_range(0..500u64);
+            let key = format!("key{n}").into_bytes();
+            let stored = cold_key(3, n, &key);
+            if rng.gen_bool(0.7) {
+                let value = format!("v{round}")
+                    .repeat(rng.gen_range(1..40))
+                    .into_bytes();
+                s.put(3, n, &key, value.clone()).unwrap();
+                model.insert(stored.clone(), (n, value));
+            } else {
+                s.delete(3, n, &key).unwrap();
+                model.remove(&stored);
+            }
+            assert_eq!(
+                s.get(3, n, &key).unwrap(),
+                model.get(&stored).map(|(_, v)| v.clone()),
+                "round {round}"
+            );
+            if round % 997 == 0 {
+                let want: Vec<_> = model
+                    .values()
+                    .map(|(n, v)| (format!("key{n}").into_bytes(), v.clone()))
+                    .collect();
+                assert_eq!(all(&s, 3), want, "round {round}");
+            }
+        }
+        s.flush();
+        assert_eq!(s.behind().bytes(), 0, "written writes leave the buffer");
+        for n in 0..500u64 {
+            let key = format!("key{n}").into_bytes();
+            let stored = cold_key(3, n, &key);
+            assert_eq!(
+                s.get_written(&stored),
+                model.get(&stored).map(|(_, v)| v.clone())
+            );
+        }
+        // A dropped namespace is gone at once, waiting writes included.
+        s.put(3, 1, b"late", b"x".to_vec()).unwrap();
+        s.put(4, 1, b"other", b"y".to_vec()).unwrap();
+        s.delete_ns(3);
+        assert!(all(&s, 3).is_empty());
+        assert_eq!(all(&s, 4).len(), 1);
+        s.flush();
+        assert!(all(&s, 3).is_empty());
+        assert_eq!(
+            s.get_written(&cold_key(4, 1, b"other")),
+            Some(b"y".to_vec())
+        );
+    }
+
+    /// A full buffer makes a value wait for the writer, then fail; a deletion never waits.
+    #[test]
+    fn a_full_write_behind_buffer_refuses_values_but_not_deletions() {
+        // No writer thread drains this one.
+        let sh = behind::Shared::new(16);
+        sh.write(b"a".to_vec(), Some(vec![0; 32])).unwrap();
+        let t = std::time::Instant::now();
+        let e = sh.write(b"b".to_vec(), Some(vec![0; 8])).unwrap_err();
+        assert!(e.contains("behind"), "{e}");
+        assert!(t.elapsed() >= behind::FULL_WAIT);
+        sh.write(b"c".to_vec(), None).unwrap();
+        assert_eq!(sh.get(b"c"), Some(None));
+        assert_eq!(sh.get(b"b"), None);
+    }
+
     #[test]
     fn opening_wipes_what_an_earlier_process_left() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cold");
         {
             let s = ColdStore::open(&path, 8 << 20).unwrap();
-            s.put(1, 1, b"k", b"v").unwrap();
+            s.put(1, 1, b"k", b"v".to_vec()).unwrap();
+            s.flush();
         }
         let s = ColdStore::open(&path, 8 << 20).unwrap();
         assert_eq!(s.get(1, 1, b"k").unwrap(), None);

@@ -22,6 +22,7 @@
 //! the cache). A read that would need the disk is done ahead of the command on a thread that
 //! may block ([`crate::Engine::cold_prefetch`]), so the command finds the block in memory.
 
+pub mod behind;
 pub mod codec;
 pub mod cold;
 pub mod simulate;
@@ -287,8 +288,14 @@ impl Tier {
         *self.last_error.lock() = Some(format!("{what}: {e}"));
     }
 
+    /// Errors so far: the tier's own, and failed batches of the writer thread.
+    pub fn errors(&self) -> u64 {
+        self.stats.errors.load(Ordering::Relaxed)
+            + self.store.behind().errors.load(Ordering::Relaxed)
+    }
+
     pub fn status(&self) -> &'static str {
-        if self.last_error.lock().is_some() {
+        if self.last_error.lock().is_some() || self.store.behind().last_error.lock().is_some() {
             "error"
         } else if self.full() {
             "full"

@@ -1,0 +1,324 @@
+//! Write-behind for the cold tier: every RocksDB write runs on one thread of its own.
+//!
+//! A spill, a deleted cold copy or a dropped namespace is recorded in an in-memory overlay
+//! (sorted by stored key) and queued; the writer thread `strata-tier-writer` takes the queue
+//! in batches, writes each batch as one `WriteBatch`, and only then removes what it wrote from
+//! the overlay. Reads consult the overlay first, so they see every write the moment it is made:
+//!
+//! - A point read that finds no overlay entry reads RocksDB. An entry removed in between was
+//!   written before it was removed, so RocksDB has it.
+//! - A range read copies the overlay's part of the range first and opens its RocksDB iterator
+//!   after, so an entry removed in between is in the copy. Callers hold the shard lock, the
+//!   only way to queue writes to that shard's namespace, so no new entry can appear meanwhile.
+//!
+//! An entry replaced while its older value is being written keeps its place in the overlay and
+//! is queued again when that write completes, so the newest value always reaches RocksDB last.
+//! A failed write leaves its entries in the overlay (reads stay correct; nothing is lost) and
+//! is retried after a pause. The overlay's bytes are bounded: a write that finds it full waits
+//! for the writer, up to [`FULL_WAIT`], then fails, and the spill it belonged to does not happen.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use rocksdb::{WriteBatch, WriteOptions, DB};
+
+/// How long a write waits for room in a full overlay before it fails.
+pub const FULL_WAIT: Duration = Duration::from_secs(2);
+/// Writes the writer puts in one batch.
+const BATCH: usize = 4096;
+/// The pause before a failed batch is tried again.
+const RETRY: Duration = Duration::from_millis(100);
+
+/// A write waiting in the overlay: a value, or None for a deletion.
+struct Op {
+    seq: u64,
+    value: Option<Vec<u8>>,
+}
+
+enum Item {
+    /// Write the overlay's current op for this stored key (if it still has one).
+    Key(Vec<u8>),
+    /// Delete every stored key in `[from, to)`.
+    Range(Vec<u8>, Vec<u8>),
+}
+
+#[derive(Default)]
+struct State {
+    overlay: BTreeMap<Vec<u8>, Op>,
+    queue: VecDeque<Item>,
+    next_seq: u64,
+    /// Ranges deleted but not yet written: RocksDB's keys there are gone for readers.
+    dropped: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The writer holds a batch it has not finished.
+    busy: bool,
+    stop: bool,
+}
+
+/// What the writer and its users share.
+pub struct Shared {
+    state: Mutex<State>,
+    /// Signalled when there is work for the writer, or it should stop.
+    work: Condvar,
+    /// Signalled when the writer finishes a batch.
+    done: Condvar,
+    /// Bytes of keys and values in the overlay.
+    bytes: AtomicUsize,
+    /// Overlay entries and dropped ranges: reads skip the lock while it is 0 (every read of an
+    /// idle tier).
+    entries: AtomicUsize,
+    limit: AtomicUsize,
+    pub writes: AtomicU64,
+    pub batches: AtomicU64,
+    pub errors: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+fn entry_size(key: &[u8], op: &Op) -> usize {
+    key.len() + op.value.as_ref().map_or(0, Vec::len)
+}
+
+impl Shared {
+    pub fn new(limit: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            bytes: AtomicUsize::new(0),
+            entries: AtomicUsize::new(0),
+            limit: AtomicUsize::new(limit),
+            writes: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// Bytes waiting to be written.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn set_limit(&self, bytes: usize) {
+        self.limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Queues a write of `stored` (`None` deletes it). Fails when the overlay stayed full for
+    /// [`FULL_WAIT`], or the writer has stopped.
+    pub fn write(&self, stored: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), String> {
+        let mut st = self.state.lock();
+        let limit = self.limit.load(Ordering::Relaxed);
+        if value.is_some() && self.bytes() >= limit {
+            // Only values wait: a deletion must not fail, or a stale copy would stay readable.
+            let deadline = std::time::Instant::now() + FULL_WAIT;
+            while self.bytes() >= limit && !st.stop {
+                if self.done.wait_until(&mut st, deadline).timed_out() {
+                    return Err("the cold tier's writer is behind (its buffer stayed full)".into());
+                }
+            }
+        }
+        if st.stop {
+            return Err("the cold tier's writer has stopped".into());
+        }
+        st.next_seq += 1;
+        let op = Op {
+            seq: st.next_seq,
+            value,
+        };
+        self.bytes
+            .fetch_add(entry_size(&stored, &op), Ordering::Relaxed);
+        match st.overlay.get_mut(&stored) {
+            Some(old) => {
+                // Already queued, or being written (then queued again when that completes).
+                self.bytes
+                    .fetch_sub(entry_size(&stored, old), Ordering::Relaxed);
+                *old = op;
+            }
+            None => {
+                st.overlay.insert(stored.clone(), op);
+                self.entries.fetch_add(1, Ordering::Relaxed);
+                st.queue.push_back(Item::Key(stored));
+            }
+        }
+        drop(st);
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Queues the deletion of every stored key in `[from, to)`, dropping the overlay's entries
+    /// there at once.
+    pub fn delete_range(&self, from: Vec<u8>, to: Vec<u8>) {
+        let mut st = self.state.lock();
+        let doomed: Vec<Vec<u8>> = st
+            .overlay
+            .range(from.clone()..to.clone())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            if let Some(op) = st.overlay.remove(&k) {
+                self.bytes.fetch_sub(entry_size(&k, &op), Ordering::Relaxed);
+                self.entries.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        st.dropped.push((from.clone(), to.clone()));
+        self.entries.fetch_add(1, Ordering::Relaxed);
+        st.queue.push_back(Item::Range(from, to));
+        drop(st);
+        self.work.notify_one();
+    }
+
+    /// The overlay's op for `stored`: `Some(value)` when a write is waiting (`Some(None)` for a
+    /// deletion), None when RocksDB has the answer.
+    pub fn get(&self, stored: &[u8]) -> Option<Option<Vec<u8>>> {
+        if self.entries.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let st = self.state.lock();
+        if let Some(op) = st.overlay.get(stored) {
+            return Some(op.value.clone());
+        }
+        let dropped = st
+            .dropped
+            .iter()
+            .any(|(a, b)| a.as_slice() <= stored && stored < b.as_slice());
+        dropped.then_some(None)
+    }
+
+    /// What overlays RocksDB in `[from, to)`: the waiting ops in order, and the deleted
+    /// ranges not yet written. Take this before opening the RocksDB iterator that it overlays
+    /// (see the module's comment).
+    pub fn range(&self, from: &[u8], to: &[u8]) -> Overlay {
+        if self.entries.load(Ordering::Acquire) == 0 {
+            return Overlay::default();
+        }
+        let st = self.state.lock();
+        Overlay {
+            ops: st
+                .overlay
+                .range(from.to_vec()..to.to_vec())
+                .map(|(k, op)| (k.clone(), op.value.clone()))
+                .collect(),
+            dropped: st
+                .dropped
+                .iter()
+                .filter(|(a, b)| a.as_slice() < to && from < b.as_slice())
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Waits until everything queued so far is in RocksDB (or the writer stopped).
+    pub fn flush(&self) {
+        let mut st = self.state.lock();
+        while (!st.queue.is_empty() || st.busy) && !st.stop {
+            self.done.wait_for(&mut st, RETRY);
+        }
+    }
+
+    /// Asks the writer to stop; what is still queued is not written (the store is scratch).
+    pub fn stop(&self) {
+        self.state.lock().stop = true;
+        self.work.notify_all();
+        self.done.notify_all();
+    }
+}
+
+/// A snapshot of what overlays a range of RocksDB ([`Shared::range`]).
+#[derive(Default)]
+pub struct Overlay {
+    /// Waiting writes, in key order: a value, or None for a deletion.
+    pub ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Deleted ranges not yet written.
+    pub dropped: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Overlay {
+    /// Whether RocksDB's copy of `stored` is deleted by a range not yet written.
+    pub fn hides(&self, stored: &[u8]) -> bool {
+        self.dropped
+            .iter()
+            .any(|(a, b)| a.as_slice() <= stored && stored < b.as_slice())
+    }
+}
+
+/// The writer thread's loop: batches from the queue into RocksDB until told to stop.
+pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
+    loop {
+        let mut st = sh.state.lock();
+        while st.queue.is_empty() && !st.stop {
+            sh.work.wait(&mut st);
+        }
+        if st.stop {
+            return;
+        }
+        let n = st.queue.len().min(BATCH);
+        let items: Vec<Item> = st.queue.drain(..n).collect();
+        let mut batch = WriteBatch::default();
+        // What was written, with the seq of the op that was: removed after the write only if
+        // no newer op replaced it meanwhile.
+        let mut written: Vec<(usize, u64)> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Item::Key(k) => {
+                    let Some(op) = st.overlay.get(k) else {
+                        continue;
+                    };
+                    match &op.value {
+                        Some(v) => batch.put(k, v),
+                        None => batch.delete(k),
+                    }
+                    written.push((i, op.seq));
+                }
+                Item::Range(from, to) => batch.delete_range(from, to),
+            }
+        }
+        st.busy = true;
+        drop(st);
+        let r = db.write_opt(batch, write);
+        let mut st = sh.state.lock();
+        st.busy = false;
+        match r {
+            Ok(()) => {
+                sh.batches.fetch_add(1, Ordering::Relaxed);
+                for item in &items {
+                    if let Item::Range(from, to) = item {
+                        if let Some(i) = st.dropped.iter().position(|(a, b)| a == from && b == to) {
+                            st.dropped.remove(i);
+                            sh.entries.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                sh.writes.fetch_add(written.len() as u64, Ordering::Relaxed);
+                for (i, seq) in written {
+                    let Item::Key(k) = &items[i] else { continue };
+                    match st.overlay.get(k) {
+                        Some(op) if op.seq == seq => {
+                            let op = st.overlay.remove(k).expect("present");
+                            sh.bytes.fetch_sub(entry_size(k, &op), Ordering::Relaxed);
+                            sh.entries.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        // Replaced while being written: the newer op goes out again.
+                        Some(_) => st.queue.push_back(Item::Key(k.clone())),
+                        // Dropped with its namespace.
+                        None => {}
+                    }
+                }
+                drop(st);
+                sh.done.notify_all();
+            }
+            Err(e) => {
+                sh.errors.fetch_add(1, Ordering::Relaxed);
+                *sh.last_error.lock() = Some(format!("writing to the cold tier: {e}"));
+                // Everything goes back in front, in its order, to be tried again.
+                for item in items.into_iter().rev() {
+                    st.queue.push_front(item);
+                }
+                drop(st);
+                sh.done.notify_all();
+                std::thread::sleep(RETRY);
+            }
+        }
+    }
+}
