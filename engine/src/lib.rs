@@ -240,6 +240,36 @@ impl Engine {
         let _ = self.memory_probe.set(probe);
     }
 
+    /// With a cold tier and `maxmemory`, the largest value a write may make, in the bytes it
+    /// takes in RAM (`cold-tier-max-value-size`, or half of `maxmemory`): a value is spilled
+    /// and read back whole, so one larger than RAM could not be held.
+    pub fn max_value_bytes(&self) -> Option<usize> {
+        let t = self.tier.as_ref()?;
+        let max = self.config.maxmemory.load(Ordering::Relaxed) as usize;
+        if max == 0 {
+            return None;
+        }
+        Some(match t.max_value.load(Ordering::Relaxed) as usize {
+            0 => max / 2,
+            v => v,
+        })
+    }
+
+    /// The bytes a key takes in RAM, hot or cold (what MEMORY USAGE answers), without
+    /// touching it or bringing it into RAM; 0 when absent.
+    pub fn key_bytes(&self, db: usize, key: &[u8]) -> usize {
+        let Some(d) = self.dbs.get(db) else {
+            return 0;
+        };
+        let s = d.shards[d.shard_of(key)].lock();
+        match s.get(key) {
+            Some(e) => keyspace::entry_bytes(key.len(), e),
+            None => s
+                .cold_stored(key)
+                .map_or(0, |v| tier::codec::hot_bytes(&v) as usize),
+        }
+    }
+
     /// Memory that eviction does not count (Redis's `mem_not_counted_for_evict`): the cold
     /// tier's writes waiting for its writer thread. They leave RAM as the writer catches up,
     /// so counting them would spill far more keys than needed.

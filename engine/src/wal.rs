@@ -755,6 +755,10 @@ fn write_out(inner: &Inner, f: &mut Files) {
         }
     }
     buf.clear();
+    // A large record grew the buffer: do not keep that memory for every later write.
+    if buf.capacity() > 4 << 20 {
+        buf = Vec::with_capacity(1 << 16);
+    }
     f.spare = buf;
 }
 

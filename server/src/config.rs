@@ -206,6 +206,17 @@ pub static DIRECTIVES: &[Directive] = &[
         }),
     },
     Directive {
+        name: "cold-tier-max-value-size",
+        kind: Kind::Memory { min: 0 },
+        default: "0",
+        mutable: true,
+        apply: Some(|e, v| {
+            if let Some(t) = &e.tier {
+                t.max_value.store(num(v), Ordering::Relaxed)
+            }
+        }),
+    },
+    Directive {
         name: "cold-tier-cache-size",
         kind: Kind::Memory { min: 1024 * 1024 },
         default: "67108864",

@@ -173,6 +173,11 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         if over_query_limit(srv, client, &rbuf) {
             return Ok(());
         }
+        // A large argument grew the buffer: give the memory back once it is consumed, as
+        // Redis shrinks an idle query buffer.
+        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            rbuf = BytesMut::with_capacity(16 * 1024);
+        }
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }

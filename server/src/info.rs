@@ -290,7 +290,7 @@ fn tiering(eng: &strata_engine::Engine, o: &mut String) {
     let lat = &t.read_latency;
     let _ = write!(
         o,
-        "# Tiering\r\ncold_tier:yes\r\ncold_tier_status:{}\r\nhot_keys:{hot}\r\ncold_keys:{cold}\r\nspills:{}\r\nspilled_bytes:{}\r\nclean_drops:{}\r\npromotions:{}\r\nadmission_rejects:{}\r\ncold_reads:{cold_reads}\r\ncold_misses:{}\r\ncold_prefetches:{}\r\ncold_read_latency_p50_us:{:.1}\r\ncold_read_latency_p99_us:{:.1}\r\ncold_read_latency_p999_us:{:.1}\r\nhot_hit_ratio:{ratio:.4}\r\ncold_disk_bytes:{}\r\ncold_tier_max_size:{}\r\ncold_tier_admission:{}\r\nrocksdb_memory:{}\r\nrocksdb_block_cache:{}\r\nrocksdb_block_cache_pinned:{}\r\nrocksdb_memtables:{}\r\nrocksdb_table_readers:{}\r\nadmission_sketch_bytes:{}\r\ncold_tier_errors:{}\r\n",
+        "# Tiering\r\ncold_tier:yes\r\ncold_tier_status:{}\r\nhot_keys:{hot}\r\ncold_keys:{cold}\r\nspills:{}\r\nspilled_bytes:{}\r\nclean_drops:{}\r\npromotions:{}\r\nadmission_rejects:{}\r\ncold_reads:{cold_reads}\r\ncold_misses:{}\r\ncold_prefetches:{}\r\ncold_sync_reads:{}\r\ncold_read_latency_p50_us:{:.1}\r\ncold_read_latency_p99_us:{:.1}\r\ncold_read_latency_p999_us:{:.1}\r\nhot_hit_ratio:{ratio:.4}\r\ncold_disk_bytes:{}\r\ncold_tier_max_size:{}\r\ncold_tier_admission:{}\r\nrocksdb_memory:{}\r\nrocksdb_block_cache:{}\r\nrocksdb_block_cache_pinned:{}\r\nrocksdb_memtables:{}\r\nrocksdb_table_readers:{}\r\nadmission_sketch_bytes:{}\r\ncold_tier_errors:{}\r\n",
         t.status(),
         get(&st.spills),
         get(&st.spilled_bytes),
@@ -299,6 +299,7 @@ fn tiering(eng: &strata_engine::Engine, o: &mut String) {
         get(&st.admission_rejects),
         get(&st.cold_misses),
         get(&st.prefetches),
+        get(&st.sync_reads),
         lat.percentile(50.0),
         lat.percentile(99.0),
         lat.percentile(99.9),

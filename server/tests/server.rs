@@ -1740,3 +1740,30 @@ fn flushdb_with_watchers_and_expiring_keys_does_not_hang() {
     }
     assert_reply!(run(&mut c, "PING"), pong());
 }
+
+/// A large argument grows the connection's read buffer and the log's write buffer; both give
+/// the memory back once the command is done, or a connection that once sent a big value would
+/// hold that much RAM (counted against maxmemory) for good.
+#[test]
+fn memory_taken_by_a_large_argument_is_given_back() {
+    let s = Server::strata(&["--appendonly", "yes"]);
+    let mut c = s.client();
+    let used = |c: &mut RawClient| -> u64 {
+        common::info_field(c, "used_memory")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut c);
+    let big = vec![b'x'; 32 << 20];
+    assert_eq!(c.cmd(&[b"SET", b"big", &big]), Resp::Simple(b"OK".to_vec()));
+    assert_eq!(c.cmd(&[b"DEL", b"big"]), Resp::Int(1));
+    // The log's two buffers take turns: two more writes pass through both.
+    c.cmd(&[b"SET", b"a", b"1"]);
+    c.cmd(&[b"SET", b"b", b"2"]);
+    let after = used(&mut c);
+    assert!(
+        after < before + (4 << 20),
+        "used_memory {before} before, {after} after"
+    );
+}

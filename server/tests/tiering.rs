@@ -453,3 +453,71 @@ fn pipelined_commands_over_cold_keys_run_in_order() {
     );
     assert_eq!(run(&mut c, "EXISTS big"), Resp::Int(0));
 }
+
+/// A value is spilled and read back whole, so with a cold tier a write that could make one
+/// larger than `cold-tier-max-value-size` (half of `maxmemory` by default) is refused with an
+/// OOM error, whatever command would grow it; smaller values spill and come back intact.
+#[test]
+fn a_value_too_large_for_the_tier_is_refused_before_it_is_written() {
+    let (_s, mut c) = tiered(&["--maxmemory-policy", "allkeys-lru"], 64 << 20);
+    #[track_caller]
+    fn refused(r: &Resp) {
+        match r {
+            Resp::Error(e) => {
+                let e = String::from_utf8_lossy(e);
+                assert!(
+                    e.starts_with("OOM ") && e.contains("cold-tier-max-value-size"),
+                    "{e}"
+                );
+            }
+            other => panic!("expected a refusal, got {}", other.render()),
+        }
+    }
+    // The default: half of maxmemory.
+    let max = num(&mut c, "maxmemory");
+    refused(&c.cmd(&[b"SET", b"big", &vec![b'x'; (max / 2) as usize + 1]]));
+    let limit: u64 = 1 << 20;
+    run(
+        &mut c,
+        &format!("CONFIG SET cold-tier-max-value-size {limit}"),
+    );
+    let big = vec![b'x'; limit as usize + 1];
+    refused(&c.cmd(&[b"SET", b"big", &big]));
+    let offset = (limit + 10).to_string();
+    refused(&c.cmd(&[b"SETRANGE", b"big", offset.as_bytes(), b"x"]));
+    refused(&c.cmd(&[b"SETBIT", b"big", (limit * 9).to_string().as_bytes(), b"1"]));
+    assert_eq!(int(c.cmd(&[b"EXISTS", b"big"])), 0);
+    // A list grown element by element stops growing at the limit, with its elements intact.
+    let item = vec![b'i'; 1000];
+    let mut pushed = 0;
+    for _ in 0..2 * limit / 1000 {
+        match c.cmd(&[b"RPUSH", b"list", &item]) {
+            Resp::Int(n) => pushed = n,
+            r => {
+                refused(&r);
+                break;
+            }
+        }
+    }
+    assert!(pushed > 500, "refused too early: {pushed}");
+    assert!(
+        (pushed as u64) * 1000 < limit,
+        "grew past the limit: {pushed}"
+    );
+    // It spills and comes back whole.
+    run(&mut c, "DEBUG TIER SPILL list");
+    assert_eq!(int(c.cmd(&[b"LLEN", b"list"])), pushed);
+    // Commands that write from other keys count them.
+    c.cmd(&[b"SET", b"small", b"v"]);
+    refused(&c.cmd(&[b"APPEND", b"small", &vec![b'a'; limit as usize]]));
+    assert_eq!(int(c.cmd(&[b"COPY", b"list", b"list2"])), 1);
+    refused(&c.cmd(&[b"LMOVE", b"list", b"list2", b"LEFT", b"LEFT"]));
+    // Raising the limit lets the write through.
+    run(
+        &mut c,
+        &format!("CONFIG SET cold-tier-max-value-size {}", limit * 4),
+    );
+    assert_eq!(c.cmd(&[b"SET", b"big", &big]), Resp::Simple(b"OK".to_vec()));
+    run(&mut c, "DEBUG TIER SPILL big");
+    assert_eq!(int(c.cmd(&[b"STRLEN", b"big"])), big.len() as i64);
+}

@@ -43,6 +43,9 @@ pub struct TierStats {
     pub cold_misses: AtomicU64,
     /// Cold reads done ahead on a blocking thread because they needed the disk.
     pub prefetches: AtomicU64,
+    /// Cold reads that needed the disk on the thread running the command, for want of a
+    /// prefetch (inside MULTI/EXEC and scripts, undeclared keys, a prefetch gone stale).
+    pub sync_reads: AtomicU64,
     pub errors: AtomicU64,
 }
 
@@ -227,6 +230,8 @@ pub struct Tier {
     admission: AtomicU8,
     /// Bytes of cold data beyond which nothing more spills (0 = no limit).
     pub max_size: AtomicU64,
+    /// The largest value a write may make, in RAM bytes (0 = half of `maxmemory`).
+    pub max_value: AtomicU64,
     /// Set while memory is over the limit: admission then has to choose.
     pub pressure: AtomicBool,
     /// Set by the first spill: until then commands skip the tier's work (the sketch, the
@@ -247,6 +252,7 @@ impl Tier {
             sketch: sketch::FrequencySketch::new(keys),
             admission: AtomicU8::new(Admission::TinyLfu as u8),
             max_size: AtomicU64::new(0),
+            max_value: AtomicU64::new(0),
             pressure: AtomicBool::new(false),
             spilled: AtomicBool::new(false),
             stats: TierStats::default(),

@@ -401,6 +401,15 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
             }
         };
     }
+    // With a cold tier, a value is spilled and read back whole: a write that could make one
+    // larger than `cold-tier-max-value-size` is refused, before it grows RSS past the bound.
+    if cmd.has(flag::DENYOOM) {
+        if let Some(limit) = srv.engine.max_value_bytes() {
+            if let Some(err) = value_too_large(srv, client.db, cmd, args, limit) {
+                return reject(srv, client, cmd, err);
+            }
+        }
+    }
     // Over maxmemory, Redis refuses commands that may grow memory, and inside MULTI refuses to
     // queue anything at all (EXEC, DISCARD, QUIT and RESET excepted); EXEC is refused when it
     // holds such a command.
@@ -493,6 +502,58 @@ pub fn execute_queued(
         }
         None => Reply::Error(CmdError::unknown_command(&args[0], &args[1..])),
     }
+}
+
+/// With a cold tier, whether a write could make a value larger than `limit` bytes in RAM: an
+/// upper estimate of what it can write into one key is the RAM its keys take now (a store
+/// command's sources included) plus its arguments, or the end offset of SETRANGE and SETBIT.
+/// Not caught: keys a command does not declare (SORT's BY and GET, keys a script computes).
+fn value_too_large(
+    srv: &Server,
+    db: usize,
+    cmd: &Cmd,
+    args: &[Bytes],
+    limit: usize,
+) -> Option<CmdError> {
+    let int = |i: usize| {
+        args.get(i)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0) as usize
+    };
+    let args_bytes: usize = args[1..].iter().map(|a| a.len()).sum();
+    let grown = match cmd.name {
+        "setrange" => int(2).saturating_add(args.get(3).map_or(0, |a| a.len())),
+        "setbit" => int(2) / 8,
+        _ => 0,
+    };
+    let mut estimate = args_bytes.max(grown);
+    if estimate > limit {
+        return Some(value_limit_error(limit));
+    }
+    // These replace their keys' values with their arguments: what the keys hold now does
+    // not count.
+    if matches!(
+        cmd.name,
+        "set" | "setex" | "psetex" | "setnx" | "mset" | "msetnx" | "getset"
+    ) {
+        return None;
+    }
+    for i in cmd.keys_in(args) {
+        if let Some(k) = args.get(i) {
+            estimate = estimate.saturating_add(srv.engine.key_bytes(db, k));
+            if estimate > limit {
+                return Some(value_limit_error(limit));
+            }
+        }
+    }
+    None
+}
+
+fn value_limit_error(limit: usize) -> CmdError {
+    CmdError::owned(format!(
+        "OOM command not allowed: the value could exceed cold-tier-max-value-size ({limit} bytes), the largest value the cold tier holds"
+    ))
 }
 
 /// Refuses a command before it runs. A refused EXEC discards the transaction, and its error
