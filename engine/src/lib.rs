@@ -262,12 +262,22 @@ impl Engine {
             return 0;
         };
         let s = d.shards[d.shard_of(key)].lock();
-        match s.get(key) {
-            Some(e) => keyspace::entry_bytes(key.len(), e),
-            None => s
-                .cold_stored(key)
-                .map_or(0, |v| tier::codec::hot_bytes(&v) as usize),
+        if let Some(e) = s.get(key) {
+            return keyspace::entry_bytes(key.len(), e);
         }
+        let Some(t) = self.tier.as_ref().filter(|_| s.cold > 0) else {
+            return 0;
+        };
+        // The header alone, without copying the value; from memory if it can be.
+        let stored = tier::cold::cold_key(s.ns, s.dict.hash_key(key), key);
+        let bytes = match t.store.hot_bytes_of(&stored, false) {
+            Some(b) => b,
+            None => {
+                t.stats.sync_reads.fetch_add(1, Ordering::Relaxed);
+                t.store.hot_bytes_of(&stored, true).flatten()
+            }
+        };
+        bytes.unwrap_or(0) as usize
     }
 
     /// Memory that eviction does not count (Redis's `mem_not_counted_for_evict`): the cold
@@ -289,7 +299,9 @@ impl Engine {
             return;
         }
         for _ in 0..1_000_000 {
-            if probe().saturating_sub(self.not_counted_for_evict()) <= max || !self.evict_one() {
+            if probe().saturating_sub(self.not_counted_for_evict()) <= max
+                || !self.evict_one_or_wait()
+            {
                 return;
             }
         }

@@ -163,6 +163,9 @@ impl Registry {
 #[derive(Default)]
 pub struct Multi {
     pub queued: Vec<Vec<Bytes>>,
+    /// With a cold tier's value limit: how much the queued commands may add to each key, so
+    /// a transaction cannot grow a value past the limit a command at a time.
+    pub grown: std::collections::HashMap<Bytes, usize>,
     /// A queued command was refused (unknown, wrong arity, OOM): EXEC will reply EXECABORT.
     pub aborted: bool,
 }

@@ -205,7 +205,7 @@ impl Server {
             if self.memory_for_eviction() <= max {
                 return true;
             }
-            if !self.engine.evict_one() {
+            if !self.engine.evict_one_or_wait() {
                 return false;
             }
         }

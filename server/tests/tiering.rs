@@ -504,9 +504,60 @@ fn a_value_too_large_for_the_tier_is_refused_before_it_is_written() {
         (pushed as u64) * 1000 < limit,
         "grew past the limit: {pushed}"
     );
-    // It spills and comes back whole.
+    // It spills and comes back whole; cold, its size still counts.
     run(&mut c, "DEBUG TIER SPILL list");
     assert_eq!(int(c.cmd(&[b"LLEN", b"list"])), pushed);
+    run(&mut c, "DEBUG TIER SPILL list");
+    refused(&c.cmd(&[b"RPUSH", b"list", &item]));
+    // A key named twice counts once: rotating a list does not grow it.
+    let part = vec![b's'; (limit * 6 / 10) as usize];
+    assert_eq!(int(c.cmd(&[b"RPUSH", b"rot", &part, b"x"])), 2);
+    assert_eq!(
+        c.cmd(&[b"LMOVE", b"rot", b"rot", b"LEFT", b"RIGHT"]),
+        Resp::Bulk(Some(part.clone()))
+    );
+    // Writes at an offset count where they end, not the string's size on top.
+    assert_eq!(c.cmd(&[b"SET", b"s", &part]), Resp::Simple(b"OK".to_vec()));
+    let bit = (limit / 2 * 8).to_string();
+    assert_eq!(int(c.cmd(&[b"SETBIT", b"s", bit.as_bytes(), b"1"])), 0);
+    assert_eq!(
+        int(c.cmd(&[b"SETRANGE", b"s", b"0", b"y"])),
+        part.len() as i64
+    );
+    refused(&c.cmd(&[
+        b"BITFIELD",
+        b"s",
+        b"SET",
+        b"u8",
+        format!("#{}", limit).as_bytes(),
+        b"1",
+    ]));
+    // MSET gives each key one value: two values over the limit together are fine.
+    assert_eq!(
+        c.cmd(&[b"MSET", b"m1", &part, b"m2", &part]),
+        Resp::Simple(b"OK".to_vec())
+    );
+    // A transaction cannot grow a value past the limit a command at a time.
+    let third = vec![b'a'; (limit * 4 / 10) as usize];
+    run(&mut c, "MULTI");
+    assert_eq!(
+        c.cmd(&[b"APPEND", b"t", &third]),
+        Resp::Simple(b"QUEUED".to_vec())
+    );
+    assert_eq!(
+        c.cmd(&[b"APPEND", b"t", &third]),
+        Resp::Simple(b"QUEUED".to_vec())
+    );
+    refused(&c.cmd(&[b"APPEND", b"t", &third]));
+    match c.cmd(&[b"EXEC"]) {
+        Resp::Error(e) => assert!(
+            e.starts_with(b"EXECABORT"),
+            "{}",
+            String::from_utf8_lossy(&e)
+        ),
+        r => panic!("EXEC answered {}", r.render()),
+    }
+    assert_eq!(int(c.cmd(&[b"EXISTS", b"t"])), 0);
     // Commands that write from other keys count them.
     c.cmd(&[b"SET", b"small", b"v"]);
     refused(&c.cmd(&[b"APPEND", b"small", &vec![b'a'; limit as usize]]));
@@ -520,4 +571,12 @@ fn a_value_too_large_for_the_tier_is_refused_before_it_is_written() {
     assert_eq!(c.cmd(&[b"SET", b"big", &big]), Resp::Simple(b"OK".to_vec()));
     run(&mut c, "DEBUG TIER SPILL big");
     assert_eq!(int(c.cmd(&[b"STRLEN", b"big"])), big.len() as i64);
+    // Without a cold tier there is no such limit, as in Redis.
+    let plain = Server::strata(&["--maxmemory", &(512u64 << 20).to_string()]);
+    let mut p = plain.client();
+    let large = vec![b'x'; (40 << 20) as usize];
+    assert_eq!(
+        p.cmd(&[b"SET", b"big", &large]),
+        Resp::Simple(b"OK".to_vec())
+    );
 }

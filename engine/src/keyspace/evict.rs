@@ -180,6 +180,16 @@ impl Engine {
         // With a cold tier that has room, victims are spilled, not deleted: the policy's kind
         // of choice (LRU, LFU, random) applies to every key, and noeviction spills by LRU.
         let spilling = self.tier.as_ref().is_some_and(|t| !t.full());
+        // The write-behind has no room for a spill now: nothing can be evicted until the
+        // writer catches up (see `evict_one_or_wait`).
+        if spilling
+            && self
+                .tier
+                .as_ref()
+                .is_some_and(|t| t.store.behind().is_full())
+        {
+            return false;
+        }
         let policy = match self.policy() {
             _ if !spilling => self.policy(),
             Policy::AllKeysLfu | Policy::VolatileLfu => Policy::AllKeysLfu,
@@ -351,6 +361,24 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// [`Engine::evict_one`], and when that failed because the cold tier's write-behind was
+    /// full, waits for its writer (at most [`crate::tier::behind::FULL_WAIT`], holding no
+    /// lock) and tries once more.
+    pub fn evict_one_or_wait(&self) -> bool {
+        if self.evict_one() {
+            return true;
+        }
+        match &self.tier {
+            Some(t) if !t.full() && t.store.behind().is_full() => {
+                t.store
+                    .behind()
+                    .wait_for_room(crate::tier::behind::FULL_WAIT)
+                    && self.evict_one()
+            }
+            _ => false,
+        }
     }
 
     /// Moves one hot key of database `db` to the cold tier (DEBUG TIER SPILL). False when

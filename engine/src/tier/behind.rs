@@ -14,19 +14,25 @@
 //! An entry replaced while its older value is being written keeps its place in the overlay and
 //! is queued again when that write completes, so the newest value always reaches RocksDB last.
 //! A failed write leaves its entries in the overlay (reads stay correct; nothing is lost) and
-//! is retried after a pause. The overlay's bytes are bounded: a write that finds it full waits
-//! for the writer, up to [`FULL_WAIT`], then fails, and the spill it belonged to does not happen.
+//! is retried after a pause; while batches fail, the tier counts as full, so eviction stops
+//! spilling. The overlay's bytes are bounded: a value that finds it full is refused at once
+//! (its caller may hold a shard lock), and eviction waits for room, holding no lock, with
+//! [`Shared::wait_for_room`]. Keys and values are shared (`Arc`), so reads copy no bytes under
+//! the overlay's lock.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
-/// How long a write waits for room in a full overlay before it fails.
+/// How long eviction waits for room in a full overlay before it gives up.
 pub const FULL_WAIT: Duration = Duration::from_secs(2);
+/// How long [`Shared::flush`] waits at most.
+const FLUSH_WAIT: Duration = Duration::from_secs(30);
 /// Writes the writer puts in one batch.
 const BATCH: usize = 4096;
 /// The pause before a failed batch is tried again.
@@ -35,19 +41,21 @@ const RETRY: Duration = Duration::from_millis(100);
 /// A write waiting in the overlay: a value, or None for a deletion.
 struct Op {
     seq: u64,
-    value: Option<Vec<u8>>,
+    value: Option<Arc<[u8]>>,
 }
+
+type Key = Arc<[u8]>;
 
 enum Item {
     /// Write the overlay's current op for this stored key (if it still has one).
-    Key(Vec<u8>),
+    Key(Key),
     /// Delete every stored key in `[from, to)`.
     Range(Vec<u8>, Vec<u8>),
 }
 
 #[derive(Default)]
 struct State {
-    overlay: BTreeMap<Vec<u8>, Op>,
+    overlay: BTreeMap<Key, Op>,
     queue: VecDeque<Item>,
     next_seq: u64,
     /// Ranges deleted but not yet written: RocksDB's keys there are gone for readers.
@@ -70,6 +78,8 @@ pub struct Shared {
     /// idle tier).
     entries: AtomicUsize,
     limit: AtomicUsize,
+    /// The last batch failed: set until one succeeds.
+    failing: std::sync::atomic::AtomicBool,
     pub writes: AtomicU64,
     pub batches: AtomicU64,
     pub errors: AtomicU64,
@@ -77,7 +87,7 @@ pub struct Shared {
 }
 
 fn entry_size(key: &[u8], op: &Op) -> usize {
-    key.len() + op.value.as_ref().map_or(0, Vec::len)
+    key.len() + op.value.as_ref().map_or(0, |v| v.len())
 }
 
 impl Shared {
@@ -89,6 +99,7 @@ impl Shared {
             bytes: AtomicUsize::new(0),
             entries: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit),
+            failing: std::sync::atomic::AtomicBool::new(false),
             writes: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -105,20 +116,41 @@ impl Shared {
         self.limit.store(bytes, Ordering::Relaxed);
     }
 
-    /// Queues a write of `stored` (`None` deletes it). Fails when the overlay stayed full for
-    /// [`FULL_WAIT`], or the writer has stopped.
-    pub fn write(&self, stored: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), String> {
+    /// Whether a value written now would be refused for want of room.
+    pub fn is_full(&self) -> bool {
+        self.bytes() >= self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last batch failed (the writer retries it).
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Waits, for at most `wait`, until the overlay has room for a value; false if it has not
+    /// (the writer is stuck or failing, or stopped). Call holding no shard lock.
+    pub fn wait_for_room(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
         let mut st = self.state.lock();
-        let limit = self.limit.load(Ordering::Relaxed);
-        if value.is_some() && self.bytes() >= limit {
-            // Only values wait: a deletion must not fail, or a stale copy would stay readable.
-            let deadline = std::time::Instant::now() + FULL_WAIT;
-            while self.bytes() >= limit && !st.stop {
-                if self.done.wait_until(&mut st, deadline).timed_out() {
-                    return Err("the cold tier's writer is behind (its buffer stayed full)".into());
-                }
+        while self.is_full() {
+            if st.stop || self.is_failing() {
+                return false;
+            }
+            if self.done.wait_until(&mut st, deadline).timed_out() {
+                return !self.is_full();
             }
         }
+        true
+    }
+
+    /// Queues a write of `stored` (`None` deletes it). A value is refused at once when the
+    /// overlay is full; a deletion never is (refusing one would leave a stale copy readable).
+    /// Both fail once the writer has stopped.
+    pub fn write(&self, stored: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), String> {
+        if value.is_some() && self.is_full() {
+            return Err("the cold tier's writer is behind (its buffer is full)".into());
+        }
+        let value: Option<Arc<[u8]>> = value.map(Into::into);
+        let mut st = self.state.lock();
         if st.stop {
             return Err("the cold tier's writer has stopped".into());
         }
@@ -129,7 +161,7 @@ impl Shared {
         };
         self.bytes
             .fetch_add(entry_size(&stored, &op), Ordering::Relaxed);
-        match st.overlay.get_mut(&stored) {
+        match st.overlay.get_mut(stored.as_slice()) {
             Some(old) => {
                 // Already queued, or being written (then queued again when that completes).
                 self.bytes
@@ -137,9 +169,10 @@ impl Shared {
                 *old = op;
             }
             None => {
-                st.overlay.insert(stored.clone(), op);
+                let key: Key = stored.into();
+                st.overlay.insert(key.clone(), op);
                 self.entries.fetch_add(1, Ordering::Relaxed);
-                st.queue.push_back(Item::Key(stored));
+                st.queue.push_back(Item::Key(key));
             }
         }
         drop(st);
@@ -151,15 +184,15 @@ impl Shared {
     /// there at once.
     pub fn delete_range(&self, from: Vec<u8>, to: Vec<u8>) {
         let mut st = self.state.lock();
-        let doomed: Vec<Vec<u8>> = st
+        let doomed: Vec<Key> = st
             .overlay
-            .range(from.clone()..to.clone())
+            .range::<[u8], _>(span(&from, &to))
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
             if let Some(op) = st.overlay.remove(&k) {
-                self.bytes.fetch_sub(entry_size(&k, &op), Ordering::Relaxed);
-                self.entries.fetch_sub(1, Ordering::Relaxed);
+                self.bytes.fetch_sub(entry_size(&k, &op), Ordering::Release);
+                self.entries.fetch_sub(1, Ordering::Release);
             }
         }
         st.dropped.push((from.clone(), to.clone()));
@@ -171,7 +204,7 @@ impl Shared {
 
     /// The overlay's op for `stored`: `Some(value)` when a write is waiting (`Some(None)` for a
     /// deletion), None when RocksDB has the answer.
-    pub fn get(&self, stored: &[u8]) -> Option<Option<Vec<u8>>> {
+    pub fn get(&self, stored: &[u8]) -> Option<Option<Arc<[u8]>>> {
         if self.entries.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -197,7 +230,7 @@ impl Shared {
         Overlay {
             ops: st
                 .overlay
-                .range(from.to_vec()..to.to_vec())
+                .range::<[u8], _>(span(from, to))
                 .map(|(k, op)| (k.clone(), op.value.clone()))
                 .collect(),
             dropped: st
@@ -209,12 +242,18 @@ impl Shared {
         }
     }
 
-    /// Waits until everything queued so far is in RocksDB (or the writer stopped).
-    pub fn flush(&self) {
+    /// Waits until the queue is written: false if batches fail, the writer stopped, or it did
+    /// not empty within 30 s (new writes keep coming).
+    pub fn flush(&self) -> bool {
+        let deadline = Instant::now() + FLUSH_WAIT;
         let mut st = self.state.lock();
-        while (!st.queue.is_empty() || st.busy) && !st.stop {
+        while !st.queue.is_empty() || st.busy {
+            if st.stop || self.is_failing() || Instant::now() >= deadline {
+                return false;
+            }
             self.done.wait_for(&mut st, RETRY);
         }
+        true
     }
 
     /// Asks the writer to stop; what is still queued is not written (the store is scratch).
@@ -229,7 +268,7 @@ impl Shared {
 #[derive(Default)]
 pub struct Overlay {
     /// Waiting writes, in key order: a value, or None for a deletion.
-    pub ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub ops: Vec<(Key, Option<Arc<[u8]>>)>,
     /// Deleted ranges not yet written.
     pub dropped: Vec<(Vec<u8>, Vec<u8>)>,
 }
@@ -243,8 +282,23 @@ impl Overlay {
     }
 }
 
+fn span<'a>(from: &'a [u8], to: &'a [u8]) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (Bound::Included(from), Bound::Excluded(to))
+}
+
+/// Marks the writer stopped when its loop ends, however it ends (a panic included), so nothing
+/// waits for it in vain.
+struct StopOnExit<'a>(&'a Shared);
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
 /// The writer thread's loop: batches from the queue into RocksDB until told to stop.
 pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
+    let _stop = StopOnExit(sh);
     loop {
         let mut st = sh.state.lock();
         while st.queue.is_empty() && !st.stop {
@@ -266,8 +320,8 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
                         continue;
                     };
                     match &op.value {
-                        Some(v) => batch.put(k, v),
-                        None => batch.delete(k),
+                        Some(v) => batch.put(&k[..], &v[..]),
+                        None => batch.delete(&k[..]),
                     }
                     written.push((i, op.seq));
                 }
@@ -281,12 +335,15 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
         st.busy = false;
         match r {
             Ok(()) => {
+                if sh.failing.swap(false, Ordering::Relaxed) {
+                    *sh.last_error.lock() = None;
+                }
                 sh.batches.fetch_add(1, Ordering::Relaxed);
                 for item in &items {
                     if let Item::Range(from, to) = item {
                         if let Some(i) = st.dropped.iter().position(|(a, b)| a == from && b == to) {
                             st.dropped.remove(i);
-                            sh.entries.fetch_sub(1, Ordering::Relaxed);
+                            sh.entries.fetch_sub(1, Ordering::Release);
                         }
                     }
                 }
@@ -296,8 +353,8 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
                     match st.overlay.get(k) {
                         Some(op) if op.seq == seq => {
                             let op = st.overlay.remove(k).expect("present");
-                            sh.bytes.fetch_sub(entry_size(k, &op), Ordering::Relaxed);
-                            sh.entries.fetch_sub(1, Ordering::Relaxed);
+                            sh.bytes.fetch_sub(entry_size(k, &op), Ordering::Release);
+                            sh.entries.fetch_sub(1, Ordering::Release);
                         }
                         // Replaced while being written: the newer op goes out again.
                         Some(_) => st.queue.push_back(Item::Key(k.clone())),
@@ -309,6 +366,7 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
                 sh.done.notify_all();
             }
             Err(e) => {
+                sh.failing.store(true, Ordering::Relaxed);
                 sh.errors.fetch_add(1, Ordering::Relaxed);
                 *sh.last_error.lock() = Some(format!("writing to the cold tier: {e}"));
                 // Everything goes back in front, in its order, to be tried again.

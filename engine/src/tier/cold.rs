@@ -185,7 +185,7 @@ impl ColdStore {
     /// The value under an already built stored key ([`cold_key`]).
     pub fn get_stored(&self, stored: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         if let Some(waiting) = self.behind.get(stored) {
-            return Ok(waiting);
+            return Ok(waiting.map(|v| v.to_vec()));
         }
         Ok(self.db.get_pinned(stored)?.map(|v| v.to_vec()))
     }
@@ -194,7 +194,7 @@ impl ColdStore {
     /// needed, None if reading it would need the disk.
     pub fn get_in_memory(&self, stored: &[u8]) -> Option<Option<Vec<u8>>> {
         if let Some(waiting) = self.behind.get(stored) {
-            return Some(waiting);
+            return Some(waiting.map(|v| v.to_vec()));
         }
         let mut ro = ReadOptions::default();
         ro.set_read_tier(ReadTier::BlockCache);
@@ -222,9 +222,27 @@ impl ColdStore {
             .delete_range(ns.to_be_bytes().to_vec(), ns_end(ns));
     }
 
-    /// Waits until every write made so far is in RocksDB.
-    pub fn flush(&self) {
-        self.behind.flush();
+    /// Waits until every write made so far is in RocksDB: false if that failed or took over
+    /// 30 s (see [`behind::Shared::flush`]).
+    pub fn flush(&self) -> bool {
+        self.behind.flush()
+    }
+
+    /// The RAM bytes a stored value took when it was spilled (its header's field), read
+    /// without copying the value: `Some(None)` when absent, None when reading it would need
+    /// the disk and `may_block` is false.
+    pub fn hot_bytes_of(&self, stored: &[u8], may_block: bool) -> Option<Option<u64>> {
+        if let Some(waiting) = self.behind.get(stored) {
+            return Some(waiting.map(|v| super::codec::hot_bytes(&v)));
+        }
+        let mut ro = ReadOptions::default();
+        if !may_block {
+            ro.set_read_tier(ReadTier::BlockCache);
+        }
+        self.db
+            .get_pinned_opt(stored, &ro)
+            .ok()
+            .map(|v| v.map(|v| super::codec::hot_bytes(&v)))
     }
 
     /// Visits the keys of `ns` whose reversed hash is in `[from, to)` (to the namespace's end
@@ -257,11 +275,11 @@ impl ColdStore {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some((w, _)), Some(d)) => w.as_slice() <= d,
+                (Some((w, _)), Some(d)) => &w[..] <= d,
             };
             if take_waiting {
                 let (k, v) = waiting.next().expect("peeked");
-                if disk == Some(k.as_slice()) {
+                if disk == Some(&k[..]) {
                     it.next();
                 }
                 if let Some(v) = v {
@@ -284,7 +302,7 @@ impl ColdStore {
 
     /// Writes everything waiting, then compacts everything (DEBUG TIER COMPACT; tests).
     pub fn compact(&self) {
-        self.flush();
+        let _ = self.flush();
         self.db.compact_range::<&[u8], &[u8]>(None, None);
     }
 
@@ -466,19 +484,75 @@ mod tests {
         );
     }
 
-    /// A full buffer makes a value wait for the writer, then fail; a deletion never waits.
+    /// A full buffer refuses a value at once (its caller may hold a shard lock) but never a
+    /// deletion; waiting for room gives up when nothing drains it.
     #[test]
     fn a_full_write_behind_buffer_refuses_values_but_not_deletions() {
         // No writer thread drains this one.
         let sh = behind::Shared::new(16);
         sh.write(b"a".to_vec(), Some(vec![0; 32])).unwrap();
-        let t = std::time::Instant::now();
+        assert!(sh.is_full());
         let e = sh.write(b"b".to_vec(), Some(vec![0; 8])).unwrap_err();
         assert!(e.contains("behind"), "{e}");
-        assert!(t.elapsed() >= behind::FULL_WAIT);
         sh.write(b"c".to_vec(), None).unwrap();
         assert_eq!(sh.get(b"c"), Some(None));
         assert_eq!(sh.get(b"b"), None);
+        let t = std::time::Instant::now();
+        assert!(!sh.wait_for_room(std::time::Duration::from_millis(50)));
+        assert!(t.elapsed() >= std::time::Duration::from_millis(50));
+    }
+
+    /// A deleted range hides RocksDB's keys in it from point and range reads until it is
+    /// written, while a write made after the deletion shows.
+    #[test]
+    fn a_deleted_range_hides_what_rocksdb_still_holds() {
+        let sh = behind::Shared::new(1 << 20);
+        sh.write(b"k1".to_vec(), Some(b"old".to_vec())).unwrap();
+        sh.delete_range(b"k".to_vec(), b"l".to_vec());
+        // The overlay's own entry went with the range.
+        assert_eq!(sh.get(b"k1"), Some(None));
+        assert_eq!(sh.get(b"k9"), Some(None));
+        assert_eq!(sh.get(b"m"), None);
+        sh.write(b"k2".to_vec(), Some(b"new".to_vec())).unwrap();
+        assert_eq!(sh.get(b"k2").unwrap().as_deref(), Some(&b"new"[..]));
+        let o = sh.range(b"a", b"z");
+        assert_eq!(o.ops.len(), 1);
+        assert!(o.hides(b"k7") && !o.hides(b"l0") && !o.hides(b"j"));
+        assert!(sh.range(b"x", b"z").dropped.is_empty());
+    }
+
+    /// While RocksDB refuses writes, waiting values stay readable from the overlay, the tier
+    /// reports the failure (and counts as full, so eviction stops spilling), and a flush
+    /// returns instead of waiting for ever.
+    #[test]
+    fn failed_writes_keep_their_values_readable_and_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro");
+        {
+            let mut o = Options::default();
+            o.create_if_missing(true);
+            DB::open(&o, &path).unwrap();
+        }
+        let db = Arc::new(DB::open_for_read_only(&Options::default(), &path, false).unwrap());
+        let sh = behind::Shared::new(1 << 20);
+        let writer = {
+            let (db, sh) = (db.clone(), sh.clone());
+            std::thread::spawn(move || behind::run(&db, &WriteOptions::default(), &sh))
+        };
+        sh.write(b"k".to_vec(), Some(b"v".to_vec())).unwrap();
+        for _ in 0..500 {
+            if sh.is_failing() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(sh.is_failing());
+        assert!(sh.errors.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+        assert!(sh.last_error.lock().is_some());
+        assert_eq!(sh.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(!sh.flush());
+        sh.stop();
+        writer.join().unwrap();
     }
 
     #[test]

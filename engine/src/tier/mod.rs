@@ -283,10 +283,11 @@ impl Tier {
         self.admission.store(a as u8, Ordering::Relaxed);
     }
 
-    /// Whether the cold tier has reached `cold-tier-max-size`.
+    /// Whether nothing more can spill: the cold tier has reached `cold-tier-max-size`, or its
+    /// writes are failing (eviction then follows cache mode's rules until they succeed).
     pub fn full(&self) -> bool {
         let max = self.max_size.load(Ordering::Relaxed);
-        max != 0 && self.store.disk_bytes() >= max
+        self.store.behind().is_failing() || (max != 0 && self.store.disk_bytes() >= max)
     }
 
     pub(crate) fn error(&self, what: &str, e: impl std::fmt::Display) {
@@ -301,7 +302,7 @@ impl Tier {
     }
 
     pub fn status(&self) -> &'static str {
-        if self.last_error.lock().is_some() || self.store.behind().last_error.lock().is_some() {
+        if self.last_error.lock().is_some() || self.store.behind().is_failing() {
             "error"
         } else if self.full() {
             "full"

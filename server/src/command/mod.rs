@@ -403,10 +403,13 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     }
     // With a cold tier, a value is spilled and read back whole: a write that could make one
     // larger than `cold-tier-max-value-size` is refused, before it grows RSS past the bound.
+    let mut grows = None;
     if cmd.has(flag::DENYOOM) {
         if let Some(limit) = srv.engine.max_value_bytes() {
-            if let Some(err) = value_too_large(srv, client.db, cmd, args, limit) {
-                return reject(srv, client, cmd, err);
+            let queued = client.multi.as_ref().map(|m| &m.grown);
+            match value_too_large(srv, client.db, cmd, args, limit, queued) {
+                Ok(add) => grows = Some(add),
+                Err(err) => return reject(srv, client, cmd, err),
             }
         }
     }
@@ -442,6 +445,13 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     }
     if client.multi.is_some() && !cmd.has(flag::TX_CONTROL) {
         if let Some(m) = client.multi.as_mut() {
+            if let Some(add) = grows {
+                for i in cmd.keys_in(args) {
+                    if let Some(k) = args.get(i) {
+                        *m.grown.entry(k.clone()).or_default() += add;
+                    }
+                }
+            }
             m.queued.push(args.to_vec());
             client
                 .info
@@ -504,50 +514,121 @@ pub fn execute_queued(
     }
 }
 
-/// With a cold tier, whether a write could make a value larger than `limit` bytes in RAM: an
-/// upper estimate of what it can write into one key is the RAM its keys take now (a store
-/// command's sources included) plus its arguments, or the end offset of SETRANGE and SETBIT.
-/// Not caught: keys a command does not declare (SORT's BY and GET, keys a script computes).
+/// With a cold tier, whether a write could make a value larger than `limit` bytes in RAM. The
+/// estimate for a key is the RAM its keys take now (a store command's sources included, each
+/// key once), plus what transactions queued before it may add, plus its arguments; for the
+/// commands that write at an offset, the end of the write instead of the arguments, and for
+/// the plain overwrites their largest value alone. On success, returns what the command may
+/// add to each of its keys (for a transaction's later commands). Not caught: keys a command
+/// does not declare (SORT's BY and GET, keys a script computes).
 fn value_too_large(
     srv: &Server,
     db: usize,
     cmd: &Cmd,
     args: &[Bytes],
     limit: usize,
-) -> Option<CmdError> {
-    let int = |i: usize| {
-        args.get(i)
-            .and_then(|a| std::str::from_utf8(a).ok())
+    queued: Option<&std::collections::HashMap<Bytes, usize>>,
+) -> Result<usize, CmdError> {
+    let too_large = |n: usize| {
+        if n > limit {
+            Err(value_limit_error(limit))
+        } else {
+            Ok(())
+        }
+    };
+    let int = |a: Option<&Bytes>| {
+        a.and_then(|a| std::str::from_utf8(a).ok())
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(0) as usize
     };
-    let args_bytes: usize = args[1..].iter().map(|a| a.len()).sum();
-    let grown = match cmd.name {
-        "setrange" => int(2).saturating_add(args.get(3).map_or(0, |a| a.len())),
-        "setbit" => int(2) / 8,
-        _ => 0,
+    let before = |k: &Bytes| {
+        srv.engine.key_bytes(db, k) + queued.and_then(|q| q.get(k)).copied().unwrap_or(0)
     };
-    let mut estimate = args_bytes.max(grown);
-    if estimate > limit {
-        return Some(value_limit_error(limit));
-    }
-    // These replace their keys' values with their arguments: what the keys hold now does
-    // not count.
-    if matches!(
-        cmd.name,
-        "set" | "setex" | "psetex" | "setnx" | "mset" | "msetnx" | "getset"
-    ) {
-        return None;
-    }
-    for i in cmd.keys_in(args) {
-        if let Some(k) = args.get(i) {
-            estimate = estimate.saturating_add(srv.engine.key_bytes(db, k));
-            if estimate > limit {
-                return Some(value_limit_error(limit));
+    match cmd.name {
+        // Overwrites: what a key holds now does not count, and each key gets one value.
+        "set" | "setex" | "psetex" | "setnx" | "getset" => {
+            let v = args.iter().skip(1).map(|a| a.len()).max().unwrap_or(0);
+            too_large(v)?;
+            return Ok(v);
+        }
+        "mset" | "msetnx" => {
+            let v = args[1..]
+                .chunks(2)
+                .map(|p| p.iter().map(|a| a.len()).sum::<usize>())
+                .max()
+                .unwrap_or(0);
+            too_large(v)?;
+            return Ok(v);
+        }
+        // One document per triple, merged into what the key holds.
+        "json.mset" => {
+            let mut most = 0;
+            for t in args[1..].chunks(3) {
+                let add: usize = t[1..].iter().map(|a| a.len()).sum();
+                too_large(before(&t[0]).saturating_add(add))?;
+                most = most.max(add);
             }
+            return Ok(most);
+        }
+        // Writes at an offset: the string ends at the write's end or where it ended.
+        "setrange" | "setbit" | "bitfield" => {
+            let end = match cmd.name {
+                "setrange" if args.get(3).is_some_and(|v| v.is_empty()) => 0,
+                "setrange" => int(args.get(2)).saturating_add(args.get(3).map_or(0, |v| v.len())),
+                "setbit" => int(args.get(2)) / 8 + 1,
+                _ => bitfield_end(args),
+            };
+            too_large(end)?;
+            too_large(before(&args[1]).max(end))?;
+            return Ok(end);
+        }
+        _ => {}
+    }
+    let add: usize = args[1..].iter().map(|a| a.len()).sum();
+    too_large(add)?;
+    let mut keys: Vec<&Bytes> = cmd
+        .keys_in(args)
+        .iter()
+        .filter_map(|&i| args.get(i))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut estimate = add;
+    for k in keys {
+        estimate = estimate.saturating_add(before(k));
+        too_large(estimate)?;
+    }
+    Ok(add)
+}
+
+/// Where a BITFIELD's writes (SET, INCRBY) end, in bytes: offsets are bits, or a multiple of
+/// the type's width with `#`.
+fn bitfield_end(args: &[Bytes]) -> usize {
+    let mut end = 0usize;
+    let mut i = 2;
+    while i < args.len() {
+        let op = &args[i];
+        if (op.eq_ignore_ascii_case(b"set") || op.eq_ignore_ascii_case(b"incrby"))
+            && i + 2 < args.len()
+        {
+            let bits = std::str::from_utf8(&args[i + 1][1.min(args[i + 1].len())..])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .unwrap_or(0);
+            let off = std::str::from_utf8(&args[i + 2]).unwrap_or("");
+            let off = match off.strip_prefix('#') {
+                Some(n) => n.parse::<usize>().unwrap_or(0).saturating_mul(bits),
+                None => off.parse::<usize>().unwrap_or(0),
+            };
+            end = end.max(off.saturating_add(bits) / 8 + 1);
+            i += 4;
+        } else if op.eq_ignore_ascii_case(b"get") {
+            i += 3;
+        } else {
+            i += 2;
         }
     }
-    None
+    end
 }
 
 fn value_limit_error(limit: usize) -> CmdError {

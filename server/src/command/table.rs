@@ -151,7 +151,7 @@ pub static COMMANDS: &[Cmd] = &[
     c("rename", 3, WRITE, K12, KS_WS, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
     c("renamenx", 3, WRITE | FAST, K12, KS_W, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
     c("copy", -3, W | EXCLUSIVE, K12, KS_WS, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
-    c("move", 3, WF | EXCLUSIVE, K1, KS_W, "generic", "1.0.0", "Moves a key to another database.", keys::move_),
+    c("move", 3, WRITE | FAST | EXCLUSIVE, K1, KS_W, "generic", "1.0.0", "Moves a key to another database.", keys::move_),
     c("expire", -3, WRITE | FAST, K1, KS_W, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", keys::expire),
     c("pexpire", -3, WRITE | FAST, K1, KS_W, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", keys::pexpire),
     c("expireat", -3, WRITE | FAST, K1, KS_W, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
@@ -169,7 +169,7 @@ pub static COMMANDS: &[Cmd] = &[
     // strings
     c("set", -3, W, K1, STR_WS, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
     c("get", 2, RF, K1, STR_R, "string", "1.0.0", "Returns the string value of a key.", strings::get),
-    c("getex", -2, WF, K1, STR_W, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", strings::getex),
+    c("getex", -2, WRITE | FAST, K1, STR_W, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", strings::getex),
     c("getdel", 2, WRITE | FAST, K1, STR_W, "string", "6.2.0", "Returns the string value of a key after deleting the key.", strings::getdel),
     c("getset", 3, WF, K1, STR_W, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", strings::getset),
     c("setnx", 3, WF, K1, STR_W, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", strings::setnx),
