@@ -126,6 +126,10 @@ impl ColdStore {
         opts.set_compression_type(DBCompressionType::None);
         opts.set_max_background_jobs(2);
         opts.set_max_open_files(1024);
+        // Compactions and flushes run all the time while keys spill: keep their read-ahead
+        // and write buffers small, since their memory is outside the block cache's bound.
+        opts.set_compaction_readahead_size(256 << 10);
+        opts.set_writable_file_max_buffer_size(256 << 10);
         opts.set_level_compaction_dynamic_level_bytes(true);
         let memtable = (cache_bytes / 8).clamp(1 << 20, 16 << 20);
         opts.set_write_buffer_size(memtable);
