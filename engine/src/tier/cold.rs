@@ -108,7 +108,12 @@ impl ColdStore {
             })?;
         }
         let cache_bytes = cache_bytes.max(1 << 20);
-        let cache = Cache::new_lru_cache(cache_bytes);
+        // Fewer, larger shards than RocksDB's default 64: a shard must hold a partition or a
+        // data block with room to spare.
+        let mut lru = rocksdb::LruCacheOptions::default();
+        lru.set_capacity(cache_bytes);
+        lru.set_num_shard_bits(4);
+        let cache = Cache::new_lru_cache_opts(&lru);
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
         table.set_block_size(16 << 10);
@@ -119,6 +124,14 @@ impl ColdStore {
         table.set_cache_index_and_filter_blocks_with_high_priority(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
         table.set_optimize_filters_for_memory(true);
+        // Filters and indexes in 4 KiB partitions under a small top level kept in the cache.
+        // Whole, a large file's filter is hundreds of KiB: more than the cache shard it falls
+        // in can hold beside anything else, so it was evicted and read again from disk by
+        // nearly every lookup of a key that is not cold (every new key a write creates).
+        table.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
+        table.set_partition_filters(true);
+        table.set_metadata_block_size(4096);
+        table.set_pin_top_level_index_and_filter(true);
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.set_block_based_table_factory(&table);
