@@ -270,14 +270,11 @@ impl Engine {
         };
         // The header alone, without copying the value; from memory if it can be.
         let stored = tier::cold::cold_key(s.ns, s.dict.hash_key(key), key);
-        let bytes = match t.store.hot_bytes_of(&stored, false) {
-            Some(b) => b,
-            None => {
-                t.stats.sync_reads.fetch_add(1, Ordering::Relaxed);
-                t.store.hot_bytes_of(&stored, true).flatten()
-            }
-        };
-        bytes.unwrap_or(0) as usize
+        t.store
+            .read_counted(&stored, &t.stats.sync_reads, tier::codec::hot_bytes)
+            .ok()
+            .flatten()
+            .unwrap_or(0) as usize
     }
 
     /// Memory that eviction does not count (Redis's `mem_not_counted_for_evict`): the cold

@@ -256,17 +256,14 @@ impl Shard {
         // this shard's cold tier changed since.
         let stored = match crate::tier::stash_take(&cold_key, self.cold_epoch) {
             Some(v) => v,
-            None => match t.store.get_in_memory(&cold_key) {
-                Some(v) => v,
-                None => {
-                    t.stats.sync_reads.fetch_add(1, Ordering::Relaxed);
-                    match t.store.get_stored(&cold_key) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            t.error("reading a cold key", e);
-                            None
-                        }
-                    }
+            None => match t
+                .store
+                .read_counted(&cold_key, &t.stats.sync_reads, <[u8]>::to_vec)
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    t.error("reading a cold key", e);
+                    None
                 }
             },
         };

@@ -212,11 +212,7 @@ impl Shared {
         if let Some(op) = st.overlay.get(stored) {
             return Some(op.value.clone());
         }
-        let dropped = st
-            .dropped
-            .iter()
-            .any(|(a, b)| a.as_slice() <= stored && stored < b.as_slice());
-        dropped.then_some(None)
+        in_ranges(&st.dropped, stored).then_some(None)
     }
 
     /// What overlays RocksDB in `[from, to)`: the waiting ops in order, and the deleted
@@ -276,10 +272,15 @@ pub struct Overlay {
 impl Overlay {
     /// Whether RocksDB's copy of `stored` is deleted by a range not yet written.
     pub fn hides(&self, stored: &[u8]) -> bool {
-        self.dropped
-            .iter()
-            .any(|(a, b)| a.as_slice() <= stored && stored < b.as_slice())
+        in_ranges(&self.dropped, stored)
     }
+}
+
+/// Whether `key` falls in one of the half-open `[from, to)` ranges.
+fn in_ranges(ranges: &[(Vec<u8>, Vec<u8>)], key: &[u8]) -> bool {
+    ranges
+        .iter()
+        .any(|(a, b)| a.as_slice() <= key && key < b.as_slice())
 }
 
 fn span<'a>(from: &'a [u8], to: &'a [u8]) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {

@@ -199,28 +199,54 @@ impl ColdStore {
         self.get_stored(&cold_key(ns, hash, key))
     }
 
+    /// Reads `stored`, the write-behind first, and hands the stored bytes to `f`. With
+    /// `may_block` false the read stays in memory: None when it would need the disk (or met
+    /// another error, which the blocking read meets again).
+    fn read<T>(
+        &self,
+        stored: &[u8],
+        may_block: bool,
+        f: impl Fn(&[u8]) -> T,
+    ) -> Option<Result<Option<T>, Error>> {
+        if let Some(waiting) = self.behind.get(stored) {
+            return Some(Ok(waiting.map(|v| f(&v))));
+        }
+        let mut ro = ReadOptions::default();
+        if !may_block {
+            ro.set_read_tier(ReadTier::BlockCache);
+        }
+        match self.db.get_pinned_opt(stored, &ro) {
+            Ok(v) => Some(Ok(v.map(|v| f(&v)))),
+            Err(_) if !may_block => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// The value under an already built stored key ([`cold_key`]).
     pub fn get_stored(&self, stored: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        if let Some(waiting) = self.behind.get(stored) {
-            return Ok(waiting.map(|v| v.to_vec()));
-        }
-        Ok(self.db.get_pinned(stored)?.map(|v| v.to_vec()))
+        self.read(stored, true, <[u8]>::to_vec)
+            .expect("a blocking read answers")
     }
 
     /// A memory-only read: `Some` with the value (itself None when absent) if no I/O was
     /// needed, None if reading it would need the disk.
     pub fn get_in_memory(&self, stored: &[u8]) -> Option<Option<Vec<u8>>> {
-        if let Some(waiting) = self.behind.get(stored) {
-            return Some(waiting.map(|v| v.to_vec()));
+        self.read(stored, false, <[u8]>::to_vec)?.ok()
+    }
+
+    /// Reads `stored` from memory if it can, else from disk, counting the read that needed the
+    /// disk in `sync_reads` (the caller runs on an I/O thread, with no prefetch to use).
+    pub fn read_counted<T>(
+        &self,
+        stored: &[u8],
+        sync_reads: &std::sync::atomic::AtomicU64,
+        f: impl Fn(&[u8]) -> T,
+    ) -> Result<Option<T>, Error> {
+        if let Some(Ok(v)) = self.read(stored, false, &f) {
+            return Ok(v);
         }
-        let mut ro = ReadOptions::default();
-        ro.set_read_tier(ReadTier::BlockCache);
-        // An error is Incomplete (the block is not in memory), or anything else, which shows
-        // again on the real read.
-        self.db
-            .get_pinned_opt(stored, &ro)
-            .ok()
-            .map(|v| v.map(|v| v.to_vec()))
+        sync_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.read(stored, true, f).expect("a blocking read answers")
     }
 
     /// Stores a value, seen by reads at once and written to RocksDB by the writer thread.
@@ -243,23 +269,6 @@ impl ColdStore {
     /// 30 s (see [`behind::Shared::flush`]).
     pub fn flush(&self) -> bool {
         self.behind.flush()
-    }
-
-    /// The RAM bytes a stored value took when it was spilled (its header's field), read
-    /// without copying the value: `Some(None)` when absent, None when reading it would need
-    /// the disk and `may_block` is false.
-    pub fn hot_bytes_of(&self, stored: &[u8], may_block: bool) -> Option<Option<u64>> {
-        if let Some(waiting) = self.behind.get(stored) {
-            return Some(waiting.map(|v| super::codec::hot_bytes(&v)));
-        }
-        let mut ro = ReadOptions::default();
-        if !may_block {
-            ro.set_read_tier(ReadTier::BlockCache);
-        }
-        self.db
-            .get_pinned_opt(stored, &ro)
-            .ok()
-            .map(|v| v.map(|v| super::codec::hot_bytes(&v)))
     }
 
     /// Visits the keys of `ns` whose reversed hash is in `[from, to)` (to the namespace's end
