@@ -326,7 +326,7 @@ fn a_value_read_ahead_is_not_used_once_the_key_changed() {
     assert!(eng.spill_key(0, b"k"));
     strata_engine::tier::stash_clear();
     // Probed while cold: the value is in the memtable, so it is read ahead and kept.
-    assert!(eng.cold_prefetch(0, b"k").is_none());
+    keep_read(eng.cold_prefetch(0, b"k"));
     // Then changed and spilled again by another thread (whose fault-in cannot see this
     // thread's read-ahead) before the command that probed runs.
     std::thread::scope(|s| {
@@ -339,8 +339,23 @@ fn a_value_read_ahead_is_not_used_once_the_key_changed() {
     // Unchanged, the read-ahead value is the one used.
     assert!(eng.spill_key(0, b"k"));
     strata_engine::tier::stash_clear();
-    assert!(eng.cold_prefetch(0, b"k").is_none());
+    keep_read(eng.cold_prefetch(0, b"k"));
+    let used = || tier_of(&eng).stats.reads_ahead_used.load(std::sync::atomic::Ordering::Relaxed);
+    let before = used();
     assert_eq!(read(), Some(b"new".to_vec()));
+    assert_eq!(used(), before + 1);
+}
+
+/// Keeps a read the probe did without I/O for the next fault-in.
+fn keep_read(ahead: Option<strata_engine::tier::Ahead>) {
+    match ahead {
+        Some(strata_engine::tier::Ahead::Read(f)) => f.keep(),
+        _ => panic!("expected a read done in memory"),
+    }
+}
+
+fn tier_of(eng: &Engine) -> Arc<Tier> {
+    eng.tier.clone().unwrap()
 }
 
 /// A read the prefetch did on a thread that may block comes back to the command's thread
@@ -357,9 +372,9 @@ fn a_value_prefetched_from_disk_is_not_used_once_the_key_changed() {
     // Out of the memtable into a table file whose blocks are not cached: reading needs I/O.
     tier.store.compact();
     strata_engine::tier::stash_clear();
-    let p = eng
-        .cold_prefetch(0, b"k")
-        .expect("a read that needs the disk");
+    let Some(strata_engine::tier::Ahead::Disk(p)) = eng.cold_prefetch(0, b"k") else {
+        panic!("expected a read that needs the disk");
+    };
     let fetched = p.run().expect("the read");
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -369,4 +384,44 @@ fn a_value_prefetched_from_disk_is_not_used_once_the_key_changed() {
     });
     fetched.keep();
     assert_eq!(read(), Some(b"new".to_vec()));
+}
+
+/// Spills of other keys in the same shard, which go on all the time under memory pressure,
+/// leave a read-ahead usable: only a write in the key's own stripe (1 in 64 of the shard's
+/// keys) makes it stale.
+#[test]
+fn a_value_read_ahead_survives_spills_of_other_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = Arc::new(Tier::open(&dir.path().join("cold"), 8 << 20, 1024).unwrap());
+    let eng = Engine::open(
+        EngineConfig {
+            shards: 1,
+            tier: Some(tier.clone()),
+            ..Default::default()
+        },
+        None,
+    );
+    let used = || tier.stats.reads_ahead_used.load(std::sync::atomic::Ordering::Relaxed);
+    set_k(&eng, "v");
+    let trials = 20;
+    let before = used();
+    for i in 0..trials {
+        assert!(eng.spill_key(0, b"k"));
+        strata_engine::tier::stash_clear();
+        keep_read(eng.cold_prefetch(0, b"k"));
+        let other = format!("other:{i}");
+        eng.apply(&Effect::Set {
+            db: 0,
+            key: other.clone().into_bytes(),
+            value: "x".into(),
+            expire_at: 0,
+            keep_ttl: false,
+        })
+        .unwrap();
+        assert!(eng.spill_key(0, other.as_bytes()));
+        assert_eq!(read_k(&eng), Some(b"v".to_vec()));
+    }
+    // With one counter per shard this is 0; with 64 stripes, 20 less the trials whose other
+    // key shares the stripe (each 1 in 64).
+    assert!(used() - before >= 15, "{} of {trials}", used() - before);
 }

@@ -315,7 +315,7 @@ fn over_query_limit(srv: &Server, client: &Client, rbuf: &BytesMut) -> bool {
 type Parsed = Result<Vec<bytes::Bytes>, crate::resp::parse::ProtocolError>;
 
 /// How many pipelined commands are parsed ahead of running them while keys are in the cold
-/// tier: their cold reads then take one trip to the blocking pool together.
+/// tier: their cold reads then take one trip to the cold tier's reader threads together.
 const PARSE_AHEAD: usize = 64;
 
 /// Parses the complete commands at the front of `rbuf` into `parsed`: one, or up to
@@ -361,12 +361,14 @@ fn parse_ahead(
 }
 
 /// With a cold tier: reads the cold keys of the parsed commands that would wait for the disk,
-/// all in one task on tokio's blocking pool, and keeps the values for the commands, which
+/// all in one job on the cold tier's reader threads, and keeps the values for the commands, which
 /// fault their keys in on this I/O thread; this thread's other connections do not wait for
 /// the disk meanwhile.
 async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>) {
-    strata_engine::tier::stash_clear();
-    let mut reads = Vec::new();
+    use strata_engine::tier::{stash_clear, Ahead, Fetched};
+    // Read without I/O, and to read on a reader thread. Kept here, not in the thread's stash,
+    // until the commands run: other connections of this thread probe while this one waits.
+    let (mut done, mut reads) = (Vec::new(), Vec::new());
     // As many keys as the stash keeps: reads beyond that would be done again anyway.
     let keys = parsed
         .iter()
@@ -381,19 +383,29 @@ async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>)
     for key in keys {
         // A batch that changes database (SELECT) reads the rest in the wrong one: only a
         // missed head start.
-        reads.extend(srv.engine.cold_prefetch(client.db, key));
+        match srv.engine.cold_prefetch(client.db, key) {
+            Some(Ahead::Read(f)) => done.push(f),
+            Some(Ahead::Disk(p)) => reads.push(p),
+            None => {}
+        }
     }
-    if reads.is_empty() {
-        return;
+    if let (false, Some(tier)) = (reads.is_empty(), &srv.engine.tier) {
+        let read = move || {
+            reads
+                .into_iter()
+                .filter_map(|p| p.run())
+                .collect::<Vec<_>>()
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if tier.readers.run(move || {
+            let _ = tx.send(read());
+        }) {
+            if let Ok(fetched) = rx.await {
+                done.extend(fetched);
+            }
+        }
     }
-    let read = move || {
-        reads
-            .into_iter()
-            .filter_map(|p| p.run())
-            .collect::<Vec<_>>()
-    };
-    if let Ok(fetched) = tokio::task::spawn_blocking(read).await {
-        // The commands use these reads instead of reading again.
-        fetched.into_iter().for_each(|f| f.keep());
-    }
+    // The commands use these reads instead of reading again.
+    stash_clear();
+    done.into_iter().for_each(Fetched::keep);
 }

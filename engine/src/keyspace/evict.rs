@@ -415,13 +415,13 @@ impl Engine {
         n
     }
 
-    /// For a key of database `db` that is only in the cold tier and whose read would wait for
-    /// the disk, the read to do first on a thread that may block; None when the read needs no
-    /// I/O (the key is hot, absent from a shard without cold keys, in a memtable, in the block
-    /// cache, or ruled out by the filters). A read done here without I/O, or done by the
-    /// prefetch and handed back ([`crate::tier::Fetched::keep`]), is kept for the command's
-    /// fault-in on this thread (see `tier::stash_take`).
-    pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Prefetch> {
+    /// Reads ahead a key of database `db` that may be only in the cold tier: None when there
+    /// is nothing to read (the key is hot, or its shard has no cold keys); the value (or its
+    /// absence) when the read needed no I/O (a memtable, the block cache, the filters); else
+    /// the read to do on a thread that may block. What is read, here or by that thread, is
+    /// handed to the command's fault-in on this thread with [`crate::tier::Fetched::keep`]
+    /// (see `tier::stash_take`).
+    pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Ahead> {
         let t = self.tier.as_ref().filter(|t| t.active())?;
         let d = self.dbs.get(db)?;
         let (stored, epoch) = {
@@ -429,19 +429,16 @@ impl Engine {
             if s.cold == 0 || s.dict.get(key).is_some() {
                 return None;
             }
+            let hash = s.dict.hash_key(key);
             (
-                crate::tier::cold::cold_key(s.ns, s.dict.hash_key(key), key),
-                s.cold_epoch,
+                crate::tier::cold::cold_key(s.ns, hash, key),
+                s.cold_epoch(hash),
             )
         };
-        match t.store.get_in_memory(&stored) {
-            Some(value) => {
-                // Read without I/O: the command uses this read rather than a second one.
-                crate::tier::stash_put(epoch, stored, value);
-                None
-            }
-            None => Some(crate::tier::Prefetch::new(t.clone(), stored, epoch)),
-        }
+        Some(match t.store.get_in_memory(&stored) {
+            Some(value) => crate::tier::Ahead::Read(crate::tier::Fetched::new(epoch, stored, value)),
+            None => crate::tier::Ahead::Disk(crate::tier::Prefetch::new(t.clone(), stored, epoch)),
+        })
     }
 
     /// Keys in RAM and keys only in the cold tier, over every database.

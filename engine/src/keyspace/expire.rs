@@ -66,8 +66,9 @@ impl Engine {
         }
         let mut effects = Vec::with_capacity(expired.len());
         for k in &expired {
-            shard.cold_epoch += 1;
-            if let Err(e) = t.store.delete(shard.ns, shard.dict.hash_key(k), k) {
+            let hash = shard.dict.hash_key(k);
+            shard.bump_cold_epoch(hash);
+            if let Err(e) = t.store.delete(shard.ns, hash, k) {
                 t.error("deleting an expired cold key", e);
                 continue;
             }

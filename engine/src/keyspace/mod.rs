@@ -67,9 +67,11 @@ pub struct Shard {
     pub(crate) cold_volatile: usize,
     /// Where active expiry resumes its walk of the cold keys (a reversed hash).
     pub(crate) cold_cursor: u64,
-    /// Bumped by every write to this shard's part of the cold tier, so a value read ahead
-    /// (the prefetch probe) is used only if nothing changed since.
-    pub(crate) cold_epoch: u64,
+    /// Counters bumped by every write to this shard's part of the cold tier, one per stripe of
+    /// keys (by hash), so a value read ahead (the prefetch probe) is used only if nothing of
+    /// its stripe changed since. Striped because spills go on all the time under memory
+    /// pressure: with one counter, most reads ahead were stale before their command ran.
+    cold_epochs: Box<[u64; EPOCH_STRIPES]>,
     /// This shard's namespace in the cold tier; a flush gives it a new one.
     pub(crate) ns: u32,
     pub(crate) tier: Option<std::sync::Arc<crate::tier::Tier>>,
@@ -80,6 +82,14 @@ pub struct Shard {
     /// How many of its database's shards have `occupied` set (changed only as a flag flips,
     /// under that shard's lock).
     pub(crate) db_occupied: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Stripes of [`Shard::cold_epoch`].
+const EPOCH_STRIPES: usize = 64;
+
+fn stripe(hash: u64) -> usize {
+    // The top bits: the table's bucket index uses the low ones.
+    (hash >> 58) as usize % EPOCH_STRIPES
 }
 
 impl Shard {
@@ -102,7 +112,7 @@ impl Shard {
             cold: 0,
             cold_volatile: 0,
             cold_cursor: 0,
-            cold_epoch: 0,
+            cold_epochs: Box::new([0; EPOCH_STRIPES]),
             ns: tier.as_ref().map_or(0, |t| t.new_ns()),
             tier,
         }
@@ -125,9 +135,19 @@ impl Shard {
         self.cold
     }
 
+    /// The cold-tier write counter of the stripe of keys whose table hash is `hash`.
+    pub(crate) fn cold_epoch(&self, hash: u64) -> u64 {
+        self.cold_epochs[stripe(hash)]
+    }
+
+    /// Records a write to the cold copy of a key whose table hash is `hash`.
+    pub(crate) fn bump_cold_epoch(&mut self, hash: u64) {
+        self.cold_epochs[stripe(hash)] += 1;
+    }
+
     /// Deletes the cold copy of a hot key that has one, before the key changes.
     fn drop_cold_copy(&mut self, key: &[u8]) {
-        self.cold_epoch += 1;
+        self.bump_cold_epoch(self.dict.hash_key(key));
         if let Some(t) = &self.tier {
             if let Err(e) = t.store.delete(self.ns, self.dict.hash_key(key), key) {
                 t.error("deleting a cold copy", e);
@@ -254,8 +274,11 @@ impl Shard {
         let cold_key = crate::tier::cold::cold_key(self.ns, hash, key);
         // The connection may have read it a moment ago (its prefetch probe), with nothing in
         // this shard's cold tier changed since.
-        let stored = match crate::tier::stash_take(&cold_key, self.cold_epoch) {
-            Some(v) => v,
+        let stored = match crate::tier::stash_take(&cold_key, self.cold_epoch(hash)) {
+            Some(v) => {
+                t.stats.reads_ahead_used.fetch_add(1, Ordering::Relaxed);
+                v
+            }
             None => match t
                 .store
                 .read_counted(&cold_key, &t.stats.sync_reads, <[u8]>::to_vec)
@@ -300,7 +323,7 @@ impl Shard {
             t.stats.clean_drops.fetch_add(1, Ordering::Relaxed);
         } else {
             let stored = crate::tier::codec::encode(e, bytes);
-            self.cold_epoch += 1;
+            self.bump_cold_epoch(self.dict.hash_key(key));
             if !t.active() {
                 t.spilled.store(true, Ordering::Relaxed);
             }
@@ -426,7 +449,7 @@ impl Shard {
         if let Some(t) = &self.tier {
             t.store.delete_ns(self.ns);
             self.ns = t.new_ns();
-            self.cold_epoch += 1;
+            self.cold_epochs.iter_mut().for_each(|e| *e += 1);
             self.cold = 0;
             self.cold_volatile = 0;
             self.cold_cursor = 0;

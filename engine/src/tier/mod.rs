@@ -25,6 +25,7 @@
 pub mod behind;
 pub mod codec;
 pub mod cold;
+pub mod readers;
 pub mod simulate;
 pub mod sketch;
 
@@ -46,6 +47,8 @@ pub struct TierStats {
     /// Cold reads that needed the disk on the thread running the command, for want of a
     /// prefetch (inside MULTI/EXEC and scripts, undeclared keys, a prefetch gone stale).
     pub sync_reads: AtomicU64,
+    /// Fault-ins that used a value read ahead (in memory or by a prefetch) instead of reading.
+    pub reads_ahead_used: AtomicU64,
     pub errors: AtomicU64,
 }
 
@@ -132,8 +135,9 @@ impl Admission {
 }
 
 /// Values a connection read from the cold tier just before running a command (its
-/// prefetch probe), each with its shard's `cold_epoch` at the time: the command's fault-in
-/// uses one instead of reading again if the epoch has not moved. Per thread, since the command
+/// prefetch probe), each with its key's cold-tier write counter at the time
+/// (`Shard::cold_epoch`): the command's fault-in uses one instead of reading again if the
+/// counter has not moved. Per thread, since the command
 /// runs on the thread that probed; cleared before each probe, so it holds the keys of one
 /// batch of pipelined commands (at most [`STASH_MAX`]).
 struct Stashed {
@@ -177,12 +181,20 @@ pub(crate) fn stash_take(stored_key: &[u8], epoch: u64) -> Option<Option<Vec<u8>
     })
 }
 
+/// What [`crate::Engine::cold_prefetch`] found for a cold key.
+pub enum Ahead {
+    /// Read already, without I/O: keep it for the command.
+    Read(Fetched),
+    /// Needs the disk: run it on a reader thread first.
+    Disk(Prefetch),
+}
+
 /// A cold read that would wait for the disk, to be done on a thread that may block
 /// ([`crate::Engine::cold_prefetch`]).
 pub struct Prefetch {
     tier: std::sync::Arc<Tier>,
     stored: Vec<u8>,
-    /// The shard's `cold_epoch` when the key was found cold.
+    /// The key's `Shard::cold_epoch` when it was found cold.
     epoch: u64,
 }
 
@@ -216,6 +228,14 @@ pub struct Fetched {
 }
 
 impl Fetched {
+    pub(crate) fn new(epoch: u64, stored: Vec<u8>, value: Option<Vec<u8>>) -> Fetched {
+        Fetched {
+            epoch,
+            stored,
+            value,
+        }
+    }
+
     /// Keeps the read for the command's fault-in, on the I/O thread that will run it: used
     /// only if nothing in the key's shard moved between tiers since the key was found cold.
     pub fn keep(self) {
@@ -223,8 +243,13 @@ impl Fetched {
     }
 }
 
+/// Reader threads: one per core of the machine this was measured on.
+const READERS: usize = 2;
+
 pub struct Tier {
     pub store: cold::ColdStore,
+    /// Where cold reads that may wait for the disk run.
+    pub readers: readers::Readers,
     next_ns: AtomicU32,
     pub sketch: sketch::FrequencySketch,
     admission: AtomicU8,
@@ -248,6 +273,7 @@ impl Tier {
     pub fn open(path: &Path, cache_bytes: usize, keys: usize) -> Result<Tier, String> {
         Ok(Tier {
             store: cold::ColdStore::open(path, cache_bytes)?,
+            readers: readers::Readers::start(READERS)?,
             next_ns: AtomicU32::new(1),
             sketch: sketch::FrequencySketch::new(keys),
             admission: AtomicU8::new(Admission::TinyLfu as u8),
