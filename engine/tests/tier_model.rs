@@ -340,7 +340,12 @@ fn a_value_read_ahead_is_not_used_once_the_key_changed() {
     assert!(eng.spill_key(0, b"k"));
     strata_engine::tier::stash_clear();
     keep_read(eng.cold_prefetch(0, b"k"));
-    let used = || tier_of(&eng).stats.reads_ahead_used.load(std::sync::atomic::Ordering::Relaxed);
+    let used = || {
+        tier_of(&eng)
+            .stats
+            .reads_ahead_used
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     let before = used();
     assert_eq!(read(), Some(b"new".to_vec()));
     assert_eq!(used(), before + 1);
@@ -401,7 +406,11 @@ fn a_value_read_ahead_survives_spills_of_other_keys() {
         },
         None,
     );
-    let used = || tier.stats.reads_ahead_used.load(std::sync::atomic::Ordering::Relaxed);
+    let used = || {
+        tier.stats
+            .reads_ahead_used
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     set_k(&eng, "v");
     let trials = 20;
     let before = used();

@@ -436,7 +436,9 @@ impl Engine {
             )
         };
         Some(match t.store.get_in_memory(&stored) {
-            Some(value) => crate::tier::Ahead::Read(crate::tier::Fetched::new(epoch, stored, value)),
+            Some(value) => {
+                crate::tier::Ahead::Read(crate::tier::Fetched::new(epoch, stored, value))
+            }
             None => crate::tier::Ahead::Disk(crate::tier::Prefetch::new(t.clone(), stored, epoch)),
         })
     }
