@@ -417,8 +417,9 @@ impl Engine {
 
     /// Reads ahead a key of database `db` that may be only in the cold tier: None when there
     /// is nothing to read (the key is hot, or its shard has no cold keys); the value (or its
-    /// absence) when the read needed no I/O (a memtable, the block cache, the filters); else
-    /// the read to do on a thread that may block. What is read, here or by that thread, is
+    /// absence) when the read needed no I/O (a memtable, the block cache, the filters); else,
+    /// or when this thread's memory-only reads have mostly missed lately
+    /// (`tier::probe_first`), the read to do on a thread that may block. What is read, here or by that thread, is
     /// handed to the command's fault-in on this thread with [`crate::tier::Fetched::keep`]
     /// (see `tier::stash_take`).
     pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Ahead> {
@@ -435,12 +436,20 @@ impl Engine {
                 s.cold_epoch(hash),
             )
         };
-        Some(match t.store.get_in_memory(&stored) {
-            Some(value) => {
-                crate::tier::Ahead::Read(crate::tier::Fetched::new(epoch, stored, value))
+        if crate::tier::probe_first() {
+            let read = t.store.get_in_memory(&stored);
+            crate::tier::probe_done(read.is_none());
+            if let Some(value) = read {
+                return Some(crate::tier::Ahead::Read(crate::tier::Fetched::new(
+                    epoch, stored, value,
+                )));
             }
-            None => crate::tier::Ahead::Disk(crate::tier::Prefetch::new(t.clone(), stored, epoch)),
-        })
+        }
+        Some(crate::tier::Ahead::Disk(crate::tier::Prefetch::new(
+            t.clone(),
+            stored,
+            epoch,
+        )))
     }
 
     /// Keys in RAM and keys only in the cold tier, over every database.

@@ -153,6 +153,48 @@ thread_local! {
     static STASH: std::cell::RefCell<Vec<Stashed>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// This thread's memory-only probes (see [`probe_first`]): how many were made and how many
+/// found they needed the disk, halved now and then so they follow the workload; and a tick.
+#[derive(Clone, Copy)]
+struct Probes {
+    made: u32,
+    missed: u32,
+    tick: u32,
+}
+
+thread_local! {
+    static PROBES: std::cell::Cell<Probes> =
+        const { std::cell::Cell::new(Probes { made: 0, missed: 0, tick: 0 }) };
+}
+
+/// Whether a cold read ahead should first try memory only (a memtable, the block cache, the
+/// filters) before going to a reader thread. A probe that misses costs most of a RocksDB
+/// lookup on the I/O thread, then the reader does that lookup again: while most of this
+/// thread's recent probes missed (reads of keys spread over more data than the cache holds),
+/// reads go to a reader straight away, and only every 16th probes, to notice a change.
+pub(crate) fn probe_first() -> bool {
+    PROBES.with(|p| {
+        let mut x = p.get();
+        x.tick = x.tick.wrapping_add(1);
+        p.set(x);
+        x.missed * 2 <= x.made || x.tick % 16 == 0
+    })
+}
+
+/// Records a probe's outcome.
+pub(crate) fn probe_done(missed: bool) {
+    PROBES.with(|p| {
+        let mut x = p.get();
+        x.made += 1;
+        x.missed += missed as u32;
+        if x.made >= 256 {
+            x.made /= 2;
+            x.missed /= 2;
+        }
+        p.set(x);
+    })
+}
+
 /// Forgets what the last probe read.
 pub fn stash_clear() {
     STASH.with(|s| s.borrow_mut().clear());
@@ -341,6 +383,22 @@ impl Tier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probes_stop_while_they_miss_and_resume_once_they_hit() {
+        // A fresh thread: no history, so it probes.
+        std::thread::spawn(|| {
+            assert!((0..32).all(|_| probe_first()));
+            (0..100).for_each(|_| probe_done(true));
+            let probed = (0..160).filter(|_| probe_first()).count();
+            assert_eq!(probed, 10, "only every 16th while probes miss");
+            // The workload changes: probes that are still made now hit.
+            (0..300).for_each(|_| probe_done(false));
+            assert!((0..32).all(|_| probe_first()));
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn histogram_percentiles_fall_in_the_right_bucket() {
