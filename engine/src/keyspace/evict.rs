@@ -415,13 +415,15 @@ impl Engine {
         n
     }
 
-    /// Reads ahead a key of database `db` that may be only in the cold tier: None when there
-    /// is nothing to read (the key is hot, or its shard has no cold keys); the value (or its
-    /// absence) when the read needed no I/O (a memtable, the block cache, the filters); else,
-    /// or when this thread's memory-only reads have mostly missed lately
-    /// (`tier::probe_first`), the read to do on a thread that may block. What is read, here or by that thread, is
-    /// handed to the command's fault-in on this thread with [`crate::tier::Fetched::keep`]
-    /// (see `tier::stash_take`).
+    /// Reads ahead a key of database `db` that may be only in the cold tier:
+    /// - None when there is nothing to read (the key is hot, or its shard has no cold keys);
+    /// - the value, or its absence, when the read needed no I/O (a memtable, the block cache,
+    ///   the filters);
+    /// - else, or when this thread's memory-only reads have mostly missed lately
+    ///   (`tier::probe_first`), the read to do on a thread that may block.
+    ///
+    /// What is read, here or by that thread, is handed to the command's fault-in on this
+    /// thread with [`crate::tier::Fetched::keep`] (see `tier::stash_take`).
     pub fn cold_prefetch(&self, db: usize, key: &[u8]) -> Option<crate::tier::Ahead> {
         let t = self.tier.as_ref().filter(|t| t.active())?;
         let d = self.dbs.get(db)?;

@@ -134,12 +134,12 @@ impl Admission {
     }
 }
 
-/// Values a connection read from the cold tier just before running a command (its
-/// prefetch probe), each with its key's cold-tier write counter at the time
-/// (`Shard::cold_epoch`): the command's fault-in uses one instead of reading again if the
-/// counter has not moved. Per thread, since the command
-/// runs on the thread that probed; cleared before each probe, so it holds the keys of one
-/// batch of pipelined commands (at most [`STASH_MAX`]).
+/// Values a connection read from the cold tier just before running its commands (its read
+/// ahead), each with its key's cold-tier write counter at the time (`Shard::cold_epoch`):
+/// the command's fault-in uses one instead of reading again if the counter has not moved.
+/// Per thread, since the commands run on the connection's thread; refilled just before a
+/// connection runs a batch, so it holds the keys of one batch of pipelined commands (at most
+/// [`STASH_MAX`]).
 struct Stashed {
     epoch: u64,
     stored_key: Vec<u8>,

@@ -25,7 +25,9 @@ impl Readers {
                 .name(format!("strata-cold-read-{i}"))
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
-                        job();
+                        // A job that panics is lost (its caller sees its reply channel
+                        // closed and reads on its own thread); the reader goes on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                     }
                 })
                 .map_err(|e| format!("cannot start a cold-tier reader thread: {e}"))?;
@@ -33,8 +35,8 @@ impl Readers {
         Ok(Readers { tx })
     }
 
-    /// Queues `job` for a reader. The threads live as long as the pool, so this fails only
-    /// if one of them panicked out of a job and took the channel's last receiver with it.
+    /// Queues `job` for a reader. False only if every reader thread is gone, which a job's
+    /// panic does not cause.
     pub fn run(&self, job: impl FnOnce() + Send + 'static) -> bool {
         self.tx.send(Box::new(job)).is_ok()
     }
@@ -55,9 +57,16 @@ mod tests {
                 tx.send((i, name)).unwrap();
             }));
         }
+        // A panicking job takes no reader with it.
+        for _ in 0..4 {
+            assert!(pool.run(|| panic!("a job that fails")));
+        }
+        let tx2 = tx.clone();
+        assert!(pool.run(move || tx2.send((100, Some("after".into()))).unwrap()));
         drop(tx);
         let mut seen: Vec<_> = rx.iter().collect();
         seen.sort();
+        assert_eq!(seen.pop(), Some((100, Some("after".into()))));
         assert_eq!(seen.len(), 100);
         for (n, (i, name)) in seen.into_iter().enumerate() {
             assert_eq!(i, n);
