@@ -289,8 +289,9 @@ fn main() {
             .name(format!("strata-io-{t}"))
             .spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
-                    // Cold-tier reads that need the disk run here (prefetches): a few threads
-                    // are enough, and each one more costs a stack and a malloc arena.
+                    // Nothing of Strata's runs on tokio's blocking pool (cold-tier reads have
+                    // their own threads): keep it small, each thread costs a stack and a
+                    // malloc arena.
                     .max_blocking_threads(4)
                     .enable_all()
                     .build()
