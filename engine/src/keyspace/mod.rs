@@ -147,9 +147,10 @@ impl Shard {
 
     /// Deletes the cold copy of a hot key that has one, before the key changes.
     fn drop_cold_copy(&mut self, key: &[u8]) {
-        self.bump_cold_epoch(self.dict.hash_key(key));
+        let hash = self.dict.hash_key(key);
+        self.bump_cold_epoch(hash);
         if let Some(t) = &self.tier {
-            if let Err(e) = t.store.delete(self.ns, self.dict.hash_key(key), key) {
+            if let Err(e) = t.store.delete(self.ns, hash, key) {
                 t.error("deleting a cold copy", e);
             }
         }
@@ -323,12 +324,13 @@ impl Shard {
             t.stats.clean_drops.fetch_add(1, Ordering::Relaxed);
         } else {
             let stored = crate::tier::codec::encode(e, bytes);
-            self.bump_cold_epoch(self.dict.hash_key(key));
+            let hash = self.dict.hash_key(key);
+            self.bump_cold_epoch(hash);
             if !t.active() {
                 t.spilled.store(true, Ordering::Relaxed);
             }
             let len = stored.len();
-            if let Err(err) = t.store.put(self.ns, self.dict.hash_key(key), key, stored) {
+            if let Err(err) = t.store.put(self.ns, hash, key, stored) {
                 t.error("spilling a key", err);
                 return None;
             }

@@ -42,7 +42,8 @@ pub struct TierStats {
     pub admission_rejects: AtomicU64,
     pub cold_reads: AtomicU64,
     pub cold_misses: AtomicU64,
-    /// Cold reads done ahead on a blocking thread because they needed the disk.
+    /// Cold reads done ahead on a reader thread: those that needed the disk, and all of
+    /// them while an I/O thread skips its memory-only probes (see [`probe_first`]).
     pub prefetches: AtomicU64,
     /// Cold reads that needed the disk on the thread running the command, for want of a
     /// prefetch (inside MULTI/EXEC and scripts, undeclared keys, a prefetch gone stale).
@@ -279,7 +280,8 @@ impl Fetched {
     }
 
     /// Keeps the read for the command's fault-in, on the I/O thread that will run it: used
-    /// only if nothing in the key's shard moved between tiers since the key was found cold.
+    /// only if nothing in the key's stripe of its shard moved between tiers since the key was
+    /// found cold (`Shard::cold_epoch`).
     pub fn keep(self) {
         stash_put(self.epoch, self.stored, self.value);
     }
