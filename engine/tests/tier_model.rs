@@ -294,6 +294,70 @@ fn a_spilled_key_reads_back_and_a_read_through_leaves_it_cold_under_pressure() {
     );
 }
 
+/// Under pressure a faulted key is compared with the last key eviction spilled: it stays
+/// in RAM only if the sketch counts it more often than that victim.
+#[test]
+fn admission_compares_a_faulted_key_with_the_last_victim_spilled() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, eng) = engines(dir.path());
+    let t = tier_of(&eng);
+    let set = |k: &str| {
+        eng.apply(&Effect::Set {
+            db: 0,
+            key: k.into(),
+            value: "v".into(),
+            expire_at: 0,
+            keep_ttl: false,
+        })
+        .unwrap()
+    };
+    let read = |k: &str| {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[k.as_bytes()], &mut fx);
+        assert!(g.get(k.as_bytes()).is_some());
+    };
+    let hash = |k: &str| {
+        let mut fx = Effects::default();
+        let h = eng.lock(0, &[k.as_bytes()], &mut fx).hash_of(k.as_bytes());
+        h
+    };
+    set("a");
+    assert!(eng.spill_key(0, b"a"));
+    let hot: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+    for k in &hot {
+        set(k);
+        for _ in 0..5 {
+            read(k);
+        }
+    }
+    // Hashed now: locking a cold key would fault it in.
+    let hashes: Vec<u64> = hot.iter().map(|k| hash(k)).collect();
+    let nobody = hash("nobody");
+    assert_eq!(
+        t.last_victim(),
+        None,
+        "a spill by hand is not eviction's choice"
+    );
+    t.pressure.store(true, Relaxed);
+    assert!(eng.evict_one());
+    let (hot_now, _) = eng.tier_keys();
+    assert!(hot_now < 40, "eviction spilled some keys");
+    let victim = t.last_victim().expect("eviction notes its victim");
+    assert!(hashes.contains(&victim));
+    // Read once, `a` is less frequent than the victim (read five times): it goes back.
+    let rejects = t.stats.admission_rejects.load(Relaxed);
+    read("a");
+    assert_eq!(t.stats.admission_rejects.load(Relaxed), rejects + 1);
+    assert_eq!(eng.tier_keys(), (hot_now, 41 - hot_now));
+    // Against a victim never asked for, the same key (now read twice) stays.
+    t.note_victim(nobody);
+    let promotions = t.stats.promotions.load(Relaxed);
+    read("a");
+    assert_eq!(t.stats.promotions.load(Relaxed), promotions + 1);
+    assert_eq!(eng.tier_keys(), (hot_now + 1, 40 - hot_now));
+}
+
 /// Sets key `k` of database 0 to `v`, as a replayed write.
 fn set_k(eng: &Engine, v: &str) {
     eng.apply(&Effect::Set {

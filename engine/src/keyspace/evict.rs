@@ -471,7 +471,11 @@ impl Engine {
         let mut shard = self.dbs[c.db].shards[c.shard].lock();
         self.before_shard_write(c.db, c.shard, &shard);
         if spilling {
-            return shard.spill(&c.key).is_some();
+            let spilled = shard.spill(&c.key).is_some();
+            if let (true, Some(t)) = (spilled, &self.tier) {
+                t.note_victim(shard.dict.hash_key(&c.key));
+            }
+            return spilled;
         }
         if shard.remove(&c.key).is_none() {
             return false;

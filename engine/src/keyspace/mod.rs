@@ -844,12 +844,17 @@ impl<'a> Guard<'a> {
 }
 
 /// TinyLFU admission of a faulted key: free while memory is not short; under pressure, only
-/// if it has been asked for more often lately than a few keys of its shard it could push out.
+/// if it has been asked for more often lately than the last key eviction spilled, which
+/// stands for the key it would push out. Until eviction has spilled a key, the least
+/// frequent of a few keys of the shard stands in.
 fn admit(t: &crate::tier::Tier, shard: &Shard, key: &[u8]) -> bool {
     if t.admission() == crate::tier::Admission::Always || !t.pressure.load(Ordering::Relaxed) {
         return true;
     }
     let candidate = t.sketch.frequency(shard.dict.hash_key(key));
+    if let Some(v) = t.last_victim() {
+        return candidate > t.sketch.frequency(v);
+    }
     let mut victim: Option<u8> = None;
     let mut rng = rand::thread_rng();
     let mut next = || rand::Rng::gen::<u64>(&mut rng);

@@ -303,6 +303,10 @@ pub struct Tier {
     pub max_value: AtomicU64,
     /// Set while memory is over the limit: admission then has to choose.
     pub pressure: AtomicBool,
+    /// The hash of the key eviction spilled last, and whether there is one: admission
+    /// compares a faulted key with it (see [`Tier::note_victim`]).
+    victim: AtomicU64,
+    victim_known: AtomicBool,
     /// Set by the first spill: until then commands skip the tier's work (the sketch, the
     /// cold lookups) entirely, so a server that never spills pays nothing for it.
     pub spilled: AtomicBool,
@@ -324,11 +328,29 @@ impl Tier {
             max_size: AtomicU64::new(0),
             max_value: AtomicU64::new(0),
             pressure: AtomicBool::new(false),
+            victim: AtomicU64::new(0),
+            victim_known: AtomicBool::new(false),
             spilled: AtomicBool::new(false),
             stats: TierStats::default(),
             read_latency: Histogram::default(),
             last_error: parking_lot::Mutex::new(None),
         })
+    }
+
+    /// Records the key eviction just spilled (by its hash in the sketch). Admission compares
+    /// each faulted key with the last one: eviction picks the least frequent of what it
+    /// samples, so the last victim stands for the next, and one sketch lookup replaces a
+    /// fresh sample of keys per cold read.
+    pub fn note_victim(&self, hash: u64) {
+        self.victim.store(hash, Ordering::Relaxed);
+        self.victim_known.store(true, Ordering::Relaxed);
+    }
+
+    /// The hash of the key eviction spilled last, if any.
+    pub fn last_victim(&self) -> Option<u64> {
+        self.victim_known
+            .load(Ordering::Relaxed)
+            .then(|| self.victim.load(Ordering::Relaxed))
     }
 
     /// Whether anything was ever spilled.

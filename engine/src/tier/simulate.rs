@@ -93,8 +93,9 @@ pub enum Policy {
     RedisLru,
     /// Redis's approximated LFU (logarithmic counter, lfu-log-factor 10), sampled the same way.
     RedisLfu,
-    /// TinyLFU: victims sampled as Redis samples, ranked by the sketch's frequency (then
-    /// recency), and a newcomer admitted only if it is more frequent than its victim.
+    /// TinyLFU as the engine runs it: victims sampled as Redis samples, ranked by the
+    /// sketch's frequency (then recency); a newcomer is admitted only if it is more frequent
+    /// than the last victim pushed out, and only then is the next victim picked to make room.
     TinyLfu,
 }
 
@@ -115,6 +116,8 @@ pub struct Cache {
     sketch: FrequencySketch,
     rng: Rng,
     tick: u64,
+    /// The key most recently evicted (TinyLFU's admission compares newcomers with it).
+    last_victim: Option<u64>,
 }
 
 const SAMPLES: usize = 5;
@@ -136,6 +139,7 @@ impl Cache {
             sketch: FrequencySketch::with_sample(capacity * 8, capacity as u64 * 40),
             rng: Rng::new(seed),
             tick: 0,
+            last_victim: None,
         }
     }
 
@@ -244,15 +248,15 @@ impl Cache {
             self.insert(k);
             return false;
         }
+        if self.policy == Policy::TinyLfu
+            && self.last_victim.is_some_and(|v| !admit(&self.sketch, k, v))
+        {
+            return false;
+        }
         let Some(v) = self.victim() else {
             return false;
         };
-        if self.policy == Policy::TinyLfu && !admit(&self.sketch, k, v) {
-            // The victim stays; put it back in the pool for next time.
-            let r = self.rank(v, &self.map[&v]);
-            self.pool.insert(0, (v, r));
-            return false;
-        }
+        self.last_victim = Some(v);
         self.remove(v);
         self.insert(k);
         false
