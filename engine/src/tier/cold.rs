@@ -116,7 +116,9 @@ impl ColdStore {
         let cache = Cache::new_lru_cache_opts(&lru);
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
-        table.set_block_size(16 << 10);
+        // Small data blocks: a point read that misses the cache copies and checksums one
+        // block out of the page cache, and at 16 KiB that was 8% of a cold read's CPU.
+        table.set_block_size(4 << 10);
         // About 7 bits a key for a 1% false positive rate: what keeps a lookup of a key that
         // is not cold (a new key, most writes) off the disk.
         table.set_ribbon_filter(10.0);

@@ -78,28 +78,29 @@ impl FrequencySketch {
         (word, nibble)
     }
 
-    fn door_bits(&self, h: u64) -> [u64; 2] {
-        [
-            h.rotate_left(17) & self.door_mask,
-            h.rotate_left(41) & self.door_mask,
-        ]
+    /// The doorkeeper word of a rehashed key and its two bits in it. Both bits in one word
+    /// make a doorkeeper access one cache miss, not two, for a slightly higher false
+    /// positive rate (a blocked bloom filter).
+    fn door_slot(&self, h: u64) -> (usize, u64) {
+        let d = (h ^ 0x5BD1_E995).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        let d = d ^ (d >> 33);
+        let word = (d & (self.door_mask >> 6)) as usize;
+        let bits = (1u64 << ((d >> 52) & 63)) | (1u64 << ((d >> 58) & 63));
+        (word, bits)
     }
 
     fn door_contains(&self, h: u64) -> bool {
-        self.door_bits(h)
-            .iter()
-            .all(|b| self.door[(b / 64) as usize].load(Ordering::Relaxed) & (1 << (b % 64)) != 0)
+        let (word, bits) = self.door_slot(h);
+        self.door[word].load(Ordering::Relaxed) & bits == bits
     }
 
     /// Sets the doorkeeper bits; true if they were all set already.
     fn door_put(&self, h: u64) -> bool {
-        let mut seen = true;
-        for b in self.door_bits(h) {
-            let bit = 1u64 << (b % 64);
-            let old = self.door[(b / 64) as usize].fetch_or(bit, Ordering::Relaxed);
-            seen &= old & bit != 0;
-        }
-        seen
+        let (word, bits) = self.door_slot(h);
+        let w = &self.door[word];
+        // Set already (a key asked for again): read, and leave the line unwritten.
+        w.load(Ordering::Relaxed) & bits == bits
+            || w.fetch_or(bits, Ordering::Relaxed) & bits == bits
     }
 
     /// Records one access to the key with hash `key_hash`.
