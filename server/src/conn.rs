@@ -390,12 +390,7 @@ async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>)
         }
     }
     if let (false, Some(tier)) = (reads.is_empty(), &srv.engine.tier) {
-        let read = move || {
-            reads
-                .into_iter()
-                .filter_map(|p| p.run())
-                .collect::<Vec<_>>()
-        };
+        let read = move || strata_engine::tier::Prefetch::run_all(reads);
         let (tx, rx) = tokio::sync::oneshot::channel();
         if tier.readers.run(move || {
             let _ = tx.send(read());

@@ -250,16 +250,34 @@ impl Prefetch {
         }
     }
 
+    /// Reads the values of several prefetches (of one tier) in one batched lookup. A read
+    /// that failed is left out: the command's own read meets the error again and reports it.
+    pub fn run_all(reads: Vec<Prefetch>) -> Vec<Fetched> {
+        let Some(tier) = reads.first().map(|p| p.tier.clone()) else {
+            return Vec::new();
+        };
+        tier.stats
+            .prefetches
+            .fetch_add(reads.len() as u64, Ordering::Relaxed);
+        let keys: Vec<&[u8]> = reads.iter().map(|p| &p.stored[..]).collect();
+        let values = tier.store.get_many(&keys);
+        reads
+            .into_iter()
+            .zip(values)
+            .filter_map(|(p, v)| {
+                Some(Fetched {
+                    epoch: p.epoch,
+                    stored: p.stored,
+                    value: v.ok()?,
+                })
+            })
+            .collect()
+    }
+
     /// Reads the value (its block lands in RocksDB's block cache too). None on an error,
     /// which the command's own read meets again and reports.
     pub fn run(self) -> Option<Fetched> {
-        self.tier.stats.prefetches.fetch_add(1, Ordering::Relaxed);
-        let value = self.tier.store.get_stored(&self.stored).ok()?;
-        Some(Fetched {
-            epoch: self.epoch,
-            stored: self.stored,
-            value,
-        })
+        Prefetch::run_all(vec![self]).pop()
     }
 }
 
