@@ -358,6 +358,95 @@ fn admission_compares_a_faulted_key_with_the_last_victim_spilled() {
     assert_eq!(eng.tier_keys(), (hot_now + 1, 40 - hot_now));
 }
 
+/// The last victim does not keep keys out for good: read again itself, it is judged
+/// against a few keys of its shard, and after `VICTIM_USES` decisions without a newer
+/// victim (memory within 5% of the limit, where rejected reads free nothing and eviction
+/// may not run) the same sample takes over.
+#[test]
+fn a_victim_read_again_or_gone_stale_does_not_keep_keys_out() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, eng) = engines(dir.path());
+    let t = tier_of(&eng);
+    let set = |k: &str| {
+        eng.apply(&Effect::Set {
+            db: 0,
+            key: k.into(),
+            value: "v".into(),
+            expire_at: 0,
+            keep_ttl: false,
+        })
+        .unwrap()
+    };
+    let read = |k: &str| {
+        let mut fx = Effects::default();
+        let mut g = eng.lock(0, &[k.as_bytes()], &mut fx);
+        assert!(g.get(k.as_bytes()).is_some());
+    };
+    let hash = |k: &str| {
+        let mut fx = Effects::default();
+        let h = eng.lock(0, &[k.as_bytes()], &mut fx).hash_of(k.as_bytes());
+        h
+    };
+    let promotions = || t.stats.promotions.load(Relaxed);
+    // The sketch counts reads once something has spilled.
+    set("z");
+    assert!(eng.spill_key(0, b"z"));
+    // Hot keys asked for twice each; `a` ten times, then spilled; `v` twenty times (the
+    // sketch's most); `b` never, then spilled.
+    for i in 0..40 {
+        let k = format!("h{i}");
+        set(&k);
+        read(&k);
+        read(&k);
+    }
+    for (k, n) in [("a", 10), ("v", 20), ("b", 0)] {
+        set(k);
+        for _ in 0..n {
+            read(k);
+        }
+    }
+    let (ha, hv) = (hash("a"), hash("v"));
+    assert!(eng.spill_key(0, b"a") && eng.spill_key(0, b"b"));
+    t.pressure.store(true, Relaxed);
+    // `a` was the victim: read again, it beats the hot keys it is now compared with.
+    t.note_victim(ha);
+    let before = promotions();
+    read("a");
+    assert_eq!(
+        promotions(),
+        before + 1,
+        "the victim read again is admitted"
+    );
+    // Against `v`, `b` cannot win (both end at the sketch's most); once `v` has served
+    // its decisions, `b` is compared with the hot keys and gets in.
+    t.note_victim(hv);
+    let before = promotions();
+    let mut reads = 0;
+    while promotions() == before && reads < 2 * strata_engine::tier::VICTIM_USES {
+        read("b");
+        reads += 1;
+    }
+    assert_eq!(
+        promotions(),
+        before + 1,
+        "admitted once the victim went stale"
+    );
+    assert!(
+        reads > 20,
+        "while the victim stands, a key no more frequent stays out ({reads} reads)"
+    );
+    assert_eq!(
+        reads,
+        strata_engine::tier::VICTIM_USES + 1,
+        "the victim serves its decisions, then the sample decides"
+    );
+    // A flush forgets the victim: its hash names no key of the new table.
+    t.note_victim(hv);
+    eng.flushall(false, &mut Effects::default());
+    assert_eq!(t.last_victim(), None);
+}
+
 /// Sets key `k` of database 0 to `v`, as a replayed write.
 fn set_k(eng: &Engine, v: &str) {
     eng.apply(&Effect::Set {

@@ -477,8 +477,13 @@ impl Engine {
             }
             return spilled;
         }
+        let hash = shard.dict.hash_key(&c.key);
         if shard.remove(&c.key).is_none() {
             return false;
+        }
+        if let Some(t) = &self.tier {
+            // A full cold tier: keys are deleted, and admission compares with them instead.
+            t.note_victim(hash);
         }
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         self.watch.touch(c.db, &c.key);

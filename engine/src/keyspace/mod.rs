@@ -449,6 +449,8 @@ impl Shard {
 
     pub(crate) fn clear(&mut self) -> dict::Dict<Entry, Hasher> {
         if let Some(t) = &self.tier {
+            // The table's hasher is replaced: the victim's hash would name no key.
+            t.forget_victim();
             t.store.delete_ns(self.ns);
             self.ns = t.new_ns();
             self.cold_epochs.iter_mut().for_each(|e| *e += 1);
@@ -845,14 +847,17 @@ impl<'a> Guard<'a> {
 
 /// TinyLFU admission of a faulted key: free while memory is not short; under pressure, only
 /// if it has been asked for more often lately than the last key eviction spilled, which
-/// stands for the key it would push out. Until eviction has spilled a key, the least
+/// stands for the key it would push out. Without a victim that stands (none yet, or it has
+/// served [`crate::tier::VICTIM_USES`] decisions, or it is the key itself), the least
 /// frequent of a few keys of the shard stands in.
 fn admit(t: &crate::tier::Tier, shard: &Shard, key: &[u8]) -> bool {
     if t.admission() == crate::tier::Admission::Always || !t.pressure.load(Ordering::Relaxed) {
         return true;
     }
-    let candidate = t.sketch.frequency(shard.dict.hash_key(key));
-    if let Some(v) = t.last_victim() {
+    let hash = shard.dict.hash_key(key);
+    let candidate = t.sketch.frequency(hash);
+    // The victim itself, read again, is judged against others.
+    if let Some(v) = t.last_victim().filter(|&v| v != hash) {
         return candidate > t.sketch.frequency(v);
     }
     let mut victim: Option<u8> = None;

@@ -529,6 +529,7 @@ mod tests {
                     .collect();
                 let keys: Vec<&[u8]> = picked.iter().map(|k| &k[..]).collect();
                 let got: Vec<_> = s.get_many(&keys).into_iter().map(Result::unwrap).collect();
+                assert_eq!(got.len(), keys.len());
                 let want: Vec<_> = picked
                     .iter()
                     .map(|k| model.get(k).map(|(_, v)| v.clone()))
@@ -538,11 +539,15 @@ mod tests {
         }
         s.flush();
         assert_eq!(s.behind().bytes(), 0, "written writes leave the buffer");
+        // Out of the memtable into table files, for the batched read below.
+        s.compact();
         let stored: Vec<Vec<u8>> = (0..500u64)
             .map(|n| cold_key(3, n, format!("key{n}").as_bytes()))
             .collect();
         let keys: Vec<&[u8]> = stored.iter().map(|k| &k[..]).collect();
-        for (k, got) in stored.iter().zip(s.get_many(&keys)) {
+        let got = s.get_many(&keys);
+        assert_eq!(got.len(), stored.len());
+        for (k, got) in stored.iter().zip(got) {
             assert_eq!(got.unwrap(), model.get(k).map(|(_, v)| v.clone()));
         }
         for n in 0..500u64 {
