@@ -294,6 +294,33 @@ fn a_spilled_key_reads_back_and_a_read_through_leaves_it_cold_under_pressure() {
     );
 }
 
+/// Sets `k` of database 0 to "v", as a replayed write.
+fn set_v(eng: &Engine, k: &str) {
+    eng.apply(&Effect::Set {
+        db: 0,
+        key: k.into(),
+        value: "v".into(),
+        expire_at: 0,
+        keep_ttl: false,
+    })
+    .unwrap()
+}
+
+/// Reads `k` of database 0 as a command would (faulting it in if cold); it must exist.
+fn read_present(eng: &Engine, k: &str) {
+    let mut fx = Effects::default();
+    let mut g = eng.lock(0, &[k.as_bytes()], &mut fx);
+    assert!(g.get(k.as_bytes()).is_some());
+}
+
+/// `k`'s hash in its table, what the admission sketch counts it under. Locking a cold key
+/// faults it in: hash keys while they are hot.
+fn key_hash(eng: &Engine, k: &str) -> u64 {
+    let mut fx = Effects::default();
+    let h = eng.lock(0, &[k.as_bytes()], &mut fx).hash_of(k.as_bytes());
+    h
+}
+
 /// Under pressure a faulted key is compared with the last key eviction spilled: it stays
 /// in RAM only if the sketch counts it more often than that victim.
 #[test]
@@ -302,26 +329,9 @@ fn admission_compares_a_faulted_key_with_the_last_victim_spilled() {
     let dir = tempfile::tempdir().unwrap();
     let (_, eng) = engines(dir.path());
     let t = tier_of(&eng);
-    let set = |k: &str| {
-        eng.apply(&Effect::Set {
-            db: 0,
-            key: k.into(),
-            value: "v".into(),
-            expire_at: 0,
-            keep_ttl: false,
-        })
-        .unwrap()
-    };
-    let read = |k: &str| {
-        let mut fx = Effects::default();
-        let mut g = eng.lock(0, &[k.as_bytes()], &mut fx);
-        assert!(g.get(k.as_bytes()).is_some());
-    };
-    let hash = |k: &str| {
-        let mut fx = Effects::default();
-        let h = eng.lock(0, &[k.as_bytes()], &mut fx).hash_of(k.as_bytes());
-        h
-    };
+    let set = |k: &str| set_v(&eng, k);
+    let read = |k: &str| read_present(&eng, k);
+    let hash = |k: &str| key_hash(&eng, k);
     set("a");
     assert!(eng.spill_key(0, b"a"));
     let hot: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
@@ -368,26 +378,9 @@ fn a_victim_read_again_or_gone_stale_does_not_keep_keys_out() {
     let dir = tempfile::tempdir().unwrap();
     let (_, eng) = engines(dir.path());
     let t = tier_of(&eng);
-    let set = |k: &str| {
-        eng.apply(&Effect::Set {
-            db: 0,
-            key: k.into(),
-            value: "v".into(),
-            expire_at: 0,
-            keep_ttl: false,
-        })
-        .unwrap()
-    };
-    let read = |k: &str| {
-        let mut fx = Effects::default();
-        let mut g = eng.lock(0, &[k.as_bytes()], &mut fx);
-        assert!(g.get(k.as_bytes()).is_some());
-    };
-    let hash = |k: &str| {
-        let mut fx = Effects::default();
-        let h = eng.lock(0, &[k.as_bytes()], &mut fx).hash_of(k.as_bytes());
-        h
-    };
+    let set = |k: &str| set_v(&eng, k);
+    let read = |k: &str| read_present(&eng, k);
+    let hash = |k: &str| key_hash(&eng, k);
     let promotions = || t.stats.promotions.load(Relaxed);
     // The sketch counts reads once something has spilled.
     set("z");

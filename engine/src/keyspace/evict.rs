@@ -470,20 +470,20 @@ impl Engine {
     fn evict_candidate(&self, c: Candidate, spilling: bool) -> bool {
         let mut shard = self.dbs[c.db].shards[c.shard].lock();
         self.before_shard_write(c.db, c.shard, &shard);
-        if spilling {
-            let spilled = shard.spill(&c.key).is_some();
-            if let (true, Some(t)) = (spilled, &self.tier) {
-                t.note_victim(shard.dict.hash_key(&c.key));
-            }
-            return spilled;
-        }
-        let hash = shard.dict.hash_key(&c.key);
-        if shard.remove(&c.key).is_none() {
+        let gone = if spilling {
+            shard.spill(&c.key).is_some()
+        } else {
+            shard.remove(&c.key).is_some()
+        };
+        if !gone {
             return false;
         }
+        // Spilled, or deleted once the cold tier is full: admission compares with it.
         if let Some(t) = &self.tier {
-            // A full cold tier: keys are deleted, and admission compares with them instead.
-            t.note_victim(hash);
+            t.note_victim(shard.dict.hash_key(&c.key));
+        }
+        if spilling {
+            return true;
         }
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         self.watch.touch(c.db, &c.key);

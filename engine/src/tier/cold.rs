@@ -242,10 +242,11 @@ impl ColdStore {
             .collect();
         let wanted: Vec<usize> = (0..stored.len()).filter(|&i| out[i].is_none()).collect();
         let cf = self.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME);
-        // One key: a plain lookup, which a batch of one only adds setting up to.
+        // One key: a plain lookup, which a batch of one only adds setting up to. (The
+        // write-behind was looked at above.)
         let (true, Some(cf)) = (wanted.len() > 1, cf) else {
             for i in wanted {
-                out[i] = Some(self.get_stored(stored[i]));
+                out[i] = Some(self.db.get_pinned(stored[i]).map(|v| v.map(|v| v.to_vec())));
             }
             return out.into_iter().flatten().collect();
         };
