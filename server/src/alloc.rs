@@ -116,15 +116,44 @@ pub fn rss_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// jemalloc's own view: (allocated, active, resident) bytes.
-pub fn jemalloc_stats() -> (usize, usize, usize) {
+/// jemalloc's own view of the Rust heap, in bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeapStats {
+    /// Handed out to the program.
+    pub allocated: usize,
+    /// In pages that hold at least one allocation.
+    pub active: usize,
+    /// In resident pages: active ones, freed ones not yet returned to the kernel, metadata.
+    pub resident: usize,
+    /// jemalloc's own bookkeeping.
+    pub metadata: usize,
+}
+
+pub fn jemalloc_stats() -> HeapStats {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
-    (
-        stats::allocated::read().unwrap_or(0),
-        stats::active::read().unwrap_or(0),
-        stats::resident::read().unwrap_or(0),
-    )
+    HeapStats {
+        allocated: stats::allocated::read().unwrap_or(0),
+        active: stats::active::read().unwrap_or(0),
+        resident: stats::resident::read().unwrap_or(0),
+        metadata: stats::metadata::read().unwrap_or(0),
+    }
+}
+
+/// Bytes in use in glibc's malloc, which serves the C++ libraries (RocksDB's block cache,
+/// memtables, compaction buffers): chunks handed out plus mmapped blocks. 0 where glibc is
+/// not the C allocator.
+pub fn glibc_in_use() -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads glibc's arenas under their locks.
+        let m = unsafe { libc::mallinfo2() };
+        m.uordblks + m.hblkhd
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        0
+    }
 }
 
 /// Hands the free pages inside glibc's arenas back to the kernel. RocksDB's block cache

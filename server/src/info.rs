@@ -130,7 +130,10 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
                 .max(used as usize) as u64;
             let dataset = eng.dataset_bytes() as u64;
             let maxmemory = eng.config.maxmemory.load(Ordering::Relaxed);
-            let (je_alloc, je_active, je_resident) = crate::alloc::jemalloc_stats();
+            let heap = crate::alloc::jemalloc_stats();
+            let (je_alloc, je_active, je_resident) = (heap.allocated, heap.active, heap.resident);
+            let ratio = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+            let diff = |a: usize, b: usize| a as i64 - b as i64;
             let frag = if used > 0 {
                 rss as f64 / used as f64
             } else {
@@ -138,7 +141,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             };
             let _ = write!(
                 o,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:0\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{je_alloc}\r\nallocator_active:{je_active}\r\nallocator_resident:{je_resident}\r\ntotal_system_memory:{}\r\nused_memory_lua:{lua}\r\nused_memory_scripts:{scripts}\r\nnumber_of_cached_scripts:{cached}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:0\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{je_alloc}\r\nallocator_active:{je_active}\r\nallocator_resident:{je_resident}\r\ntotal_system_memory:{}\r\nused_memory_lua:{lua}\r\nused_memory_scripts:{scripts}\r\nnumber_of_cached_scripts:{cached}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),
@@ -148,6 +151,13 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
                 total_system_memory(),
                 human_bytes(maxmemory),
                 eng.policy().name(),
+                ratio(je_active, je_alloc),
+                diff(je_active, je_alloc),
+                ratio(je_resident, je_active),
+                diff(je_resident, je_active),
+                ratio(rss as usize, je_resident),
+                diff(rss as usize, je_resident),
+                diff(rss as usize, used as usize),
                 eng.not_counted_for_evict(),
             );
         }

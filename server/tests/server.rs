@@ -1026,6 +1026,53 @@ fn active_expiry_removes_keys_nobody_reads() {
     assert!(expired >= KEYS as u64, "expired_keys {expired}");
 }
 
+/// INFO memory's allocator overheads, under Redis's names and definitions: fragmentation in
+/// jemalloc's runs (active - allocated), its resident pages beyond those (resident -
+/// active), the rest of RSS (rss - resident), and RSS beyond used_memory. All from one reply,
+/// which reads each figure once.
+#[test]
+fn info_memory_reports_the_allocator_overheads_as_redis_does() {
+    let server = Server::strata(&[]);
+    let mut c = server.client();
+    for i in 0..2000 {
+        let v = "v".repeat(i % 300);
+        c.cmd(&[b"SET", format!("k{i}").as_bytes(), v.as_bytes()]);
+    }
+    let body = text(c.cmd(&[b"INFO", b"memory"]), "INFO");
+    let field = |name: &str| -> f64 {
+        let prefix = format!("{name}:");
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("INFO memory has no {name}:\n{body}"))
+            .trim_end()
+            .parse()
+            .unwrap_or_else(|_| panic!("INFO {name} is not a number"))
+    };
+    let (allocated, active, resident) = (
+        field("allocator_allocated"),
+        field("allocator_active"),
+        field("allocator_resident"),
+    );
+    let (rss, used) = (field("used_memory_rss"), field("used_memory"));
+    assert!(allocated > 0.0 && active >= allocated && resident >= active);
+    assert_eq!(field("allocator_frag_bytes"), active - allocated);
+    assert_eq!(field("allocator_rss_bytes"), resident - active);
+    assert_eq!(field("rss_overhead_bytes"), rss - resident);
+    assert_eq!(field("mem_fragmentation_bytes"), rss - used);
+    for (name, ratio) in [
+        ("allocator_frag_ratio", active / allocated),
+        ("allocator_rss_ratio", resident / active),
+        ("rss_overhead_ratio", rss / resident),
+        ("mem_fragmentation_ratio", rss / used),
+    ] {
+        let shown = field(name);
+        assert!(
+            (shown - ratio).abs() <= 0.005 + 1e-9,
+            "{name} {shown} for {ratio}"
+        );
+    }
+}
+
 // ------------------------------------------------------------------ maxmemory
 
 #[test]

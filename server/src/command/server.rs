@@ -498,10 +498,17 @@ pub fn memory(call: &mut Call) -> Reply {
                 Reply::Verbatim("txt", Bytes::from_static(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."))
             }),
             ("MALLOC-STATS", 2, |_| {
-                let (a, act, r) = crate::alloc::jemalloc_stats();
+                let h = crate::alloc::jemalloc_stats();
                 Reply::Verbatim(
                     "txt",
-                    Bytes::from(format!("allocated: {a}\nactive: {act}\nresident: {r}\n")),
+                    Bytes::from(format!(
+                        "allocated: {}\nactive: {}\nresident: {}\nmetadata: {}\nglibc_in_use: {}\n",
+                        h.allocated,
+                        h.active,
+                        h.resident,
+                        h.metadata,
+                        crate::alloc::glibc_in_use()
+                    )),
                 )
             }),
             ("PURGE", 2, |_| Reply::Ok),
