@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Larger than RAM: the same dataset read with Zipf-distributed GETs from three servers,
 #   ram     strata-server, everything in RAM (maxmemory 0)
-#   tiered  strata-server --cold-tier yes, maxmemory = a tenth of what `ram` uses for the
-#           dataset, allkeys-lfu (so about 90% of the keys live in the cold tier)
+#   tiered  strata-server --cold-tier yes, maxmemory = HOT_PCT% (10) of what `ram` uses for
+#           the dataset, allkeys-lfu (so about 90% of the keys live in the cold tier)
 #   redis   redis-server, everything in RAM
 # and the ratios tiered/ram and tiered/redis. Runs are interleaved (ram, tiered, redis, ...)
 # per pipeline depth, ROUNDS times; the median is reported. No persistence on any server.
 #
 #   bash benches/tiering.sh                      # KEYS=2000000 VALUE=200 ZIPF=0.99
 #   KEYS=500000 SECS=5 ROUNDS=1 bash benches/tiering.sh
+#   HOT_PCT=25 bash benches/tiering.sh           # maxmemory a quarter of the dataset
 #
 # The load generator is server/examples/zipfget.rs (redis-benchmark has no Zipf key choice).
 # Also reported: the tiered server's hot hit ratio, cold read latency percentiles, cold keys,
@@ -56,7 +57,8 @@ wait_ping $RAM; wait_ping $REDIS
 "$GEN" load $RAM "$KEYS" "$VALUE"
 "$GEN" load $REDIS "$KEYS" "$VALUE"
 dataset=$(field $RAM used_memory)
-max=$((dataset / 10))
+HOT_PCT="${HOT_PCT:-10}"
+max=$((dataset * HOT_PCT / 100))
 echo "dataset: $KEYS keys of $VALUE bytes, used_memory $dataset in RAM; tiered maxmemory $max" | tee "$OUT/summary.txt"
 
 "$BIN" --port $TIER --dir "$work/tier" --appendonly no --save "" --logfile "$work/tier/log" \

@@ -321,7 +321,7 @@ fn tiering(eng: &strata_engine::Engine, o: &mut String) {
         mem.block_cache_pinned,
         mem.memtables,
         mem.table_readers,
-        t.sketch.heap_bytes(),
+        t.sketch_bytes(),
         t.errors(),
     );
 }

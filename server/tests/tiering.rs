@@ -82,6 +82,56 @@ fn tiered(extra: &[&str], headroom: u64) -> (Server, RawClient) {
     (s, c)
 }
 
+/// The admission sketch is made at the first spill, for the keys then in RAM: a server whose
+/// data fits in `maxmemory` pays nothing for it, and one that spills pays for the keys it
+/// holds, not for what `maxmemory` could hold at 100 bytes a key (10M keys at 1 GB, about
+/// 80 MB of sketch).
+#[test]
+fn the_admission_sketch_is_made_at_the_first_spill_for_the_keys_in_ram() {
+    const N: usize = 2_000;
+    let s = Server::strata(&[
+        "--cold-tier",
+        "yes",
+        "--maxmemory",
+        "1gb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]);
+    let mut c = s.client();
+    let sets: Vec<Vec<Vec<u8>>> = (0..N)
+        .map(|i| {
+            vec![
+                b"SET".to_vec(),
+                format!("key:{i}").into_bytes(),
+                value_of(i),
+            ]
+        })
+        .collect();
+    pipeline(&mut c, &sets);
+    assert_eq!(num(&mut c, "admission_sketch_bytes"), 0);
+    assert_eq!(num(&mut c, "cold_keys"), 0);
+    // Over the limit now: the next write spills.
+    let used = num(&mut c, "used_memory");
+    run(
+        &mut c,
+        &format!("CONFIG SET maxmemory {}", used - (64 << 10)),
+    );
+    run(&mut c, "SET one more");
+    assert!(num(&mut c, "cold_keys") > 0, "nothing spilled");
+    let bytes = num(&mut c, "admission_sketch_bytes");
+    // About N keys: 4-bit counters at half a word a key and a byte of doorkeeper a key,
+    // each rounded up to a power of two (16 KiB and 4 KiB here).
+    assert!(
+        bytes > 0 && bytes <= 64 << 10,
+        "a sketch of {bytes} bytes for {N} keys in RAM"
+    );
+    // It ranks keys from then on: reads of a key raise its frequency.
+    for _ in 0..5 {
+        run(&mut c, "GET key:7");
+    }
+    assert!(int(run(&mut c, "OBJECT FREQ key:7")) > 0);
+}
+
 #[test]
 fn a_dataset_several_times_maxmemory_stays_whole() {
     const N: usize = 30_000;

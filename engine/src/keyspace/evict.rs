@@ -207,7 +207,7 @@ impl Engine {
             .tier
             .as_ref()
             .filter(|_| spilling && policy == Policy::AllKeysLfu)
-            .map(|t| &t.sketch);
+            .map(|t| t.sketch());
         let samples = self.config.maxmemory_samples.load(Ordering::Relaxed).max(1);
         let mut rng = rand::thread_rng();
         let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
@@ -367,6 +367,7 @@ impl Engine {
     /// full, waits for its writer (at most [`crate::tier::behind::FULL_WAIT`], holding no
     /// lock) and tries once more.
     pub fn evict_one_or_wait(&self) -> bool {
+        self.size_sketch_for_ram();
         if self.evict_one() {
             return true;
         }
@@ -381,12 +382,24 @@ impl Engine {
         }
     }
 
+    /// Before the first spill, makes the admission sketch for the keys in RAM now: what the
+    /// hot tier holds (see `Tier::sketch`). Takes every shard's lock in turn, once.
+    fn size_sketch_for_ram(&self) {
+        if let Some(t) = &self.tier {
+            t.size_sketch(|| {
+                let hot = self.tier_keys().0;
+                hot + hot / 4
+            });
+        }
+    }
+
     /// Moves one hot key of database `db` to the cold tier (DEBUG TIER SPILL). False when
     /// there is no cold tier or the key is not hot.
     pub fn spill_key(&self, db: usize, key: &[u8]) -> bool {
         if self.tier.is_none() {
             return false;
         }
+        self.size_sketch_for_ram();
         let si = self.dbs[db].shard_of(key);
         let mut shard = self.dbs[db].shards[si].lock();
         self.before_shard_write(db, si, &shard);
@@ -398,6 +411,7 @@ impl Engine {
         if self.tier.is_none() {
             return 0;
         }
+        self.size_sketch_for_ram();
         let mut n = 0;
         for (db, d) in self.dbs.iter().enumerate() {
             for (si, s) in d.shards.iter().enumerate() {
@@ -645,7 +659,7 @@ mod tests {
                 .dict
                 .hash_key(k.as_bytes());
             for _ in 0..10 {
-                tier.sketch.record(hash);
+                tier.sketch().record(hash);
             }
         }
         while eng.tier_keys().1 < 100 {

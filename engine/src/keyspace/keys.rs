@@ -307,7 +307,7 @@ pub fn object(cx: &mut Ctx, key: &[u8], field: ObjectField) -> Result<Reply, Cmd
     // With a cold tier, frequency is tracked whatever the policy: the admission sketch's
     // estimate of recent accesses (0 to 16) answers when Redis's LFU counter does not exist.
     let sketch = match (&eng.tier, &field) {
-        (Some(t), ObjectField::Freq) if !clock.lfu => Some(t.sketch.frequency(g.hash_of(key))),
+        (Some(t), ObjectField::Freq) if !clock.lfu => Some(t.frequency(g.hash_of(key))),
         _ => None,
     };
     let Some(e) = g.get_notouch(key) else {

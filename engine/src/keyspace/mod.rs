@@ -590,7 +590,7 @@ impl<'a> Guard<'a> {
                     continue;
                 };
                 let shard = &mut locks[pos].1;
-                t.sketch.record(shard.dict.hash_key(k));
+                t.sketch().record(shard.dict.hash_key(k));
                 if shard.fault_in(k, eng) {
                     faulted.push((i, Box::from(*k)));
                 }
@@ -855,17 +855,17 @@ fn admit(t: &crate::tier::Tier, shard: &Shard, key: &[u8]) -> bool {
         return true;
     }
     let hash = shard.dict.hash_key(key);
-    let candidate = t.sketch.frequency(hash);
+    let candidate = t.sketch().frequency(hash);
     // The victim itself, read again, is judged against others.
     if let Some(v) = t.last_victim().filter(|&v| v != hash) {
-        return candidate > t.sketch.frequency(v);
+        return candidate > t.sketch().frequency(v);
     }
     let mut victim: Option<u8> = None;
     let mut rng = rand::thread_rng();
     let mut next = || rand::Rng::gen::<u64>(&mut rng);
     shard.dict.sample(5, &mut next, |k, _| {
         if k != key {
-            let f = t.sketch.frequency(shard.dict.hash_key(k));
+            let f = t.sketch().frequency(shard.dict.hash_key(k));
             victim = Some(victim.map_or(f, |v| v.min(f)));
         }
     });

@@ -318,7 +318,10 @@ pub struct Tier {
     /// Where cold reads that may wait for the disk run.
     pub readers: readers::Readers,
     next_ns: AtomicU32,
-    pub sketch: sketch::FrequencySketch,
+    /// The admission sketch, made when first needed (see [`Tier::sketch`]).
+    sketch: std::sync::OnceLock<sketch::FrequencySketch>,
+    /// The keys a sketch made without [`Tier::size_sketch`] is sized for.
+    sketch_keys: usize,
     admission: AtomicU8,
     /// Bytes of cold data beyond which nothing more spills (0 = no limit).
     pub max_size: AtomicU64,
@@ -342,13 +345,15 @@ pub struct Tier {
 }
 
 impl Tier {
-    /// Opens the cold tier at `path` (wiped first). The sketch is sized for `keys` hot keys.
+    /// Opens the cold tier at `path` (wiped first). A sketch that nothing sized first (see
+    /// [`Tier::size_sketch`]) is sized for `keys` hot keys.
     pub fn open(path: &Path, cache_bytes: usize, keys: usize) -> Result<Tier, String> {
         Ok(Tier {
             store: cold::ColdStore::open(path, cache_bytes)?,
             readers: readers::Readers::start(READERS)?,
             next_ns: AtomicU32::new(1),
-            sketch: sketch::FrequencySketch::new(keys),
+            sketch: std::sync::OnceLock::new(),
+            sketch_keys: keys,
             admission: AtomicU8::new(Admission::TinyLfu as u8),
             max_size: AtomicU64::new(0),
             max_value: AtomicU64::new(0),
@@ -390,6 +395,34 @@ impl Tier {
             return None;
         }
         Some(self.victim.load(Ordering::Relaxed))
+    }
+
+    /// The admission sketch. Nothing records into it before the first spill, so it is made
+    /// then, sized for the keys in RAM at that moment ([`Tier::size_sketch`]): a server whose
+    /// data fits in `maxmemory` does not pay for one sized for what `maxmemory` could hold
+    /// (at 100 bytes a key, 5 to 10% of `maxmemory`, 320 MB at 4 GB).
+    pub fn sketch(&self) -> &sketch::FrequencySketch {
+        self.sketch
+            .get_or_init(|| sketch::FrequencySketch::new(self.sketch_keys))
+    }
+
+    /// Makes the sketch for about `keys` keys, unless it is made already. Called before the
+    /// first spill with the number of keys then in RAM, which is the number the hot tier
+    /// holds (TinyLFU sizes its sketch by the cache's entries). `keys` is asked only then.
+    pub fn size_sketch(&self, keys: impl FnOnce() -> usize) {
+        if self.sketch.get().is_none() {
+            let _ = self.sketch.set(sketch::FrequencySketch::new(keys()));
+        }
+    }
+
+    /// A key's estimated frequency (`OBJECT FREQ`): 0 before the sketch is made.
+    pub fn frequency(&self, hash: u64) -> u8 {
+        self.sketch.get().map_or(0, |s| s.frequency(hash))
+    }
+
+    /// Heap bytes of the sketch (0 before it is made).
+    pub fn sketch_bytes(&self) -> usize {
+        self.sketch.get().map_or(0, |s| s.heap_bytes())
     }
 
     /// Whether anything was ever spilled.
