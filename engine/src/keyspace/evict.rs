@@ -386,10 +386,7 @@ impl Engine {
     /// hot tier holds (see `Tier::sketch`). Takes every shard's lock in turn, once.
     fn size_sketch_for_ram(&self) {
         if let Some(t) = &self.tier {
-            t.size_sketch(|| {
-                let hot = self.tier_keys().0;
-                hot + hot / 4
-            });
+            t.size_sketch(|| self.tier_keys().0);
         }
     }
 
