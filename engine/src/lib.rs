@@ -295,6 +295,10 @@ impl Engine {
         if max == 0 || t.full() {
             return;
         }
+        // The file's buffers count against the limit too, so the keys in RAM at the first
+        // spill are not what the hot tier will hold: a sketch made now has the size set when
+        // the tier was opened (from `maxmemory`).
+        t.sketch();
         for _ in 0..1_000_000 {
             if probe().saturating_sub(self.not_counted_for_evict()) <= max
                 || !self.evict_one_or_wait()

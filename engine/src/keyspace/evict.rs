@@ -363,16 +363,19 @@ impl Engine {
         out
     }
 
-    /// [`Engine::evict_one`], and when that failed because the cold tier's write-behind was
-    /// full, waits for its writer (at most [`crate::tier::behind::FULL_WAIT`], holding no
-    /// lock) and tries once more.
+    /// [`Engine::evict_one`], and when that failed with a cold tier that has room, waits
+    /// for room in its write-behind (at most [`crate::tier::behind::FULL_WAIT`], holding no
+    /// lock; none when there is room already) and tries once more. Not only when the
+    /// write-behind is full now: its writer may have made room between `evict_one`'s
+    /// finding it full and this check, and answering that nothing could be spilled then
+    /// refused a write with -OOM (seen with the tests running side by side on 2 cores).
     pub fn evict_one_or_wait(&self) -> bool {
         self.size_sketch_for_ram();
         if self.evict_one() {
             return true;
         }
         match &self.tier {
-            Some(t) if !t.full() && t.store.behind().is_full() => {
+            Some(t) if !t.full() => {
                 t.store
                     .behind()
                     .wait_for_room(crate::tier::behind::FULL_WAIT)
@@ -697,5 +700,32 @@ mod tests {
         assert!(!eng.evict_one());
         assert_eq!(eng.tier_keys(), (hot, cold));
         assert_eq!(eng.stats.evicted_keys.load(Ordering::Relaxed), 0);
+    }
+
+    /// The sketch is made at the first spill, for the keys then in RAM; while a snapshot or
+    /// the log is loaded (`spill_to_limit`), whose buffers count against `maxmemory` too, for
+    /// the keys `maxmemory` would hold at 100 bytes each (the tier's fallback size).
+    #[test]
+    fn the_sketch_is_sized_for_the_keys_in_ram_or_while_loading_by_maxmemory() {
+        use crate::tier::sketch::FrequencySketch;
+        let in_ram = FrequencySketch::new(3_750).heap_bytes();
+        let fallback = FrequencySketch::new(1024).heap_bytes();
+        assert_ne!(in_ram, fallback);
+        let dir = tempfile::tempdir().unwrap();
+        let (tier, eng) = tiered_with_keys(dir.path(), Policy::AllKeysLru, 3000);
+        assert_eq!(tier.sketch_bytes(), 0, "no sketch before the first spill");
+        assert!(eng.evict_one_or_wait());
+        assert_eq!(tier.sketch_bytes(), in_ram, "3000 keys and a quarter");
+        // Made once: later spills keep it.
+        assert!(eng.spill_key(0, b"k1"));
+        assert_eq!(tier.sketch_bytes(), in_ram);
+
+        let dir = tempfile::tempdir().unwrap();
+        let (tier, eng) = tiered_with_keys(dir.path(), Policy::AllKeysLru, 3000);
+        eng.set_memory_probe(|| usize::MAX / 2);
+        eng.config.maxmemory.store(1 << 20, Ordering::Relaxed);
+        eng.spill_to_limit();
+        assert!(eng.tier_keys().1 > 0, "nothing spilled");
+        assert_eq!(tier.sketch_bytes(), fallback);
     }
 }

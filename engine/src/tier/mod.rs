@@ -310,6 +310,9 @@ impl Fetched {
 /// decided often (15% fewer reads a second); at 4096 admissions came out as without a limit.
 pub const VICTIM_USES: u32 = 4096;
 
+/// The most keys an admission sketch is sized for (about 300 MB of sketch).
+const SKETCH_MAX_KEYS: usize = 1 << 26;
+
 /// Reader threads: one per core of the machine this was measured on.
 const READERS: usize = 2;
 
@@ -416,11 +419,12 @@ impl Tier {
     /// while a table 1.25 rather than 8 times the cache's size cost at most one point.
     pub fn size_sketch(&self, keys: impl FnOnce() -> usize) {
         if self.sketch.get().is_none() {
-            let hot = keys().max(1024);
-            let _ = self.sketch.set(sketch::FrequencySketch::with_sample(
-                hot + hot / 4,
-                hot as u64 * 40,
-            ));
+            // Threads that reach the first spill together may each count, but only one
+            // allocates (no caller holds a shard lock before the first spill).
+            let hot = keys().clamp(1024, SKETCH_MAX_KEYS);
+            self.sketch.get_or_init(|| {
+                sketch::FrequencySketch::with_sample(hot + hot / 4, hot as u64 * 40)
+            });
         }
     }
 
