@@ -134,11 +134,7 @@ fn section_text(srv: &Server, section: &str, o: &mut String) {
             let (je_alloc, je_active, je_resident) = (heap.allocated, heap.active, heap.resident);
             let ratio = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
             let diff = |a: usize, b: usize| a as i64 - b as i64;
-            let frag = if used > 0 {
-                rss as f64 / used as f64
-            } else {
-                0.0
-            };
+            let frag = ratio(rss as usize, used as usize);
             let _ = write!(
                 o,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:0\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{je_alloc}\r\nallocator_active:{je_active}\r\nallocator_resident:{je_resident}\r\ntotal_system_memory:{}\r\nused_memory_lua:{lua}\r\nused_memory_scripts:{scripts}\r\nnumber_of_cached_scripts:{cached}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",

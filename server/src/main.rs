@@ -166,12 +166,12 @@ fn main() {
     // The cold tier's directory is scratch space, rebuilt from the snapshot and the log.
     let tier = config.get_bool("cold-tier").then(|| {
         let path = std::path::Path::new(&dir).join(config.get("cold-tier-dir"));
-        // The admission sketch is sized for the hot tier's keys at the first spill; these
-        // (the keys maxmemory holds at 100 bytes each) are for one asked for before that,
-        // which the server does not do.
+        // The admission sketch is sized for the keys in RAM at the first spill; these (the
+        // keys maxmemory holds at 100 bytes each) are for one made while a snapshot or the
+        // log is loaded, when the file's buffers count against maxmemory too.
         let keys = match config.get_u64("maxmemory") {
             0 => 1 << 20,
-            m => (m / 100).clamp(1024, 1 << 26) as usize,
+            m => (m / 100) as usize,
         };
         match strata_engine::tier::Tier::open(
             &path,

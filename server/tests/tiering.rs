@@ -47,6 +47,19 @@ fn value_of(i: usize) -> Vec<u8> {
     format!("{i:08}-{}", "v".repeat(180)).into_bytes()
 }
 
+/// `SET key:i <value_of(i)>` for i in 0..n, to send with [`pipeline`].
+fn set_commands(n: usize) -> Vec<Vec<Vec<u8>>> {
+    (0..n)
+        .map(|i| {
+            vec![
+                b"SET".to_vec(),
+                format!("key:{i}").into_bytes(),
+                value_of(i),
+            ]
+        })
+        .collect()
+}
+
 fn scan_all(c: &mut RawClient) -> BTreeSet<Vec<u8>> {
     let mut seen = BTreeSet::new();
     let mut cursor = b"0".to_vec();
@@ -98,15 +111,7 @@ fn the_admission_sketch_is_made_at_the_first_spill_for_the_keys_in_ram() {
         "allkeys-lru",
     ]);
     let mut c = s.client();
-    let sets: Vec<Vec<Vec<u8>>> = (0..N)
-        .map(|i| {
-            vec![
-                b"SET".to_vec(),
-                format!("key:{i}").into_bytes(),
-                value_of(i),
-            ]
-        })
-        .collect();
+    let sets = set_commands(N);
     pipeline(&mut c, &sets);
     assert_eq!(num(&mut c, "admission_sketch_bytes"), 0);
     assert_eq!(num(&mut c, "cold_keys"), 0);
@@ -147,15 +152,7 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
         // tiering tests ran beside it on 2 cores (not understood yet; see the stop 20 note).
         2 << 20,
     );
-    let sets: Vec<Vec<Vec<u8>>> = (0..N)
-        .map(|i| {
-            vec![
-                b"SET".to_vec(),
-                format!("key:{i}").into_bytes(),
-                value_of(i),
-            ]
-        })
-        .collect();
+    let sets = set_commands(N);
     for r in pipeline(&mut c, &sets) {
         assert_eq!(r, Resp::Simple(b"OK".to_vec()));
     }

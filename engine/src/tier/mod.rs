@@ -406,7 +406,7 @@ impl Tier {
     /// (at 100 bytes a key, 5 to 10% of `maxmemory`, 320 MB at 4 GB).
     pub fn sketch(&self) -> &sketch::FrequencySketch {
         self.sketch
-            .get_or_init(|| sketch::FrequencySketch::new(self.sketch_keys))
+            .get_or_init(|| sketch::FrequencySketch::new(self.sketch_keys.min(SKETCH_MAX_KEYS)))
     }
 
     /// Makes the sketch for about `keys` keys, unless it is made already. Called before the
