@@ -301,6 +301,13 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: None,
     },
     Directive {
+        name: "activerehashing",
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+        apply: None,
+    },
+    Directive {
         name: "hash-max-listpack-entries",
         kind: Kind::Int {
             min: 0,

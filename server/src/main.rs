@@ -245,6 +245,9 @@ fn main() {
                     let period = Duration::from_millis(1000 / hz);
                     std::thread::sleep(period);
                     srv.engine.active_expire_cycle(period / 4);
+                    if srv.config.get_bool("activerehashing") {
+                        srv.engine.active_rehash(Duration::from_millis(1));
+                    }
                     if srv.engine.search.active() {
                         // Keys expired or evicted since the last command leave the indexes.
                         let _gate = srv.engine.gate_shared();

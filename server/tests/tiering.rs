@@ -148,9 +148,10 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
             "--cold-tier-cache-size",
             "1mb",
         ],
-        // 2 MB: at 1 MB, about one run in ten refused a SET with -OOM while the other
-        // tiering tests ran beside it on 2 cores (not understood yet; see the stop 20 note).
-        2 << 20,
+        // 1 MB: with the write-behind's entries counted at their bytes only, about one run
+        // in ten refused SETs with -OOM here while the other tests ran beside it on 2 cores
+        // (every key spilled, and still over the limit by the overlay's uncounted overhead).
+        1 << 20,
     );
     let sets = set_commands(N);
     for r in pipeline(&mut c, &sets) {
@@ -160,11 +161,25 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
     let cold = num(&mut c, "cold_keys");
     assert!(cold as usize > N / 2, "only {cold} of {N} keys are cold");
     assert_eq!(num(&mut c, "evicted_keys"), 0, "spills are not evictions");
-    let max = num(&mut c, "maxmemory");
-    let used = num(&mut c, "used_memory");
+    // As eviction counts it: the write-behind's overlay is not counted while the writer is
+    // behind (like Redis's AOF buffer). From one INFO reply.
+    let text = match run(&mut c, "INFO memory") {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {}", other.render()),
+    };
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("INFO has no {name}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (max, used) = (field("maxmemory"), field("used_memory"));
+    let not_counted = field("mem_not_counted_for_evict");
     assert!(
-        used <= max + (256 << 10),
-        "used {used} over maxmemory {max}"
+        used - not_counted <= max + (256 << 10),
+        "used {used} (less {not_counted} not counted) over maxmemory {max}"
     );
     // Everything into SST files, out of the memtables.
     assert_eq!(

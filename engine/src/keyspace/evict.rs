@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use rand::Rng;
 
 use crate::effect::Effect;
+use crate::keyspace::Entry;
 use crate::Engine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +169,30 @@ impl EvictPool {
 /// Victims one round of sampling spills, with a cold tier.
 const SPILLS_PER_ROUND: usize = 4;
 
+/// A candidate's eviction score under `policy`: the higher, the sooner it goes. Under an LFU
+/// policy with the admission `sketch` (spilling), the sketch's estimate of the key's frequency
+/// ranks first and the key's own LFU counter breaks its ties.
+fn score(
+    policy: Policy,
+    clock: &AccessClock,
+    sketch: Option<&crate::tier::sketch::FrequencySketch>,
+    hash: impl FnOnce() -> u64,
+    e: &Entry,
+) -> u64 {
+    match policy {
+        Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.value.access()),
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            let counter = 255 - clock.lfu_decayed(e.value.access()) as u64;
+            match sketch {
+                Some(f) => (255 - f.frequency(hash()) as u64) << 8 | counter,
+                None => counter,
+            }
+        }
+        Policy::VolatileTtl => u64::MAX - e.expire_at,
+        _ => 0,
+    }
+}
+
 impl Engine {
     /// Evicts one key according to the policy. Returns false when no key can be evicted (the
     /// policy is noeviction, or a volatile policy finds no key with a TTL).
@@ -227,7 +252,7 @@ impl Engine {
         };
         let mut sampled_shards = 0;
         for (db, si) in self.shard_walk(&mut rng) {
-            let shard = self.dbs[db].shards[si].lock();
+            let mut shard = self.dbs[db].shards[si].lock();
             if shard.is_empty() {
                 shard.set_occupied(false);
                 continue;
@@ -235,27 +260,16 @@ impl Engine {
             if policy.volatile_only() && shard.volatile == 0 {
                 continue;
             }
+            // As Redis's dictGetSomeKeys: a table resizing moves a few buckets first, so one
+            // left mid-shrink (its keys spilled) does not stay sparse for sampling.
+            shard.dict.rehash_step(per_shard);
             let mut next = || rng.gen::<u64>();
             shard.dict.sample(per_shard, &mut next, |k, e| {
                 if policy.volatile_only() && e.expire_at == 0 {
                     return;
                 }
-                let score = match policy {
-                    Policy::AllKeysLru | Policy::VolatileLru => clock.idle_secs(e.value.access()),
-                    Policy::AllKeysLfu | Policy::VolatileLfu => {
-                        let counter = 255 - clock.lfu_decayed(e.value.access()) as u64;
-                        match sketch {
-                            Some(f) => {
-                                (255 - f.frequency(shard.dict.hash_key(k)) as u64) << 8 | counter
-                            }
-                            None => counter,
-                        }
-                    }
-                    Policy::VolatileTtl => u64::MAX - e.expire_at,
-                    _ => 0,
-                };
                 fresh.push(Candidate {
-                    score,
+                    score: score(policy, &clock, sketch, || shard.dict.hash_key(k), e),
                     db,
                     shard: si,
                     key: k.into(),
@@ -266,10 +280,11 @@ impl Engine {
                 break;
             }
         }
-        if fresh.is_empty() && policy.volatile_only() && self.evict_pool.lock().list.is_empty() {
-            // Keys with a TTL are few among many: sampling may miss every one. Look through
-            // the shards that have some before answering that nothing can be evicted.
-            fresh = self.volatile_candidates(samples, policy, &clock);
+        if fresh.is_empty() && self.evict_pool.lock().list.is_empty() {
+            // Sampling visits a bounded number of buckets, so it can miss every key: keys
+            // with a TTL few among many, or a table left large and sparse. Look through the
+            // shards before answering that nothing can be evicted.
+            fresh = self.first_candidates(samples, policy, &clock, sketch);
         }
         if random {
             return fresh
@@ -324,33 +339,29 @@ impl Engine {
             })
     }
 
-    /// Up to `want` keys with a TTL, from the first shards (in a random order) that hold
-    /// some, scored for `policy`: the fallback when sampling found none.
-    fn volatile_candidates(
+    /// Up to `want` keys the policy may evict (for a volatile policy, keys with a TTL), from
+    /// the first shards in a random order that hold some, scored for `policy`: the fallback
+    /// when sampling found none.
+    fn first_candidates(
         &self,
         want: usize,
         policy: Policy,
         clock: &AccessClock,
+        sketch: Option<&crate::tier::sketch::FrequencySketch>,
     ) -> Vec<Candidate> {
         let mut out = Vec::new();
         let mut rng = rand::thread_rng();
         for (db, si) in self.shard_walk(&mut rng) {
             let shard = self.dbs[db].shards[si].lock();
-            if shard.volatile == 0 {
+            if policy.volatile_only() && shard.volatile == 0 {
                 continue;
             }
             for (k, e) in shard.dict.iter() {
-                if e.expire_at == 0 {
+                if policy.volatile_only() && e.expire_at == 0 {
                     continue;
                 }
-                let score = match policy {
-                    Policy::VolatileLru => clock.idle_secs(e.value.access()),
-                    Policy::VolatileLfu => 255 - clock.lfu_decayed(e.value.access()) as u64,
-                    Policy::VolatileTtl => u64::MAX - e.expire_at,
-                    _ => 0,
-                };
                 out.push(Candidate {
-                    score,
+                    score: score(policy, clock, sketch, || shard.dict.hash_key(k), e),
                     db,
                     shard: si,
                     key: k.into(),
@@ -727,5 +738,101 @@ mod tests {
         eng.spill_to_limit();
         assert!(eng.tier_keys().1 > 0, "nothing spilled");
         assert_eq!(tier.sketch_bytes(), fallback);
+    }
+
+    /// Whether some shard table of database 0 is in the middle of a resize.
+    fn some_table_resizing(eng: &crate::Engine) -> bool {
+        eng.dbs[0]
+            .shards
+            .iter()
+            .any(|s| s.lock().dict.is_rehashing())
+    }
+
+    /// Spilling goes on while keys are in RAM, also when their tables were left large and
+    /// sparse mid-shrink by the spills themselves (sampling, bounded in buckets visited, used
+    /// to find nothing there: 20 to 60 of 3000 keys stayed in RAM).
+    #[test]
+    fn spilling_reaches_the_last_keys_of_a_table_left_sparse() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tier, eng) = tiered_with_keys(dir.path(), Policy::AllKeysLru, 3000);
+        eng.set_memory_probe(|| usize::MAX / 2);
+        eng.config.maxmemory.store(1 << 20, Ordering::Relaxed);
+        eng.spill_to_limit();
+        assert_eq!(eng.tier_keys(), (0, 3000));
+    }
+
+    /// The same in pure cache mode: a table left mid-shrink by deletes, then evicted from
+    /// until it is empty, one key per call.
+    #[test]
+    fn eviction_finds_the_last_keys_of_a_table_left_sparse() {
+        for policy in [Policy::AllKeysLru, Policy::AllKeysLfu, Policy::VolatileTtl] {
+            let eng = crate::Engine::open(
+                EngineConfig {
+                    shards: 4,
+                    ..Default::default()
+                },
+                None,
+            );
+            eng.config
+                .maxmemory_policy
+                .store(policy.to_u8(), Ordering::Relaxed);
+            let mut fx = Effects::default();
+            let mut cx = Ctx::new(&eng, 0, &mut fx);
+            for i in 0..3000 {
+                let k = format!("k{i}");
+                let mut g = cx.lock(&[k.as_bytes()]);
+                g.set(
+                    k.as_bytes(),
+                    crate::types::Value::from_bytes(b"v"),
+                    crate::keyspace::Ttl::Clear,
+                );
+                g.set_expire(k.as_bytes(), u64::MAX / 2);
+            }
+            for i in 40..3000 {
+                let k = format!("k{i}");
+                cx.lock(&[k.as_bytes()]).remove(k.as_bytes());
+            }
+            assert!(some_table_resizing(&eng), "no table left mid-resize");
+            for left in (0..40).rev() {
+                assert!(
+                    eng.evict_one(),
+                    "{policy:?}: nothing evicted with {} keys",
+                    left + 1
+                );
+                assert_eq!(eng.dbs[0].len(), left);
+            }
+            assert!(!eng.evict_one());
+        }
+    }
+
+    /// Active rehashing finishes the resizes no write will finish.
+    #[test]
+    fn active_rehashing_finishes_resizes_left_half_done() {
+        let eng = crate::Engine::open(
+            EngineConfig {
+                shards: 4,
+                ..Default::default()
+            },
+            None,
+        );
+        let mut fx = Effects::default();
+        let mut cx = Ctx::new(&eng, 0, &mut fx);
+        for i in 0..3000 {
+            let k = format!("k{i}");
+            let mut g = cx.lock(&[k.as_bytes()]);
+            g.set(
+                k.as_bytes(),
+                crate::types::Value::from_bytes(b"v"),
+                crate::keyspace::Ttl::Clear,
+            );
+        }
+        for i in 40..3000 {
+            let k = format!("k{i}");
+            cx.lock(&[k.as_bytes()]).remove(k.as_bytes());
+        }
+        assert!(some_table_resizing(&eng), "no table left mid-resize");
+        assert!(eng.active_rehash(std::time::Duration::from_secs(10)));
+        assert!(!some_table_resizing(&eng));
+        assert_eq!(eng.dbs[0].len(), 40);
     }
 }

@@ -16,6 +16,8 @@ use crate::Engine;
 const BUCKETS_PER_STEP: usize = 64;
 /// Cold keys whose headers one tick reads in one shard.
 const COLD_PER_TICK: usize = 256;
+/// Buckets one step of active rehashing moves before it looks at the clock (Redis: 100).
+const REHASH_STEP: usize = 100;
 
 impl Engine {
     /// Runs one active-expiry tick within `budget`. Returns the number of keys deleted.
@@ -33,6 +35,26 @@ impl Engine {
             deleted += self.expire_shard(db, si, start, budget);
         }
         deleted
+    }
+
+    /// Moves the buckets of resizing shard tables within `budget` (Redis's `activerehashing`):
+    /// a table only rehashes a bucket per write otherwise, so one that stops being written
+    /// mid-resize (a shrink after most keys spilled or were deleted) would keep both tables
+    /// allocated, and sampling for eviction would crawl its empty old buckets. True when no
+    /// table is left resizing.
+    pub fn active_rehash(&self, budget: Duration) -> bool {
+        let start = Instant::now();
+        for db in &self.dbs {
+            for shard in db.shards.iter() {
+                let mut shard = shard.lock();
+                while shard.dict.rehash_step(REHASH_STEP) {
+                    if start.elapsed() >= budget {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Reclaims expired keys of the cold tier, walking a shard's cold keys a slice per tick

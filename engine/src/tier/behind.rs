@@ -86,8 +86,18 @@ pub struct Shared {
     pub last_error: Mutex<Option<String>>,
 }
 
+/// What an overlay entry costs in RAM beyond its key's and value's bytes: two `Arc` headers
+/// (16 bytes each), its slot in the B-tree (whose nodes are about two thirds full), its item
+/// in the queue (which grows by doubling), and the allocator's rounding of the two
+/// allocations. Counted, so that what eviction leaves out of `maxmemory` while the writer is
+/// behind ([`Shared::bytes`]) is about what the overlay really holds: counting only the bytes
+/// left it at a third of that with small values, and a server with every key spilled could
+/// still be over `maxmemory` by the difference and refuse writes with -OOM.
+const ENTRY_OVERHEAD: usize =
+    2 * 16 + std::mem::size_of::<(Key, Op)>() * 3 / 2 + std::mem::size_of::<Item>() * 2 + 2 * 8;
+
 fn entry_size(key: &[u8], op: &Op) -> usize {
-    key.len() + op.value.as_ref().map_or(0, |v| v.len())
+    ENTRY_OVERHEAD + key.len() + op.value.as_ref().map_or(0, |v| v.len())
 }
 
 impl Shared {
