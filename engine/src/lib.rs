@@ -195,6 +195,8 @@ pub struct Engine {
     /// Where keyspace notifications go, once the server installs it.
     notifier: std::sync::OnceLock<Box<dyn notify::Notifier>>,
     pub(crate) expire_rotor: AtomicUsize,
+    /// Where the next tick of active rehashing starts (`Engine::active_rehash`).
+    pub(crate) rehash_rotor: AtomicUsize,
     /// Eviction candidates kept between evictions (see `keyspace::evict`).
     pub(crate) evict_pool: parking_lot::Mutex<keyspace::evict::EvictPool>,
     /// A background snapshot's copy-on-first-write state (see `snapshot::Background`).
@@ -227,6 +229,7 @@ impl Engine {
             sink,
             notifier: std::sync::OnceLock::new(),
             expire_rotor: AtomicUsize::new(0),
+            rehash_rotor: AtomicUsize::new(0),
             evict_pool: parking_lot::Mutex::new(keyspace::evict::EvictPool::new()),
             snap: snapshot::Hook::new(slots),
             tier,

@@ -280,10 +280,15 @@ impl Engine {
                 break;
             }
         }
-        if fresh.is_empty() && self.evict_pool.lock().list.is_empty() {
-            // Sampling visits a bounded number of buckets, so it can miss every key: keys
-            // with a TTL few among many, or a table left large and sparse. Look through the
-            // shards before answering that nothing can be evicted.
+        // Sampling visits a bounded number of buckets, so it can miss every key: keys with a
+        // TTL few among many, or a table left large and sparse. With nothing pooled for this
+        // rule either, look through the shards before answering that nothing can be evicted.
+        let walk = fresh.is_empty()
+            && (random || {
+                let pool = self.evict_pool.lock();
+                pool.rule != (policy, spilling) || pool.list.is_empty()
+            });
+        if walk {
             fresh = self.first_candidates(samples, policy, &clock, sketch);
         }
         if random {
@@ -314,6 +319,15 @@ impl Engine {
             let c = pool.remove(0);
             if self.evict_candidate(c, spilling) {
                 done += 1;
+            }
+        }
+        if done == 0 && !walk {
+            // Every pooled candidate is gone (deleted, or spilled, since it was pooled): the
+            // keys that are there now.
+            for c in self.first_candidates(samples, policy, &clock, sketch) {
+                if self.evict_candidate(c, spilling) {
+                    return true;
+                }
             }
         }
         done > 0
@@ -740,12 +754,33 @@ mod tests {
         assert_eq!(tier.sketch_bytes(), fallback);
     }
 
-    /// Whether some shard table of database 0 is in the middle of a resize.
-    fn some_table_resizing(eng: &crate::Engine) -> bool {
+    /// Whether every shard table of database 0 is in the middle of a resize.
+    fn every_table_resizing(eng: &crate::Engine) -> bool {
         eng.dbs[0]
             .shards
             .iter()
-            .any(|s| s.lock().dict.is_rehashing())
+            .all(|s| s.lock().dict.is_rehashing())
+    }
+
+    /// Deletes keys `k0..k3600` until each of the 4 shards holds at most `keep`. A shard's 900 or so
+    /// keys fill a 1024-bucket table, which starts shrinking under 10% full (102 keys); each
+    /// later delete moves at most 11 of its buckets, so with `keep` 60 every table is left
+    /// mid-shrink, large and sparse. (Which shard a key is in does not depend on the random
+    /// hash seed, only where in the table it is.)
+    fn leave_per_shard(eng: &crate::Engine, cx: &mut Ctx, keep: usize) {
+        let mut count = [0usize; 4];
+        for i in 0..3600 {
+            count[eng.dbs[0].shard_of(format!("k{i}").as_bytes())] += 1;
+        }
+        for i in 0..3600 {
+            let k = format!("k{i}");
+            let si = eng.dbs[0].shard_of(k.as_bytes());
+            if count[si] > keep {
+                cx.lock(&[k.as_bytes()]).remove(k.as_bytes());
+                count[si] -= 1;
+            }
+        }
+        assert!(every_table_resizing(eng), "a table is not left mid-resize");
     }
 
     /// Spilling goes on while keys are in RAM, also when their tables were left large and
@@ -762,10 +797,16 @@ mod tests {
     }
 
     /// The same in pure cache mode: a table left mid-shrink by deletes, then evicted from
-    /// until it is empty, one key per call.
+    /// until it is empty, one key per call. The pool starts out holding candidates of
+    /// another rule (LRU), most of them deleted since.
     #[test]
     fn eviction_finds_the_last_keys_of_a_table_left_sparse() {
-        for policy in [Policy::AllKeysLru, Policy::AllKeysLfu, Policy::VolatileTtl] {
+        for policy in [
+            Policy::AllKeysLru,
+            Policy::AllKeysLfu,
+            Policy::VolatileTtl,
+            Policy::AllKeysRandom,
+        ] {
             let eng = crate::Engine::open(
                 EngineConfig {
                     shards: 4,
@@ -778,7 +819,7 @@ mod tests {
                 .store(policy.to_u8(), Ordering::Relaxed);
             let mut fx = Effects::default();
             let mut cx = Ctx::new(&eng, 0, &mut fx);
-            for i in 0..3000 {
+            for i in 0..3600 {
                 let k = format!("k{i}");
                 let mut g = cx.lock(&[k.as_bytes()]);
                 g.set(
@@ -788,12 +829,16 @@ mod tests {
                 );
                 g.set_expire(k.as_bytes(), u64::MAX / 2);
             }
-            for i in 40..3000 {
-                let k = format!("k{i}");
-                cx.lock(&[k.as_bytes()]).remove(k.as_bytes());
-            }
-            assert!(some_table_resizing(&eng), "no table left mid-resize");
-            for left in (0..40).rev() {
+            eng.config
+                .maxmemory_policy
+                .store(Policy::AllKeysLru.to_u8(), Ordering::Relaxed);
+            assert!(eng.evict_one());
+            assert!(!eng.evict_pool.lock().list.is_empty());
+            eng.config
+                .maxmemory_policy
+                .store(policy.to_u8(), Ordering::Relaxed);
+            leave_per_shard(&eng, &mut cx, 60);
+            for left in (0..eng.dbs[0].len()).rev() {
                 assert!(
                     eng.evict_one(),
                     "{policy:?}: nothing evicted with {} keys",
@@ -802,6 +847,68 @@ mod tests {
                 assert_eq!(eng.dbs[0].len(), left);
             }
             assert!(!eng.evict_one());
+        }
+    }
+
+    /// Keys sampling misses (a few with a TTL among many) are still found when the pool holds
+    /// only keys deleted since they were pooled, or candidates of another rule.
+    #[test]
+    fn eviction_finds_keys_sampling_misses_whatever_the_pool_holds() {
+        for policy in [Policy::VolatileLru, Policy::VolatileRandom] {
+            let eng = crate::Engine::open(
+                EngineConfig {
+                    shards: 4,
+                    ..Default::default()
+                },
+                None,
+            );
+            let set_policy = |p: Policy| {
+                eng.config
+                    .maxmemory_policy
+                    .store(p.to_u8(), Ordering::Relaxed)
+            };
+            set_policy(Policy::VolatileLru);
+            let mut fx = Effects::default();
+            let mut cx = Ctx::new(&eng, 0, &mut fx);
+            let expire = |cx: &mut Ctx, i: usize| {
+                let k = format!("k{i}");
+                assert!(cx
+                    .lock(&[k.as_bytes()])
+                    .set_expire(k.as_bytes(), u64::MAX / 2));
+            };
+            for i in 0..3600 {
+                let k = format!("k{i}");
+                cx.lock(&[k.as_bytes()]).set(
+                    k.as_bytes(),
+                    crate::types::Value::from_bytes(b"v"),
+                    crate::keyspace::Ttl::Clear,
+                );
+            }
+            for i in 0..8 {
+                expire(&mut cx, i);
+            }
+            // Keys with a TTL go (one a call) until some are left pooled: the first call does
+            // unless sampling happened on one, which then is all it pools.
+            for _ in 0..8 {
+                assert!(eng.evict_one());
+                if !eng.evict_pool.lock().list.is_empty() {
+                    break;
+                }
+            }
+            assert!(!eng.evict_pool.lock().list.is_empty());
+            for i in 0..8 {
+                let k = format!("k{i}");
+                cx.lock(&[k.as_bytes()]).remove(k.as_bytes());
+            }
+            for i in 100..104 {
+                expire(&mut cx, i);
+            }
+            set_policy(policy);
+            for _ in 0..4 {
+                assert!(eng.evict_one(), "{policy:?}");
+            }
+            assert!(!eng.evict_one(), "{policy:?}: no key with a TTL is left");
+            assert_eq!(eng.dbs[0].len(), 3600 - 8 - 4);
         }
     }
 
@@ -817,7 +924,7 @@ mod tests {
         );
         let mut fx = Effects::default();
         let mut cx = Ctx::new(&eng, 0, &mut fx);
-        for i in 0..3000 {
+        for i in 0..3600 {
             let k = format!("k{i}");
             let mut g = cx.lock(&[k.as_bytes()]);
             g.set(
@@ -826,13 +933,12 @@ mod tests {
                 crate::keyspace::Ttl::Clear,
             );
         }
-        for i in 40..3000 {
-            let k = format!("k{i}");
-            cx.lock(&[k.as_bytes()]).remove(k.as_bytes());
-        }
-        assert!(some_table_resizing(&eng), "no table left mid-resize");
+        leave_per_shard(&eng, &mut cx, 60);
         assert!(eng.active_rehash(std::time::Duration::from_secs(10)));
-        assert!(!some_table_resizing(&eng));
-        assert_eq!(eng.dbs[0].len(), 40);
+        assert!(eng.dbs[0]
+            .shards
+            .iter()
+            .all(|s| !s.lock().dict.is_rehashing()));
+        assert_eq!(eng.dbs[0].len(), 240);
     }
 }

@@ -40,17 +40,32 @@ impl Engine {
     /// Moves the buckets of resizing shard tables within `budget` (Redis's `activerehashing`):
     /// a table only rehashes a bucket per write otherwise, so one that stops being written
     /// mid-resize (a shrink after most keys spilled or were deleted) would keep both tables
-    /// allocated, and sampling for eviction would crawl its empty old buckets. True when no
-    /// table is left resizing.
+    /// allocated, and sampling for eviction would crawl its empty old buckets. True when every
+    /// table it could lock is done resizing.
     pub fn active_rehash(&self, budget: Duration) -> bool {
         let start = Instant::now();
-        for db in &self.dbs {
-            for shard in db.shards.iter() {
-                let mut shard = shard.lock();
-                while shard.dict.rehash_step(REHASH_STEP) {
-                    if start.elapsed() >= budget {
-                        return false;
-                    }
+        let nshards = self.dbs.first().map_or(0, |d| d.shards.len());
+        let total = self.dbs.len() * nshards;
+        // Each tick starts where the last one ran out of time.
+        let first = self.rehash_rotor.load(Ordering::Relaxed);
+        for step in 0..total {
+            let n = (first + step) % total;
+            let (db, si) = (n / nshards, n % nshards);
+            if !self.dbs[db].maybe_occupied(si) {
+                continue;
+            }
+            if start.elapsed() >= budget {
+                self.rehash_rotor.store(n, Ordering::Relaxed);
+                return false;
+            }
+            // A shard in use is left for the next tick (its own writes rehash it meanwhile).
+            let Some(mut shard) = self.dbs[db].shards[si].try_lock() else {
+                continue;
+            };
+            while shard.dict.rehash_step(REHASH_STEP) {
+                if start.elapsed() >= budget {
+                    self.rehash_rotor.store(n, Ordering::Relaxed);
+                    return false;
                 }
             }
         }

@@ -49,8 +49,9 @@ type Key = Arc<[u8]>;
 enum Item {
     /// Write the overlay's current op for this stored key (if it still has one).
     Key(Key),
-    /// Delete every stored key in `[from, to)`.
-    Range(Vec<u8>, Vec<u8>),
+    /// Delete every stored key in `[from, to)` (boxed: a queue slot is then as small as a
+    /// key's, and ranges are rare).
+    Range(Box<(Vec<u8>, Vec<u8>)>),
 }
 
 #[derive(Default)]
@@ -72,7 +73,8 @@ pub struct Shared {
     work: Condvar,
     /// Signalled when the writer finishes a batch.
     done: Condvar,
-    /// Bytes of keys and values in the overlay.
+    /// Bytes of the overlay's entries: their keys and values, and what each costs besides
+    /// ([`ENTRY_OVERHEAD`]).
     bytes: AtomicUsize,
     /// Overlay entries and dropped ranges: reads skip the lock while it is 0 (every read of an
     /// idle tier).
@@ -207,7 +209,7 @@ impl Shared {
         }
         st.dropped.push((from.clone(), to.clone()));
         self.entries.fetch_add(1, Ordering::Relaxed);
-        st.queue.push_back(Item::Range(from, to));
+        st.queue.push_back(Item::Range(Box::new((from, to))));
         drop(st);
         self.work.notify_one();
     }
@@ -336,7 +338,7 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
                     }
                     written.push((i, op.seq));
                 }
-                Item::Range(from, to) => batch.delete_range(from, to),
+                Item::Range(r) => batch.delete_range(&r.0, &r.1),
             }
         }
         st.busy = true;
@@ -351,8 +353,9 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
                 }
                 sh.batches.fetch_add(1, Ordering::Relaxed);
                 for item in &items {
-                    if let Item::Range(from, to) = item {
-                        if let Some(i) = st.dropped.iter().position(|(a, b)| a == from && b == to) {
+                    if let Item::Range(r) = item {
+                        if let Some(i) = st.dropped.iter().position(|(a, b)| (a, b) == (&r.0, &r.1))
+                        {
                             st.dropped.remove(i);
                             sh.entries.fetch_sub(1, Ordering::Release);
                         }
