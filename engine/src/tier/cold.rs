@@ -108,12 +108,12 @@ impl ColdStore {
             })?;
         }
         let cache_bytes = cache_bytes.max(1 << 20);
-        // RocksDB's clock cache, its entry charge sized automatically: lookups take no lock,
-        // where the LRU cache's took its shard's mutex and moved the entry in its list (5% of
-        // the CPU of the 10%-in-RAM benchmark, with two reader threads and the I/O threads'
-        // probes reading the cache at once). Its shards are at least 512 KiB, room enough
-        // for 4 KiB blocks and partitions.
-        let cache = Cache::new_hyper_clock_cache(cache_bytes, 0);
+        // Fewer, larger shards than RocksDB's default 64: a shard must hold a partition or a
+        // data block with room to spare.
+        let mut lru = rocksdb::LruCacheOptions::default();
+        lru.set_capacity(cache_bytes);
+        lru.set_num_shard_bits(4);
+        let cache = Cache::new_lru_cache_opts(&lru);
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
         // Small data blocks: a point read that misses the cache copies and checksums one
