@@ -310,6 +310,11 @@ impl<V, S: BuildHasher> Dict<V, S> {
                     value,
                     next: _,
                 } = *node;
+                // The old table's last entry gone: the resize is done now, not at the next
+                // write (a table nobody writes again would keep its old array meanwhile).
+                if self.is_rehashing() && self.tables[0].used == 0 {
+                    self.rehash_step(0);
+                }
                 return Some((key, value));
             }
         }
@@ -1192,6 +1197,27 @@ mod tests {
             seen.insert(*d.random_entry(&mut r).expect("non-empty").1);
         }
         assert_eq!(seen.len(), 5);
+    }
+
+    /// Emptying a table mid-shrink finishes the shrink: nothing else may touch the table
+    /// again to move its (empty) old buckets, and the old array would stay allocated.
+    #[test]
+    fn emptying_a_table_mid_resize_finishes_the_resize() {
+        let mut d: Dict<u64, FixedState> = Dict::with_hasher(FixedState);
+        for i in 0..1_000u64 {
+            d.insert(key(i), i);
+        }
+        while d.rehash_step(100) {}
+        let mut seen_resizing = false;
+        for i in 0..1_000u64 {
+            d.remove(&key(i));
+            d.shrink_if_needed();
+            seen_resizing |= d.is_rehashing();
+        }
+        assert!(seen_resizing, "the removals never started a shrink");
+        assert!(d.is_empty());
+        assert!(!d.is_rehashing());
+        assert!(d.tables[0].size() <= INITIAL_SIZE);
     }
 
     #[test]

@@ -321,14 +321,13 @@ impl Engine {
                 done += 1;
             }
         }
+        drop(guard);
         if done == 0 && !walk {
             // Every pooled candidate is gone (deleted, or spilled, since it was pooled): the
-            // keys that are there now.
-            for c in self.first_candidates(samples, policy, &clock, sketch) {
-                if self.evict_candidate(c, spilling) {
-                    return true;
-                }
-            }
+            // best of the keys that are there now.
+            let mut found = self.first_candidates(samples, policy, &clock, sketch);
+            found.sort_by_key(|c| std::cmp::Reverse(c.score));
+            return found.into_iter().any(|c| self.evict_candidate(c, spilling));
         }
         done > 0
     }
