@@ -630,22 +630,18 @@ mod tests {
         assert_eq!(hot_gone, 0, "{hot_gone} keys read 100 times were evicted");
     }
 
-    /// An engine with a cold tier in `dir`, under `policy`, holding keys `k0`.. `k{n-1}`
-    /// (no TTL), all hot.
-    fn tiered_with_keys(
-        dir: &std::path::Path,
+    /// A 4-shard engine (with `tier`, if any) under `policy`, holding keys `k0`.. `k{n-1}`,
+    /// all hot, each with a TTL far off when `ttl`.
+    fn engine_with_keys(
+        tier: Option<std::sync::Arc<crate::tier::Tier>>,
         policy: Policy,
         n: usize,
-    ) -> (
-        std::sync::Arc<crate::tier::Tier>,
-        std::sync::Arc<crate::Engine>,
-    ) {
-        let tier =
-            std::sync::Arc::new(crate::tier::Tier::open(&dir.join("cold"), 1 << 20, 1024).unwrap());
+        ttl: bool,
+    ) -> std::sync::Arc<crate::Engine> {
         let eng = crate::Engine::open(
             EngineConfig {
                 shards: 4,
-                tier: Some(tier.clone()),
+                tier,
                 ..Default::default()
             },
             None,
@@ -663,7 +659,26 @@ mod tests {
                 crate::types::Value::from_bytes(b"v"),
                 crate::keyspace::Ttl::Clear,
             );
+            if ttl {
+                g.set_expire(k.as_bytes(), u64::MAX / 2);
+            }
         }
+        eng
+    }
+
+    /// An engine with a cold tier in `dir`, under `policy`, holding keys `k0`.. `k{n-1}`
+    /// (no TTL), all hot.
+    fn tiered_with_keys(
+        dir: &std::path::Path,
+        policy: Policy,
+        n: usize,
+    ) -> (
+        std::sync::Arc<crate::tier::Tier>,
+        std::sync::Arc<crate::Engine>,
+    ) {
+        let tier =
+            std::sync::Arc::new(crate::tier::Tier::open(&dir.join("cold"), 1 << 20, 1024).unwrap());
+        let eng = engine_with_keys(Some(tier.clone()), policy, n, false);
         (tier, eng)
     }
 
@@ -806,28 +821,9 @@ mod tests {
             Policy::VolatileTtl,
             Policy::AllKeysRandom,
         ] {
-            let eng = crate::Engine::open(
-                EngineConfig {
-                    shards: 4,
-                    ..Default::default()
-                },
-                None,
-            );
-            eng.config
-                .maxmemory_policy
-                .store(policy.to_u8(), Ordering::Relaxed);
+            let eng = engine_with_keys(None, policy, 3600, true);
             let mut fx = Effects::default();
             let mut cx = Ctx::new(&eng, 0, &mut fx);
-            for i in 0..3600 {
-                let k = format!("k{i}");
-                let mut g = cx.lock(&[k.as_bytes()]);
-                g.set(
-                    k.as_bytes(),
-                    crate::types::Value::from_bytes(b"v"),
-                    crate::keyspace::Ttl::Clear,
-                );
-                g.set_expire(k.as_bytes(), u64::MAX / 2);
-            }
             eng.config
                 .maxmemory_policy
                 .store(Policy::AllKeysLru.to_u8(), Ordering::Relaxed);
@@ -854,19 +850,12 @@ mod tests {
     #[test]
     fn eviction_finds_keys_sampling_misses_whatever_the_pool_holds() {
         for policy in [Policy::VolatileLru, Policy::VolatileRandom] {
-            let eng = crate::Engine::open(
-                EngineConfig {
-                    shards: 4,
-                    ..Default::default()
-                },
-                None,
-            );
+            let eng = engine_with_keys(None, Policy::VolatileLru, 3600, false);
             let set_policy = |p: Policy| {
                 eng.config
                     .maxmemory_policy
                     .store(p.to_u8(), Ordering::Relaxed)
             };
-            set_policy(Policy::VolatileLru);
             let mut fx = Effects::default();
             let mut cx = Ctx::new(&eng, 0, &mut fx);
             let expire = |cx: &mut Ctx, i: usize| {
@@ -875,14 +864,6 @@ mod tests {
                     .lock(&[k.as_bytes()])
                     .set_expire(k.as_bytes(), u64::MAX / 2));
             };
-            for i in 0..3600 {
-                let k = format!("k{i}");
-                cx.lock(&[k.as_bytes()]).set(
-                    k.as_bytes(),
-                    crate::types::Value::from_bytes(b"v"),
-                    crate::keyspace::Ttl::Clear,
-                );
-            }
             for i in 0..8 {
                 expire(&mut cx, i);
             }
@@ -914,24 +895,9 @@ mod tests {
     /// Active rehashing finishes the resizes no write will finish.
     #[test]
     fn active_rehashing_finishes_resizes_left_half_done() {
-        let eng = crate::Engine::open(
-            EngineConfig {
-                shards: 4,
-                ..Default::default()
-            },
-            None,
-        );
+        let eng = engine_with_keys(None, Policy::NoEviction, 3600, false);
         let mut fx = Effects::default();
         let mut cx = Ctx::new(&eng, 0, &mut fx);
-        for i in 0..3600 {
-            let k = format!("k{i}");
-            let mut g = cx.lock(&[k.as_bytes()]);
-            g.set(
-                k.as_bytes(),
-                crate::types::Value::from_bytes(b"v"),
-                crate::keyspace::Ttl::Clear,
-            );
-        }
         leave_per_shard(&eng, &mut cx, 60);
         assert!(eng.active_rehash(std::time::Duration::from_secs(10)));
         assert!(eng.dbs[0]
