@@ -23,7 +23,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{assert_reply, encode_command, free_port, run, RawClient, Resp, Server};
+use common::{assert_reply, encode_command, free_port, owns_port, run, RawClient, Resp, Server};
 
 const MB: u64 = 1024 * 1024;
 const NOAUTH: &str = "NOAUTH Authentication required.";
@@ -1812,5 +1812,34 @@ fn memory_taken_by_a_large_argument_is_given_back() {
     assert!(
         after < before + (4 << 20),
         "used_memory {before} before, {after} after"
+    );
+}
+
+/// The harness's guard against a port handed to two tests at once: a PING answered on a
+/// port counts as our server's only if our process holds that port. Before it, a test whose
+/// server was still opening its data could take another test's server for its own (its own
+/// then failed to bind), and the two tests' commands met on one server.
+#[test]
+fn a_ping_answer_counts_only_from_the_process_that_holds_the_port() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a listener");
+    let port = listener.local_addr().expect("its address").port();
+    assert!(
+        owns_port(std::process::id(), port),
+        "this process listens on {port}"
+    );
+
+    let mut other = Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("start sleep");
+    let held = owns_port(other.id(), port);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(!held, "a process without the socket does not own {port}");
+
+    drop(listener);
+    assert!(
+        !owns_port(std::process::id(), port),
+        "a closed listener holds nothing"
     );
 }

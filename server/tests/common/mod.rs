@@ -184,11 +184,14 @@ impl Server {
             }
             if answers_ping(self.port) {
                 // The answer could come from another process on a reused
-                // port; it only counts while our child is still running.
-                return match self.child.try_wait() {
-                    Ok(Some(status)) => Startup::Exited(status.to_string()),
-                    _ => Startup::Ready,
-                };
+                // port: it counts only while our child runs and holds the port.
+                match self.child.try_wait() {
+                    Ok(Some(status)) => return Startup::Exited(status.to_string()),
+                    _ if owns_port(self.child.id(), self.port) => return Startup::Ready,
+                    // Another test's server answered: ours, still starting,
+                    // will fail to bind and exit, and is started again.
+                    _ => {}
+                }
             }
             if Instant::now() >= deadline {
                 return Startup::TimedOut;
@@ -220,6 +223,48 @@ fn read_log(dir: &std::path::Path) -> String {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => format!("(no log: {e})"),
     }
+}
+
+/// Whether process `pid` holds a listening TCP socket on `port`, read from
+/// Linux's /proc (true where that cannot be read). `free_port` can hand one
+/// port to two tests starting servers at once; the server that binds it first
+/// answers both tests' PINGs while the other is still starting (Strata binds
+/// after opening its data), so a PING answer alone does not say whose it is.
+pub fn owns_port(pid: u32, port: u16) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return true;
+    };
+    let sockets: Vec<String> = fds
+        .flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let t = target.to_str()?;
+            Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut readable = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        readable = true;
+        // sl local_address rem_address st ... inode: state 0A is LISTEN.
+        let listening = text.lines().skip(1).any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            f.len() > 9
+                && f[3] == "0A"
+                && f[1]
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+                && sockets.iter().any(|s| s == f[9])
+        });
+        if listening {
+            return true;
+        }
+    }
+    !readable
 }
 
 /// True when a PING on a new connection gets `+PONG` within half a second,
@@ -920,19 +965,24 @@ pub fn spawn_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) ->
     (child, port)
 }
 
-/// [`spawn_in`], then waits (bounded) until the server answers PING.
+/// [`spawn_in`], then waits (bounded) until the server answers PING on a port
+/// it holds; started again on another port when another process took its port.
 pub fn start_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) -> Proc {
-    let (mut child, port) = spawn_in(dir, extra, prelude);
+    let (mut child, mut port) = spawn_in(dir, extra, prelude);
+    let mut attempts = 1;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "strata-server exited with {status}; log:\n{}",
-                server_log(dir)
-            );
+            let log = server_log(dir);
+            if attempts < START_ATTEMPTS && failed_to_bind(&log) {
+                attempts += 1;
+                (child, port) = spawn_in(dir, extra, prelude);
+                continue;
+            }
+            panic!("strata-server exited with {status}; log:\n{log}");
         }
         if let Ok(mut c) = RawClient::try_connect(port) {
-            if matches!(c.try_cmd(&[b"PING"]), Ok(Resp::Simple(_))) {
+            if matches!(c.try_cmd(&[b"PING"]), Ok(Resp::Simple(_))) && owns_port(child.id(), port) {
                 return Proc { child, port };
             }
         }
@@ -943,6 +993,14 @@ pub fn start_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) ->
         );
         thread::sleep(STARTUP_POLL);
     }
+}
+
+/// Whether the last thing a server logged is that it could not bind its port.
+fn failed_to_bind(log: &str) -> bool {
+    log.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.contains("Could not create server TCP listening socket"))
 }
 
 /// A field of `INFO all`.
