@@ -79,7 +79,8 @@ async fn run(srv: &Server, stream: &mut TcpStream, client: &mut Client) -> std::
         loop {
             if parsed.is_empty() {
                 parse_ahead(srv, client, &mut parser, &mut rbuf, &mut parsed);
-                if srv.engine.tier.is_some() && client.multi.is_none() {
+                // Inside MULTI the commands are only queued, until EXEC runs them all.
+                if srv.engine.tier.is_some() && (client.multi.is_none() || runs_exec(&parsed)) {
                     unsynced = unsynced.max(crate::durability::take_last_seq());
                     prefetch_cold(srv, client, &parsed).await;
                     if client.info.killed.load(Ordering::Relaxed) {
@@ -360,6 +361,14 @@ fn parse_ahead(
     }
 }
 
+/// Whether the parsed commands include an EXEC (parsing stops after one).
+fn runs_exec(parsed: &VecDeque<Parsed>) -> bool {
+    parsed.iter().filter_map(|p| p.as_ref().ok()).any(|args| {
+        args.first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"))
+    })
+}
+
 /// With a cold tier: reads the cold keys of the parsed commands that would wait for the disk,
 /// all in one job on the cold tier's reader threads, and keeps the values for the commands, which
 /// fault their keys in on this I/O thread; this thread's other connections do not wait for
@@ -369,10 +378,15 @@ async fn prefetch_cold(srv: &Server, client: &Client, parsed: &VecDeque<Parsed>)
     // Read without I/O, and to read on a reader thread. Kept here, not in the thread's stash,
     // until the commands run: other connections of this thread probe while this one waits.
     let (mut done, mut reads) = (Vec::new(), Vec::new());
+    // A transaction's queued commands run at its EXEC, which is among these.
+    let queued = match &client.multi {
+        Some(m) if !m.aborted => &m.queued[..],
+        _ => &[],
+    };
     // As many keys as the stash keeps: reads beyond that would be done again anyway.
-    let keys = parsed
+    let keys = queued
         .iter()
-        .filter_map(|p| p.as_ref().ok())
+        .chain(parsed.iter().filter_map(|p| p.as_ref().ok()))
         .flat_map(|args| {
             let spec = args.first().and_then(|a| command::table::lookup(a));
             spec.into_iter()

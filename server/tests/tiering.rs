@@ -644,3 +644,49 @@ fn a_value_too_large_for_the_tier_is_refused_before_it_is_written() {
         Resp::Simple(b"OK".to_vec())
     );
 }
+
+/// EXEC runs its queued commands on the I/O thread: their cold keys are read ahead on the
+/// reader threads first, as a pipeline's are, never with a read that waits for the disk on
+/// the I/O thread (counted in `cold_sync_reads`). Each command here is its own round trip,
+/// as redis-cli sends them.
+#[test]
+fn exec_reads_its_queued_commands_cold_keys_ahead() {
+    const N: usize = 2_000;
+    let (_s, mut c) = tiered(&[], 64 << 20);
+    pipeline(&mut c, &set_commands(N));
+    int(run(&mut c, "DEBUG TIER SPILL-ALL"));
+    // Into SST files whose blocks no cache holds yet: reading them needs the disk.
+    assert_eq!(
+        run(&mut c, "DEBUG TIER COMPACT"),
+        Resp::Simple(b"OK".to_vec())
+    );
+    let (sync0, ahead0) = (
+        num(&mut c, "cold_sync_reads"),
+        num(&mut c, "cold_prefetches"),
+    );
+    assert_eq!(run(&mut c, "MULTI"), Resp::Simple(b"OK".to_vec()));
+    let keys: Vec<usize> = (0..20).map(|i| (i * 7919) % N).collect();
+    for &i in &keys {
+        assert_eq!(
+            run(&mut c, &format!("GET key:{i}")),
+            Resp::Simple(b"QUEUED".to_vec())
+        );
+    }
+    let Resp::Array(Some(replies)) = run(&mut c, "EXEC") else {
+        panic!("EXEC did not answer an array")
+    };
+    let expected: Vec<Resp> = keys
+        .iter()
+        .map(|&i| Resp::Bulk(Some(value_of(i))))
+        .collect();
+    assert_eq!(replies, expected);
+    assert_eq!(
+        num(&mut c, "cold_sync_reads"),
+        sync0,
+        "EXEC read a cold key on the I/O thread"
+    );
+    assert!(
+        num(&mut c, "cold_prefetches") > ahead0,
+        "nothing was read ahead"
+    );
+}
