@@ -1836,10 +1836,4 @@ fn a_ping_answer_counts_only_from_the_process_that_holds_the_port() {
     let _ = other.kill();
     let _ = other.wait();
     assert!(!held, "a process without the socket does not own {port}");
-
-    drop(listener);
-    assert!(
-        !owns_port(std::process::id(), port),
-        "a closed listener holds nothing"
-    );
 }

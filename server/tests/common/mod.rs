@@ -31,13 +31,23 @@ const START_ATTEMPTS: usize = 3;
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const LOG_NAME: &str = "server.log";
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, and that this process has not handed out
+/// before (the kernel may give two tests starting servers at once the same one).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener
-        .local_addr()
-        .expect("local address of a bound listener")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..100 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener
+            .local_addr()
+            .expect("local address of a bound listener")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no loopback port this process has not used already");
 }
 
 /// A server process on 127.0.0.1, killed (and waited for) on drop.
@@ -968,15 +978,18 @@ pub fn spawn_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) ->
 /// [`spawn_in`], then waits (bounded) until the server answers PING on a port
 /// it holds; started again on another port when another process took its port.
 pub fn start_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) -> Proc {
+    let mut logged = server_log(dir).len();
     let (mut child, mut port) = spawn_in(dir, extra, prelude);
     let mut attempts = 1;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let log = server_log(dir);
-            if attempts < START_ATTEMPTS && failed_to_bind(&log) {
+            if attempts < START_ATTEMPTS && failed_to_bind(log.get(logged..).unwrap_or("")) {
                 attempts += 1;
+                logged = log.len();
                 (child, port) = spawn_in(dir, extra, prelude);
+                deadline = Instant::now() + Duration::from_secs(30);
                 continue;
             }
             panic!("strata-server exited with {status}; log:\n{log}");
@@ -995,12 +1008,9 @@ pub fn start_in(dir: &std::path::Path, extra: &[&str], prelude: Option<&str>) ->
     }
 }
 
-/// Whether the last thing a server logged is that it could not bind its port.
-fn failed_to_bind(log: &str) -> bool {
-    log.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| l.contains("Could not create server TCP listening socket"))
+/// Whether a server's log says it could not bind its port.
+pub fn failed_to_bind(log: &str) -> bool {
+    log.contains("Could not create server TCP listening socket")
 }
 
 /// A field of `INFO all`.
