@@ -6,6 +6,9 @@
 #   redis   redis-server, everything in RAM
 # and the ratios tiered/ram and tiered/redis. Runs are interleaved (ram, tiered, redis, ...)
 # per pipeline depth, ROUNDS times; the median is reported. No persistence on any server.
+# Before the rounds the tiered server serves WARM (60) seconds of the same reads, so the
+# rounds see its hot tier settled (frequency-based admission needs a key read a few times
+# before it earns RAM); WARM=0 measures from right after the load.
 #
 #   bash benches/tiering.sh                      # KEYS=2000000 VALUE=200 ZIPF=0.99
 #   KEYS=500000 SECS=5 ROUNDS=1 bash benches/tiering.sh
@@ -72,13 +75,20 @@ cold=$(field $TIER cold_keys)
 rss_loaded=$(rss_kb $tier_pid)
 echo "tiered after load: cold_keys $cold, hot_keys $(field $TIER hot_keys), used_memory $(field $TIER used_memory), RSS $((rss_loaded / 1024)) MB, rocksdb_memory $(field $TIER rocksdb_memory)" | tee -a "$OUT/summary.txt"
 
-printf "P\tround\tserver\tops\tp50_us\tp99_us\thits\tmisses\n" > "$OUT/raw.tsv"
+WARM="${WARM:-60}"
+if [ "$WARM" -gt 0 ]; then
+  "$GEN" get $TIER "$KEYS" "$WARM" "$CONNS" 16 "$ZIPF" 1 > /dev/null
+  echo "tiered warmed for $WARM s: hot_hit_ratio $(field $TIER hot_hit_ratio) since start" | tee -a "$OUT/summary.txt"
+fi
+printf "P\tround\tserver\tops\tp50_us\tp99_us\thits\tmisses\tcold_reads\n" > "$OUT/raw.tsv"
 for P in 1 16; do
   for r in $(seq 1 "$ROUNDS"); do
     for s in ram tiered redis; do
       case $s in ram) port=$RAM;; tiered) port=$TIER;; redis) port=$REDIS;; esac
+      cr0=0; [ $s = tiered ] && cr0=$(field $TIER cold_reads)
       line=$("$GEN" get $port "$KEYS" "$SECS" "$CONNS" "$P" "$ZIPF" $((r * 7 + P)))
-      printf "%s\t%s\t%s\t%s\n" "$P" "$r" "$s" "$(echo "$line" | tr ' ' '\t')" >> "$OUT/raw.tsv"
+      cr1=0; [ $s = tiered ] && cr1=$(field $TIER cold_reads)
+      printf "%s\t%s\t%s\t%s\t%s\n" "$P" "$r" "$s" "$(echo "$line" | tr ' ' '\t')" $((cr1 - cr0)) >> "$OUT/raw.tsv"
       echo "P=$P round $r $s: $line"
     done
     redis-cli -p $TIER INFO tiering | tr -d '\r' > "$OUT/tiering-P$P-r$r.txt"
@@ -108,6 +118,12 @@ for p in ("1", "16"):
             vals.append(x[0] / y[0])
         return statistics.median(vals)
     print(f"| {p} | {med['ram']:,.0f} | {med['tiered']:,.0f} | {med['redis']:,.0f} | {ratio('tiered','ram'):.2f} | {ratio('tiered','redis'):.2f} | {p99['ram']:.0f} / {p99['tiered']:.0f} / {p99['redis']:.0f} |")
+for p in ("1", "16"):
+    rs = [r for r in rows if r["P"] == p and r["server"] == "tiered"]
+    # hits and misses count every reply of the run (its second of warm-up too), as the
+    # cold_reads difference does.
+    hit = [1 - float(r["cold_reads"]) / (float(r["hits"]) + float(r["misses"])) for r in rs]
+    print(f"tiered hot hit ratio during the -P {p} rounds: " + " / ".join(f"{h:.3f}" for h in hit))
 last = sorted(glob.glob(f"{out}/tiering-P16-r*.txt"))[-1]
 info = dict(l.split(":", 1) for l in open(last).read().split("\n") if ":" in l)
 print(f"tiered: hot_hit_ratio {info['hot_hit_ratio']}, cold read latency p50/p99/p999 {info['cold_read_latency_p50_us']}/{info['cold_read_latency_p99_us']}/{info['cold_read_latency_p999_us']} us, "
