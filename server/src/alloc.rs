@@ -140,6 +140,15 @@ pub fn jemalloc_stats() -> HeapStats {
     }
 }
 
+/// jemalloc's statistics report (`malloc_stats_print`), as text.
+pub fn jemalloc_report() -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Err(e) = tikv_jemalloc_ctl::stats_print::stats_print(&mut out, Default::default()) {
+        out = format!("jemalloc statistics are not available: {e}\n").into_bytes();
+    }
+    out
+}
+
 /// Bytes in use in glibc's malloc, which serves the C++ libraries (RocksDB's block cache,
 /// memtables, compaction buffers): chunks handed out plus mmapped blocks. 0 where glibc is
 /// not the C allocator.

@@ -13,6 +13,20 @@ use tokio::net::TcpListener;
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
+/// jemalloc's options, read before its first allocation: one arena for every thread.
+///
+/// With its default of four arenas a core, a value read by a cold-tier reader thread and freed
+/// on an I/O thread lands in that thread's cache, and the next key it promotes is allocated
+/// there: long-lived keys end up spread over every arena's partly empty pages. Under Zipf
+/// reads at 10% of the dataset in RAM that held 35 MB of pages for 61 MB of allocations (RSS
+/// 183 MB); with one arena 4 MB (RSS 150 MB), at the same throughput within the noise (the
+/// thread caches take most allocations without touching the arena's locks). Redis does the
+/// same work on one thread, so one arena. `MALLOC_CONF`-style overrides still apply through
+/// `_RJEM_MALLOC_CONF`.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8; 10] = b"narenas:1\0";
+
 fn cli() -> clap::Command {
     clap::Command::new("strata-server")
         .version(STRATA_VERSION)

@@ -1837,3 +1837,18 @@ fn a_ping_answer_counts_only_from_the_process_that_holds_the_port() {
     let _ = other.wait();
     assert!(!held, "a process without the socket does not own {port}");
 }
+
+/// MEMORY MALLOC-STATS is jemalloc's own report, as in Redis, and shows the server runs with
+/// one arena (`_rjem_malloc_conf` in main.rs: keys promoted from the cold tier spread over
+/// several arenas' pages otherwise).
+#[test]
+fn malloc_stats_is_jemallocs_report_with_one_arena() {
+    let s = Server::strata(&[]);
+    let mut c = s.client();
+    let text = match run(&mut c, "MEMORY MALLOC-STATS") {
+        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("MEMORY MALLOC-STATS answered {}", other.render()),
+    };
+    assert!(text.contains("opt.narenas: 1\n"), "{text}");
+    assert!(text.contains("Allocated: "), "{text}");
+}

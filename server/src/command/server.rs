@@ -498,18 +498,16 @@ pub fn memory(call: &mut Call) -> Reply {
                 Reply::Verbatim("txt", Bytes::from_static(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."))
             }),
             ("MALLOC-STATS", 2, |_| {
-                let h = crate::alloc::jemalloc_stats();
-                Reply::Verbatim(
-                    "txt",
-                    Bytes::from(format!(
-                        "allocated: {}\nactive: {}\nresident: {}\nmetadata: {}\nglibc_in_use: {}\n",
-                        h.allocated,
-                        h.active,
-                        h.resident,
-                        h.metadata,
+                // jemalloc's own report, as Redis prints it, then glibc's part (RocksDB).
+                let mut text = crate::alloc::jemalloc_report();
+                text.extend_from_slice(
+                    format!(
+                        "glibc malloc (the cold tier's C++): in use {}\n",
                         crate::alloc::glibc_in_use()
-                    )),
-                )
+                    )
+                    .as_bytes(),
+                );
+                Reply::Verbatim("txt", Bytes::from(text))
             }),
             ("PURGE", 2, |_| Reply::Ok),
             ("HELP", 2, |_| {
