@@ -76,6 +76,7 @@ rss_loaded=$(rss_kb $tier_pid)
 echo "tiered after load: cold_keys $cold, hot_keys $(field $TIER hot_keys), used_memory $(field $TIER used_memory), RSS $((rss_loaded / 1024)) MB, rocksdb_memory $(field $TIER rocksdb_memory)" | tee -a "$OUT/summary.txt"
 
 WARM="${WARM:-60}"
+[[ $WARM =~ ^[0-9]+$ ]] || { echo "WARM must be a number of seconds" >&2; exit 1; }
 if [ "$WARM" -gt 0 ]; then
   "$GEN" get $TIER "$KEYS" "$WARM" "$CONNS" 16 "$ZIPF" 1 > /dev/null
   echo "tiered warmed for $WARM s: hot_hit_ratio $(field $TIER hot_hit_ratio) since start" | tee -a "$OUT/summary.txt"
@@ -88,7 +89,7 @@ for P in 1 16; do
       cr0=0; [ $s = tiered ] && cr0=$(field $TIER cold_reads)
       line=$("$GEN" get $port "$KEYS" "$SECS" "$CONNS" "$P" "$ZIPF" $((r * 7 + P)))
       cr1=0; [ $s = tiered ] && cr1=$(field $TIER cold_reads)
-      printf "%s\t%s\t%s\t%s\t%s\n" "$P" "$r" "$s" "$(echo "$line" | tr ' ' '\t')" $((cr1 - cr0)) >> "$OUT/raw.tsv"
+      printf "%s\t%s\t%s\t%s\t%s\n" "$P" "$r" "$s" "$(echo "$line" | tr ' ' '\t')" $((${cr1:?} - ${cr0:?})) >> "$OUT/raw.tsv"
       echo "P=$P round $r $s: $line"
     done
     redis-cli -p $TIER INFO tiering | tr -d '\r' > "$OUT/tiering-P$P-r$r.txt"

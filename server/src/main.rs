@@ -20,9 +20,9 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 /// there: long-lived keys end up spread over every arena's partly empty pages. Under Zipf
 /// reads at 10% of the dataset in RAM that held 35 MB of pages for 61 MB of allocations (RSS
 /// 183 MB); with one arena 4 MB (RSS 150 MB), at the same throughput within the noise (the
-/// thread caches take most allocations without touching the arena's locks). Redis does the
-/// same work on one thread, so one arena. `MALLOC_CONF`-style overrides still apply through
-/// `_RJEM_MALLOC_CONF`.
+/// thread caches take most allocations without touching the arena's locks). Redis keeps
+/// jemalloc's default, but creates and frees its keys on one thread, so they share one
+/// arena there too. `MALLOC_CONF`-style overrides still apply through `_RJEM_MALLOC_CONF`.
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: &[u8; 10] = b"narenas:1\0";
