@@ -431,11 +431,15 @@ impl Engine {
     }
 
     /// Moves every hot key to the cold tier (DEBUG TIER SPILL-ALL). Returns how many moved.
+    /// When the write-behind is full it waits for its writer (holding no shard lock), as
+    /// eviction does, instead of failing the spills: more hot keys than its buffer holds
+    /// would otherwise each count as a cold tier error.
     pub fn spill_all(&self) -> usize {
-        if self.tier.is_none() {
+        let Some(t) = &self.tier else {
             return 0;
-        }
+        };
         self.size_sketch_for_ram();
+        let behind = t.store.behind();
         let mut n = 0;
         for (db, d) in self.dbs.iter().enumerate() {
             for (si, s) in d.shards.iter().enumerate() {
@@ -446,6 +450,12 @@ impl Engine {
                 self.before_shard_write(db, si, &shard);
                 let keys: Vec<Box<[u8]>> = shard.dict.iter().map(|(k, _)| k.into()).collect();
                 for k in keys {
+                    if behind.is_full() {
+                        drop(shard);
+                        behind.wait_for_room(crate::tier::behind::FULL_WAIT);
+                        shard = s.lock();
+                        self.before_shard_write(db, si, &shard);
+                    }
                     n += shard.spill(&k).is_some() as usize;
                 }
             }
