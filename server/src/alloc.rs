@@ -125,8 +125,6 @@ pub struct HeapStats {
     pub active: usize,
     /// In resident pages: active ones, freed ones not yet returned to the kernel, metadata.
     pub resident: usize,
-    /// jemalloc's own bookkeeping.
-    pub metadata: usize,
 }
 
 pub fn jemalloc_stats() -> HeapStats {
@@ -136,7 +134,6 @@ pub fn jemalloc_stats() -> HeapStats {
         allocated: stats::allocated::read().unwrap_or(0),
         active: stats::active::read().unwrap_or(0),
         resident: stats::resident::read().unwrap_or(0),
-        metadata: stats::metadata::read().unwrap_or(0),
     }
 }
 
