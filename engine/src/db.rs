@@ -272,6 +272,16 @@ impl Engine {
     /// Fails, changing nothing, when the effect names a database this engine does not have
     /// (a log written with more `databases` than the server now has).
     pub fn apply(&self, e: &Effect) -> Result<(), crate::effect::DecodeError> {
+        self.apply_with(e, false)
+    }
+
+    /// [`Engine::apply`] for a snapshot's effects, whose key is not in the cold tier (see
+    /// [`Effects::new_keys`]).
+    pub(crate) fn apply_new_key(&self, e: &Effect) -> Result<(), crate::effect::DecodeError> {
+        self.apply_with(e, true)
+    }
+
+    fn apply_with(&self, e: &Effect, new_keys: bool) -> Result<(), crate::effect::DecodeError> {
         use crate::keyspace::keys;
         use crate::types::string;
         // Replay runs at a frozen clock of 0, so nothing expires while the log is applied: a
@@ -282,6 +292,7 @@ impl Engine {
             deferred: true,
             now: Some(0),
             cmd: "",
+            new_keys,
         };
         let n = self.dbs.len();
         let check = |d: &u32| (*d as usize) < n;

@@ -267,6 +267,48 @@ pub enum Effect {
 impl Effect {
     /// The database an effect touches first (its only one, for all but COPY, MOVE and
     /// SWAPDB), None for FLUSHALL.
+    /// The key an effect that names a single key changes.
+    pub fn key(&self) -> Option<&[u8]> {
+        use Effect::*;
+        match self {
+            Set { key, .. }
+            | Del { key, .. }
+            | Expire { key, .. }
+            | Persist { key, .. }
+            | Move { key, .. }
+            | IncrBy { key, .. }
+            | Append { key, .. }
+            | SetRange { key, .. }
+            | HSet { key, .. }
+            | HDel { key, .. }
+            | HExpire { key, .. }
+            | ListPush { key, .. }
+            | ListPop { key, .. }
+            | ListSet { key, .. }
+            | ListTrim { key, .. }
+            | ListRem { key, .. }
+            | ListInsert { key, .. }
+            | SAdd { key, .. }
+            | SRem { key, .. }
+            | ZAdd { key, .. }
+            | ZRem { key, .. }
+            | XAdd { key, .. }
+            | XTrim { key, .. }
+            | XDel { key, .. }
+            | XSetId { key, .. }
+            | XGroupSet { key, .. }
+            | XGroupDestroy { key, .. }
+            | XConsumerSet { key, .. }
+            | XConsumerDel { key, .. }
+            | XPelSet { key, .. }
+            | XPelDel { key, .. }
+            | JsonSet { key, .. } => Some(key),
+            Rename { .. } | Copy { .. } | SwapDb { .. } | FlushDb { .. } | FlushAll => None,
+            FunctionLoad { .. } | FunctionDelete { .. } | FunctionFlush => None,
+            SearchDefine { .. } | SearchDrop { .. } => None,
+        }
+    }
+
     pub fn db(&self) -> Option<u32> {
         use Effect::*;
         match self {
@@ -328,6 +370,11 @@ pub struct Effects {
     /// The command running (lowercase; `container|sub` for subcommands that need telling
     /// apart), which keyspace notifications name their events after.
     pub cmd: &'static str,
+    /// Set while a snapshot loads: the keys the effects name are not in the cold tier, so
+    /// locking them skips the lookup there (and the admission sketch's record). A snapshot
+    /// names each key once, and loading moves a key to the cold tier only after its last
+    /// effect (`snapshot::load_image`).
+    pub new_keys: bool,
 }
 
 /// Frozen record tags. Never renumber; add new ones at the end.

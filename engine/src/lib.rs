@@ -311,6 +311,34 @@ impl Engine {
         }
     }
 
+    /// Loading a snapshot with the cold tier on: while RAM is over `maxmemory`, moves `key`,
+    /// whose effects have all been applied, to the cold tier. Only a finished key may move:
+    /// its later effects would not look for it there (see `Effects::new_keys`). Loading gives
+    /// every key the same access history, so the key just loaded is as good a victim as any,
+    /// and taking it costs no sampling. A full cold tier, or a writer that stays behind,
+    /// leaves the key in RAM.
+    pub(crate) fn spill_loaded(&self, db: usize, key: &[u8]) {
+        let max = self.config.maxmemory.load(Ordering::Relaxed) as usize;
+        let (Some(t), Some(probe), Some(d)) =
+            (&self.tier, self.memory_probe.get(), self.dbs.get(db))
+        else {
+            return;
+        };
+        if max == 0 || t.full() || probe().saturating_sub(self.not_counted_for_evict()) <= max {
+            return;
+        }
+        // Sized from `maxmemory`, as in `spill_to_limit`.
+        t.sketch();
+        let behind = t.store.behind();
+        if behind.is_full() && !behind.wait_for_room(tier::behind::FULL_WAIT) {
+            return;
+        }
+        let si = d.shard_of(key);
+        let mut shard = d.shards[si].lock();
+        self.before_shard_write(db, si, &shard);
+        shard.spill(key);
+    }
+
     pub fn databases(&self) -> usize {
         self.dbs.len()
     }

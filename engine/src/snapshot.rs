@@ -424,6 +424,11 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
         });
         let mut ended = false;
         let mut failure = None;
+        // The key whose effects are being applied. A key's effects are consecutive (they may
+        // span records); once the next key's begin, a dataset larger than RAM moves it to the
+        // cold tier if memory is short. So no key is looked for in the cold tier while
+        // loading: it cannot be there yet.
+        let mut loading: Option<(u32, Vec<u8>)> = None;
         'records: for (at, effects) in rx.iter() {
             if ended {
                 failure = Some(bad(at, "records after the end record"));
@@ -431,14 +436,30 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
             }
             ended = effects.is_empty();
             for e in &effects {
-                if let Err(e) = eng.apply(e) {
+                let applied = match (e.db(), e.key()) {
+                    (Some(db), Some(key)) => {
+                        if loading
+                            .as_ref()
+                            .is_none_or(|(d, k)| *d != db || k.as_slice() != key)
+                        {
+                            if let Some((d, k)) = loading.replace((db, key.to_vec())) {
+                                eng.spill_loaded(d as usize, &k);
+                            }
+                        }
+                        eng.apply_new_key(e)
+                    }
+                    _ => eng.apply(e),
+                };
+                if let Err(e) = applied {
                     failure = Some(bad(at, &format!("a record names an impossible state: {e}")));
                     break 'records;
                 }
             }
-            // A dataset larger than RAM loads into the cold tier as it goes.
-            eng.spill_to_limit();
         }
+        if let Some((d, k)) = loading {
+            eng.spill_loaded(d as usize, &k);
+        }
+        eng.spill_to_limit();
         drop(rx);
         let decoded = decoder
             .join()

@@ -580,3 +580,47 @@ fn a_value_read_ahead_survives_spills_of_other_keys() {
     // key shares the stripe (each 1 in 64).
     assert!(used() - before >= 15, "{} of {trials}", used() - before);
 }
+
+/// Loading a snapshot larger than `maxmemory` moves each key to the cold tier once all its
+/// effects are applied, and never looks a key up there (it cannot be cold before it is
+/// loaded). Memory is short all along here, and each hash of 3000 fields spans three
+/// records: a key moved before its last record would come back incomplete.
+#[test]
+fn a_snapshot_larger_than_ram_loads_into_the_cold_tier_without_looking_keys_up_there() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, tiered) = engines(dir.path());
+    for i in 0..300u32 {
+        plain
+            .apply(&Effect::Set {
+                db: i % 2,
+                key: format!("s{i}").into_bytes(),
+                value: vec![b'v'; 100],
+                expire_at: if i % 3 == 0 { FAR } else { 0 },
+                keep_ttl: false,
+            })
+            .unwrap();
+    }
+    for h in 0..3 {
+        let pairs = (0..3000)
+            .map(|f| (format!("f{f}").into_bytes(), vec![b'x'; 100]))
+            .collect();
+        plain
+            .apply(&Effect::HSet {
+                db: 0,
+                key: format!("h{h}").into_bytes(),
+                pairs,
+            })
+            .unwrap();
+    }
+    let path = dir.path().join("snap");
+    strata_engine::snapshot::save(&plain, &path, 1).unwrap();
+    tiered.config.maxmemory.store(1, Relaxed);
+    tiered.set_memory_probe(|| usize::MAX / 2);
+    strata_engine::snapshot::load(&tiered, &path).unwrap();
+    let stats = &tiered.tier.as_ref().unwrap().stats;
+    assert_eq!(stats.cold_misses.load(Relaxed), 0, "a key was looked for");
+    assert_eq!(stats.cold_reads.load(Relaxed), 0, "a key was read back");
+    assert_eq!(tiered.tier_keys(), (0, 303));
+    assert_eq!(tiered.dump(), plain.dump());
+}

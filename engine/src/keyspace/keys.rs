@@ -255,6 +255,7 @@ pub fn copy_to_db(
         deferred: true,
         now,
         cmd: "",
+        new_keys: false,
     };
     let mut d = eng.lock(dst_db, &[dst], &mut scratch);
     if d.exists(dst) {

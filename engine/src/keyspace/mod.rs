@@ -582,7 +582,11 @@ impl<'a> Guard<'a> {
             eng.before_shard_write(db, *i, s);
         }
         let mut faulted = SmallVec::new();
-        if let Some(t) = eng.tier.as_ref().filter(|t| t.active()) {
+        if let Some(t) = eng
+            .tier
+            .as_ref()
+            .filter(|t| t.active() && !effects.new_keys)
+        {
             // Every key the command names is in RAM before it runs.
             for k in keys {
                 let i = d.shard_of(k);

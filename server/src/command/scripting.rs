@@ -77,6 +77,7 @@ fn run_atomically(
         deferred: true,
         now: Some(srv.engine.now_ms()),
         cmd: "",
+        new_keys: false,
     };
     let outcome = {
         let mut exec = |words: Vec<Bytes>| -> Reply {

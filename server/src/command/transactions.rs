@@ -43,6 +43,7 @@ fn watch_broken(srv: &Server, client: &Client) -> bool {
         deferred: true,
         now: None,
         cmd: "",
+        new_keys: false,
     };
     client.watched.iter().any(|(db, key)| {
         let mut cx = Ctx::new(&srv.engine, *db, &mut scratch);
@@ -71,6 +72,7 @@ pub fn exec(call: &mut Call) -> Reply {
         deferred: true,
         now: Some(call.srv.engine.now_ms()),
         cmd: "",
+        new_keys: false,
     };
     let mut replies = Vec::with_capacity(m.queued.len());
     for args in &m.queued {
@@ -99,6 +101,7 @@ pub fn watch(call: &mut Call) -> Reply {
             deferred: true,
             now: None,
             cmd: "",
+            new_keys: false,
         };
         let expired = {
             let mut cx = Ctx::new(&call.srv.engine, db, &mut scratch);
