@@ -321,7 +321,15 @@ pub fn run(db: &DB, write: &WriteOptions, sh: &Shared) {
             return;
         }
         let n = st.queue.len().min(BATCH);
-        let items: Vec<Item> = st.queue.drain(..n).collect();
+        let mut items: Vec<Item> = st.queue.drain(..n).collect();
+        // Keys in order between range deletions (which must keep their place): RocksDB's
+        // memtable then inserts each next to the one before instead of searching from its top.
+        for run in items.split_mut(|i| matches!(i, Item::Range(_))) {
+            run.sort_unstable_by(|a, b| match (a, b) {
+                (Item::Key(a), Item::Key(b)) => a.cmp(b),
+                _ => std::cmp::Ordering::Equal,
+            });
+        }
         let mut batch = WriteBatch::default();
         // What was written, with the seq of the op that was: removed after the write only if
         // no newer op replaced it meanwhile.
