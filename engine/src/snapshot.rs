@@ -16,7 +16,7 @@
 //! This version is taken under the engine's exclusive gate (SAVE blocks, as Redis's does).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -355,11 +355,18 @@ pub struct Loaded {
 }
 
 /// Loads the snapshot at `path` into `eng` (which should be empty). Any damage refuses, with
-/// a message naming the file, the offset and what to do.
+/// a message naming the file, the offset and what to do. The file is read twice, a buffer at
+/// a time (first to check every record, then to apply them), never held in memory whole: a
+/// dataset larger than RAM has a snapshot larger than RAM.
 pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
-    let data =
-        fs::read(path).map_err(|e| format!("cannot read the snapshot {}: {e}", path.display()))?;
-    load_image(eng, &data, &path.display().to_string())
+    let cannot = |e: io::Error| format!("cannot read the snapshot {}: {e}", path.display());
+    let len = fs::metadata(path).map_err(cannot)?.len();
+    let open = || {
+        File::open(path)
+            .map(|f| BufReader::with_capacity(1 << 20, f))
+            .map_err(cannot)
+    };
+    load_from(eng, open, len, &path.display().to_string())
 }
 
 /// A snapshot file's bytes, made of `records` (each a list of effects) at sequence `seq`:
@@ -380,6 +387,71 @@ pub fn encode_image(seq: u64, keys: u64, records: &[Vec<Effect>]) -> Vec<u8> {
 
 /// [`load`] from the file's bytes; `name` is what error messages call it.
 pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, String> {
+    load_from(eng, || Ok(data), data.len() as u64, name)
+}
+
+/// Reads `buf.len()` bytes, or fewer at the end of the input: how many.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads the records after the header from `r`, checking each as the log's reader does (the
+/// header's checksum, a length within the `len` bytes of the file, the payload's checksum,
+/// numbers from 1), and hands each payload with its offset to `f`. Returns the offset of the
+/// end of the file.
+fn read_records(
+    r: &mut impl Read,
+    len: u64,
+    mut f: impl FnMut(usize, &[u8]) -> Result<(), String>,
+) -> Result<usize, (usize, String)> {
+    use crate::wal::RECORD_HEADER;
+    let (mut off, mut expect) = (HEADER, 1u64);
+    let mut head = [0u8; RECORD_HEADER];
+    let mut payload = Vec::new();
+    let io = |off: usize| move |e: io::Error| (off, format!("cannot read: {e}"));
+    loop {
+        match read_up_to(r, &mut head).map_err(io(off))? {
+            0 => return Ok(off),
+            n if n < RECORD_HEADER => return Err((off, "record header cut short".into())),
+            _ => {}
+        }
+        let (size, seq, crc) = crate::wal::record_header(&head)
+            .ok_or((off, "record header checksum mismatch".to_string()))?;
+        if (off + RECORD_HEADER) as u64 + size as u64 > len {
+            return Err((off, "record cut short".into()));
+        }
+        payload.resize(size, 0);
+        if read_up_to(r, &mut payload).map_err(io(off))? < size {
+            return Err((off, "record cut short".into()));
+        }
+        if crc32c::crc32c(&payload) != crc {
+            return Err((off, "record checksum mismatch".into()));
+        }
+        if seq != expect {
+            return Err((off, format!("sequence {seq} where {expect} was expected")));
+        }
+        f(off, &payload).map_err(|w| (off, w))?;
+        expect = seq.wrapping_add(1);
+        off += RECORD_HEADER + size;
+    }
+}
+
+/// Loads a snapshot of `len` bytes, which `open` reads from its start.
+fn load_from<R: Read + Send>(
+    eng: &Engine,
+    open: impl Fn() -> Result<R, String>,
+    len: u64,
+    name: &str,
+) -> Result<Loaded, String> {
     let bad = |offset: usize, what: &str| {
         format!(
             "the snapshot {name} is damaged at offset {offset}: {what}. Restore it from a \
@@ -387,7 +459,11 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
              what the snapshot covered)"
         )
     };
-    if data.len() < HEADER
+    let mut r = open()?;
+    let mut data = [0u8; HEADER];
+    let got = read_up_to(&mut r, &mut data)
+        .map_err(|e| format!("cannot read the snapshot {name}: {e}"))?;
+    if got < HEADER
         || &data[..8] != MAGIC
         || crc32c::crc32c(&data[..28]) != u32::from_le_bytes(data[28..32].try_into().expect("4"))
     {
@@ -405,17 +481,22 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
     // Records are checked exactly as the log's are; the whole file must be sound and end with
     // the empty end record. A damaged snapshot is refused before anything is applied: the
     // checksums are verified in a first pass.
-    crate::wal::read_raw_records(data, HEADER, 1, |_, _| Ok(()))
-        .map_err(|(off, why)| bad(off, &why))?;
-    // Two stages on two threads: one decompresses and decodes records, the other applies
-    // them, in file order.
+    let end = read_records(&mut r, len, |_, _| Ok(())).map_err(|(off, why)| bad(off, &why))?;
+    drop(r);
+    let mut r = open()?;
+    let mut skip = [0u8; HEADER];
+    if read_up_to(&mut r, &mut skip).map_err(|e| format!("cannot read the snapshot {name}: {e}"))?
+        < HEADER
+        || skip != data
+    {
+        return Err(format!("the snapshot {name} changed while it was loaded"));
+    }
+    // Two stages on two threads: one reads, decompresses and decodes records, the other
+    // applies them, in file order.
     let (tx, rx) = channel::bounded::<(usize, Vec<Effect>)>(64);
     let (ended, failure, decoded) = std::thread::scope(|s| {
         let decoder = s.spawn(move || {
-            let mut off = HEADER;
-            crate::wal::read_raw_records(data, HEADER, 1, |_, payload| {
-                let at = off;
-                off += crate::wal::RECORD_HEADER + payload.len();
+            read_records(&mut r, len, |at, payload| {
                 let effects = decode_record(payload)?;
                 // A closed channel means the applier stopped on an error of its own.
                 let _ = tx.send((at, effects));
@@ -472,7 +553,7 @@ pub fn load_image(eng: &Engine, data: &[u8], name: &str) -> Result<Loaded, Strin
     decoded.map_err(|(off, why)| bad(off, &why))?;
     if !ended {
         return Err(bad(
-            data.len(),
+            end,
             "the end record is missing (the file was cut short)",
         ));
     }

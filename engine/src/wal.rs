@@ -308,7 +308,7 @@ pub fn recover(
 }
 
 /// A record's header, once its own checksum holds: (payload length, sequence, payload CRC).
-fn record_header(rest: &[u8]) -> Option<(usize, u64, u32)> {
+pub(crate) fn record_header(rest: &[u8]) -> Option<(usize, u64, u32)> {
     if rest.len() < RECORD_HEADER {
         return None;
     }

@@ -209,6 +209,78 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
     assert_eq!(num(&mut c, "cold_tier_errors"), 0);
 }
 
+/// A restart with a snapshot several times `maxmemory` fills RAM up to the limit and puts the
+/// rest in the cold tier. The snapshot is read a buffer at a time: held whole in memory, as it
+/// once was, it counted against `maxmemory` itself, and every key went to the cold tier.
+#[test]
+fn a_restart_from_a_snapshot_larger_than_maxmemory_fills_ram_to_the_limit() {
+    const N: usize = 40_000;
+    // 200 bytes that lz4 cannot shrink, so the snapshot is as large as the data.
+    let value = |i: usize| -> Vec<u8> {
+        let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (0..200)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args = |max: &str| -> Vec<String> {
+        [
+            "--dir",
+            d,
+            "--appendonly",
+            "no",
+            "--cold-tier",
+            "yes",
+            "--maxmemory-policy",
+            "allkeys-lru",
+            "--maxmemory",
+            max,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let max = {
+        let s = Server::strata(&strs(&args("0")));
+        let mut c = s.client();
+        // 2 MB of data in RAM, about a quarter of it.
+        let max = num(&mut c, "used_memory") + (2 << 20);
+        run(&mut c, &format!("CONFIG SET maxmemory {max}"));
+        let sets: Vec<Vec<Vec<u8>>> = (0..N)
+            .map(|i| vec![b"SET".to_vec(), format!("key:{i}").into_bytes(), value(i)])
+            .collect();
+        for r in pipeline(&mut c, &sets) {
+            assert_eq!(r, Resp::Simple(b"OK".to_vec()));
+        }
+        assert_eq!(run(&mut c, "SAVE"), Resp::Simple(b"OK".to_vec()));
+        max
+    };
+    let snapshot = std::fs::metadata(dir.path().join("dump.strata"))
+        .unwrap()
+        .len();
+    assert!(snapshot > 3 * (2 << 20), "a snapshot of {snapshot} bytes");
+    let s = Server::strata(&strs(&args(&max.to_string())));
+    let mut c = s.client();
+    assert_eq!(int(run(&mut c, "DBSIZE")), N as i64);
+    let hot = num(&mut c, "hot_keys");
+    // About 8,000 keys fit; with the file counted, about none.
+    assert!(hot as usize > N / 10, "{hot} keys in RAM after the restart");
+    assert_eq!(num(&mut c, "hot_keys") + num(&mut c, "cold_keys"), N as u64);
+    assert_eq!(num(&mut c, "cold_misses"), 0, "a loaded key was looked for");
+    let gets: Vec<Vec<Vec<u8>>> = (0..N)
+        .step_by(7)
+        .map(|i| vec![b"GET".to_vec(), format!("key:{i}").into_bytes()])
+        .collect();
+    for (n, r) in pipeline(&mut c, &gets).into_iter().enumerate() {
+        assert_eq!(r, Resp::Bulk(Some(value(n * 7))), "key:{}", n * 7);
+    }
+}
+
 #[test]
 fn scan_returns_every_key_while_keys_move_between_tiers() {
     let (s, mut c) = tiered(&[], 64 << 20);
@@ -715,4 +787,8 @@ fn spill_all_moves_more_keys_than_the_write_behind_holds() {
             Resp::Bulk(Some(b"v".to_vec()))
         );
     }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
