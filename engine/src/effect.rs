@@ -265,9 +265,8 @@ pub enum Effect {
 }
 
 impl Effect {
-    /// The database an effect touches first (its only one, for all but COPY, MOVE and
-    /// SWAPDB), None for FLUSHALL.
-    /// The key an effect that names a single key changes.
+    /// The key an effect that changes one key of one database changes (None for MOVE,
+    /// which changes two databases).
     pub fn key(&self) -> Option<&[u8]> {
         use Effect::*;
         match self {
@@ -275,7 +274,6 @@ impl Effect {
             | Del { key, .. }
             | Expire { key, .. }
             | Persist { key, .. }
-            | Move { key, .. }
             | IncrBy { key, .. }
             | Append { key, .. }
             | SetRange { key, .. }
@@ -303,12 +301,15 @@ impl Effect {
             | XPelSet { key, .. }
             | XPelDel { key, .. }
             | JsonSet { key, .. } => Some(key),
-            Rename { .. } | Copy { .. } | SwapDb { .. } | FlushDb { .. } | FlushAll => None,
+            Rename { .. } | Copy { .. } | Move { .. } | SwapDb { .. } | FlushDb { .. } => None,
+            FlushAll => None,
             FunctionLoad { .. } | FunctionDelete { .. } | FunctionFlush => None,
             SearchDefine { .. } | SearchDrop { .. } => None,
         }
     }
 
+    /// The database an effect touches first (its only one, for all but COPY, MOVE and
+    /// SWAPDB), None for FLUSHALL.
     pub fn db(&self) -> Option<u32> {
         use Effect::*;
         match self {
@@ -372,8 +373,8 @@ pub struct Effects {
     pub cmd: &'static str,
     /// Set while a snapshot loads: the keys the effects name are not in the cold tier, so
     /// locking them skips the lookup there (and the admission sketch's record). A snapshot
-    /// names each key once, and loading moves a key to the cold tier only after its last
-    /// effect (`snapshot::load_image`).
+    /// names each key once, with its effects together, and loading moves a key to the cold
+    /// tier only after its last effect (`snapshot::load_from`).
     pub new_keys: bool,
 }
 

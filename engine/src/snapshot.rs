@@ -16,7 +16,7 @@
 //! This version is taken under the engine's exclusive gate (SAVE blocks, as Redis's does).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -360,11 +360,13 @@ pub struct Loaded {
 /// dataset larger than RAM has a snapshot larger than RAM.
 pub fn load(eng: &Engine, path: &Path) -> Result<Loaded, String> {
     let cannot = |e: io::Error| format!("cannot read the snapshot {}: {e}", path.display());
-    let len = fs::metadata(path).map_err(cannot)?.len();
+    // Both passes read this one open file, whatever is renamed over its path meanwhile.
+    let file = File::open(path).map_err(cannot)?;
+    let len = file.metadata().map_err(cannot)?.len();
     let open = || {
-        File::open(path)
-            .map(|f| BufReader::with_capacity(1 << 20, f))
-            .map_err(cannot)
+        let mut f = file.try_clone().map_err(cannot)?;
+        f.seek(SeekFrom::Start(0)).map_err(cannot)?;
+        Ok(BufReader::with_capacity(1 << 20, f))
     };
     load_from(eng, open, len, &path.display().to_string())
 }
@@ -404,42 +406,53 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Why reading a snapshot's records stopped at an offset: the file is damaged there, or it
+/// could not be read (which says nothing about the file).
+enum Stop {
+    Damaged(usize, String),
+    Io(usize, io::Error),
+}
+
 /// Reads the records after the header from `r`, checking each as the log's reader does (the
 /// header's checksum, a length within the `len` bytes of the file, the payload's checksum,
-/// numbers from 1), and hands each payload with its offset to `f`. Returns the offset of the
-/// end of the file.
+/// numbers from 1), and hands each payload with its offset to `f`, whose errors are damage.
+/// Returns the offset of the end of the file.
 fn read_records(
     r: &mut impl Read,
     len: u64,
     mut f: impl FnMut(usize, &[u8]) -> Result<(), String>,
-) -> Result<usize, (usize, String)> {
+) -> Result<usize, Stop> {
     use crate::wal::RECORD_HEADER;
     let (mut off, mut expect) = (HEADER, 1u64);
     let mut head = [0u8; RECORD_HEADER];
     let mut payload = Vec::new();
-    let io = |off: usize| move |e: io::Error| (off, format!("cannot read: {e}"));
+    let io = |off: usize| move |e: io::Error| Stop::Io(off, e);
+    let damaged = |off: usize, why: &str| Stop::Damaged(off, why.to_string());
     loop {
         match read_up_to(r, &mut head).map_err(io(off))? {
             0 => return Ok(off),
-            n if n < RECORD_HEADER => return Err((off, "record header cut short".into())),
+            n if n < RECORD_HEADER => return Err(damaged(off, "record header cut short")),
             _ => {}
         }
         let (size, seq, crc) = crate::wal::record_header(&head)
-            .ok_or((off, "record header checksum mismatch".to_string()))?;
+            .ok_or_else(|| damaged(off, "record header checksum mismatch"))?;
         if (off + RECORD_HEADER) as u64 + size as u64 > len {
-            return Err((off, "record cut short".into()));
+            return Err(damaged(off, "record cut short"));
         }
         payload.resize(size, 0);
         if read_up_to(r, &mut payload).map_err(io(off))? < size {
-            return Err((off, "record cut short".into()));
+            return Err(damaged(off, "record cut short"));
         }
         if crc32c::crc32c(&payload) != crc {
-            return Err((off, "record checksum mismatch".into()));
+            return Err(damaged(off, "record checksum mismatch"));
         }
         if seq != expect {
-            return Err((off, format!("sequence {seq} where {expect} was expected")));
+            return Err(damaged(
+                off,
+                &format!("sequence {seq} where {expect} was expected"),
+            ));
         }
-        f(off, &payload).map_err(|w| (off, w))?;
+        f(off, &payload).map_err(|w| Stop::Damaged(off, w))?;
         expect = seq.wrapping_add(1);
         off += RECORD_HEADER + size;
     }
@@ -481,7 +494,11 @@ fn load_from<R: Read + Send>(
     // Records are checked exactly as the log's are; the whole file must be sound and end with
     // the empty end record. A damaged snapshot is refused before anything is applied: the
     // checksums are verified in a first pass.
-    let end = read_records(&mut r, len, |_, _| Ok(())).map_err(|(off, why)| bad(off, &why))?;
+    let stopped = |s: Stop| match s {
+        Stop::Damaged(off, why) => bad(off, &why),
+        Stop::Io(off, e) => format!("cannot read the snapshot {name} at offset {off}: {e}"),
+    };
+    let end = read_records(&mut r, len, |_, _| Ok(())).map_err(stopped)?;
     drop(r);
     let mut r = open()?;
     let mut skip = [0u8; HEADER];
@@ -505,9 +522,9 @@ fn load_from<R: Read + Send>(
         });
         let mut ended = false;
         let mut failure = None;
-        // The key whose effects are being applied. A key's effects are consecutive (they may
-        // span records); once the next key's begin, a dataset larger than RAM moves it to the
-        // cold tier if memory is short. So no key is looked for in the cold tier while
+        // The key whose effects are being applied. A key's effects are consecutive (`Blocks`
+        // keeps them in one record, but nothing here relies on that); once the next key's
+        // begin, a dataset larger than RAM moves it to the cold tier if memory is short. So no key is looked for in the cold tier while
         // loading: it cannot be there yet.
         let mut loading: Option<(u32, Vec<u8>)> = None;
         'records: for (at, effects) in rx.iter() {
@@ -544,13 +561,13 @@ fn load_from<R: Read + Send>(
         drop(rx);
         let decoded = decoder
             .join()
-            .unwrap_or_else(|_| Err((HEADER, "the decoder panicked".into())));
+            .unwrap_or_else(|_| Err(Stop::Damaged(HEADER, "the decoder panicked".into())));
         (ended, failure, decoded)
     });
     if let Some(f) = failure {
         return Err(f);
     }
-    decoded.map_err(|(off, why)| bad(off, &why))?;
+    decoded.map_err(stopped)?;
     if !ended {
         return Err(bad(
             end,

@@ -583,8 +583,8 @@ fn a_value_read_ahead_survives_spills_of_other_keys() {
 
 /// Loading a snapshot larger than `maxmemory` moves each key to the cold tier once all its
 /// effects are applied, and never looks a key up there (it cannot be cold before it is
-/// loaded). Memory is short all along here, and each hash of 3000 fields spans three
-/// records: a key moved before its last record would come back incomplete.
+/// loaded). Memory is short all along here, and each hash of 3000 fields is three effects: a
+/// key moved before its last effect would come back incomplete.
 #[test]
 fn a_snapshot_larger_than_ram_loads_into_the_cold_tier_without_looking_keys_up_there() {
     use std::sync::atomic::Ordering::Relaxed;

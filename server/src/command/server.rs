@@ -224,6 +224,10 @@ fn debug_tier(call: &mut Call) -> Reply {
         ));
     }
     let sub = call.arg(2).to_ascii_uppercase();
+    // A key being loaded must not move before its last effects (see `Effects::new_keys`).
+    if sub != b"COMPACT" && call.srv.loading.load(Ordering::Acquire) {
+        return Reply::Error(error::LOADING);
+    }
     match (sub.as_slice(), call.args.len()) {
         (b"SPILL", 4) => Reply::Int(eng.spill_key(call.client.db, call.arg(3)) as i64),
         (b"SPILL-ALL", 3) => Reply::Int(eng.spill_all() as i64),
