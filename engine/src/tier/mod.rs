@@ -140,18 +140,16 @@ impl Admission {
 /// the command's fault-in uses one instead of reading again if the counter has not moved.
 /// Per thread, since the commands run on the connection's thread; refilled just before a
 /// connection runs a batch, so it holds the keys of one batch of pipelined commands (at most
-/// [`STASH_MAX`]).
-struct Stashed {
-    epoch: u64,
-    stored_key: Vec<u8>,
-    value: Option<Vec<u8>>,
-}
+/// [`STASH_MAX`]), keyed by stored key, with the epoch and the value read.
+type Stash =
+    std::collections::HashMap<Vec<u8>, (u64, Option<Vec<u8>>), foldhash::fast::RandomState>;
 
-/// Entries a stash keeps: the server parses up to 64 commands ahead.
-pub const STASH_MAX: usize = 64;
+/// Keys a stash keeps: those of up to 64 pipelined commands, or of one `EXEC` or `MGET`. Keys
+/// past these are read on the I/O thread when their command runs.
+pub const STASH_MAX: usize = 1024;
 
 thread_local! {
-    static STASH: std::cell::RefCell<Vec<Stashed>> = const { std::cell::RefCell::new(Vec::new()) };
+    static STASH: std::cell::RefCell<Stash> = std::cell::RefCell::new(Stash::default());
 }
 
 /// This thread's memory-only probes (see [`probe_first`]): how many were made and how many
@@ -196,20 +194,23 @@ pub(crate) fn probe_done(missed: bool) {
     })
 }
 
-/// Forgets what the last probe read.
+/// Forgets what the last probe read, and the memory a large batch's reads took.
 pub fn stash_clear() {
-    STASH.with(|s| s.borrow_mut().clear());
+    STASH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.capacity() > 64 {
+            *s = Stash::default();
+        } else {
+            s.clear();
+        }
+    });
 }
 
 pub(crate) fn stash_put(epoch: u64, stored_key: Vec<u8>, value: Option<Vec<u8>>) {
     STASH.with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < STASH_MAX {
-            s.push(Stashed {
-                epoch,
-                stored_key,
-                value,
-            });
+            s.insert(stored_key, (epoch, value));
         }
     });
 }
@@ -217,10 +218,8 @@ pub(crate) fn stash_put(epoch: u64, stored_key: Vec<u8>, value: Option<Vec<u8>>)
 /// The probe's read of `stored_key`, if it was made at `epoch`: Some(None) means absent.
 pub(crate) fn stash_take(stored_key: &[u8], epoch: u64) -> Option<Option<Vec<u8>>> {
     STASH.with(|s| {
-        let mut s = s.borrow_mut();
-        let i = s.iter().position(|x| x.stored_key == stored_key)?;
-        let x = s.swap_remove(i);
-        (x.epoch == epoch).then_some(x.value)
+        let (at, value) = s.borrow_mut().remove(stored_key)?;
+        (at == epoch).then_some(value)
     })
 }
 
