@@ -319,7 +319,8 @@ impl Engine {
     /// leaves the key in RAM.
     pub(crate) fn spill_loaded(&self, db: usize, key: &[u8]) {
         let max = self.config.maxmemory.load(Ordering::Relaxed) as usize;
-        let (Some(t), Some(probe), Some(d)) =
+        // (A database out of range is the load's error to report.)
+        let (Some(t), Some(probe), Some(_)) =
             (&self.tier, self.memory_probe.get(), self.dbs.get(db))
         else {
             return;
@@ -327,16 +328,13 @@ impl Engine {
         if max == 0 || t.full() || probe().saturating_sub(self.not_counted_for_evict()) <= max {
             return;
         }
-        // Sized from `maxmemory`, as in `spill_to_limit`.
+        // Sized from `maxmemory`, as in `spill_to_limit` (so `spill_key` sizes nothing).
         t.sketch();
         let behind = t.store.behind();
         if behind.is_full() && !behind.wait_for_room(tier::behind::FULL_WAIT) {
             return;
         }
-        let si = d.shard_of(key);
-        let mut shard = d.shards[si].lock();
-        self.before_shard_write(db, si, &shard);
-        shard.spill(key);
+        self.spill_key(db, key);
     }
 
     pub fn databases(&self) -> usize {

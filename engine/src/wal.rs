@@ -399,7 +399,11 @@ pub fn read_raw_records(
 }
 
 /// Reads the record at `off`: its sequence number, payload and the offset after it.
-fn read_record(data: &[u8], off: usize, expect: u64) -> Result<(u64, &[u8], usize), String> {
+pub(crate) fn read_record(
+    data: &[u8],
+    off: usize,
+    expect: u64,
+) -> Result<(u64, &[u8], usize), String> {
     let rest = &data[off..];
     if rest.len() < RECORD_HEADER {
         return Err("record header cut short".into());
