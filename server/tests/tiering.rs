@@ -84,6 +84,23 @@ fn scan_all(c: &mut RawClient) -> BTreeSet<Vec<u8>> {
     panic!("SCAN did not return to cursor 0");
 }
 
+/// The fields of one `INFO <section>` reply, as numbers: fields that must agree with one
+/// another are read from one reply, since any command may spill between two.
+fn info_numbers(c: &mut RawClient, section: &str) -> impl Fn(&str) -> u64 {
+    let text = match run(c, &format!("INFO {section}")) {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {}", other.render()),
+    };
+    move |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("INFO has no {name}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
 /// A server with the cold tier on and `maxmemory` set to what it uses now plus `headroom`.
 fn tiered(extra: &[&str], headroom: u64) -> (Server, RawClient) {
     let mut args = vec!["--cold-tier", "yes", "--enable-debug-command", "yes"];
@@ -92,6 +109,19 @@ fn tiered(extra: &[&str], headroom: u64) -> (Server, RawClient) {
     let mut c = s.client();
     let used = num(&mut c, "used_memory");
     run(&mut c, &format!("CONFIG SET maxmemory {}", used + headroom));
+    (s, c)
+}
+
+/// A tiered server holding `key:0..n` ([`set_commands`]) in the cold tier only, in SST files
+/// whose blocks no cache holds yet: reading them needs the disk.
+fn cold_on_disk(n: usize) -> (Server, RawClient) {
+    let (s, mut c) = tiered(&[], 64 << 20);
+    pipeline(&mut c, &set_commands(n));
+    int(run(&mut c, "DEBUG TIER SPILL-ALL"));
+    assert_eq!(
+        run(&mut c, "DEBUG TIER COMPACT"),
+        Resp::Simple(b"OK".to_vec())
+    );
     (s, c)
 }
 
@@ -163,18 +193,7 @@ fn a_dataset_several_times_maxmemory_stays_whole() {
     assert_eq!(num(&mut c, "evicted_keys"), 0, "spills are not evictions");
     // As eviction counts it: the write-behind's overlay is not counted while the writer is
     // behind (like Redis's AOF buffer). From one INFO reply.
-    let text = match run(&mut c, "INFO memory") {
-        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {}", other.render()),
-    };
-    let field = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .unwrap_or_else(|| panic!("INFO has no {name}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let field = info_numbers(&mut c, "memory");
     let (max, used) = (field("maxmemory"), field("used_memory"));
     let not_counted = field("mem_not_counted_for_evict");
     assert!(
@@ -229,8 +248,8 @@ fn a_restart_from_a_snapshot_larger_than_maxmemory_fills_ram_to_the_limit() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let args = |max: &str| -> Vec<String> {
-        [
+    let start = |max: &str| {
+        Server::strata(&[
             "--dir",
             d,
             "--appendonly",
@@ -241,12 +260,10 @@ fn a_restart_from_a_snapshot_larger_than_maxmemory_fills_ram_to_the_limit() {
             "allkeys-lru",
             "--maxmemory",
             max,
-        ]
-        .map(String::from)
-        .to_vec()
+        ])
     };
     let max = {
-        let s = Server::strata(&strs(&args("0")));
+        let s = start("0");
         let mut c = s.client();
         // 2 MB of data in RAM, about a quarter of it.
         let max = num(&mut c, "used_memory") + (2 << 20);
@@ -264,27 +281,15 @@ fn a_restart_from_a_snapshot_larger_than_maxmemory_fills_ram_to_the_limit() {
         .unwrap()
         .len();
     assert!(snapshot > 3 * (2 << 20), "a snapshot of {snapshot} bytes");
-    let s = Server::strata(&strs(&args(&max.to_string())));
+    let s = start(&max.to_string());
     let mut c = s.client();
     assert_eq!(int(run(&mut c, "DBSIZE")), N as i64);
     // From one INFO reply: every command may spill, RAM being at the limit.
-    let tiering = match run(&mut c, "INFO tiering") {
-        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {}", other.render()),
-    };
-    let field = |name: &str| -> usize {
-        tiering
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .unwrap_or_else(|| panic!("INFO has no {name}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let hot = field("hot_keys");
+    let field = info_numbers(&mut c, "tiering");
+    let hot = field("hot_keys") as usize;
     // About 8,000 keys fit; with the file counted, about none.
     assert!(hot > N / 10, "{hot} keys in RAM after the restart");
-    assert_eq!(hot + field("cold_keys"), N);
+    assert_eq!(hot + field("cold_keys") as usize, N);
     assert_eq!(num(&mut c, "cold_misses"), 0, "a loaded key was looked for");
     let gets: Vec<Vec<Vec<u8>>> = (0..N)
         .step_by(7)
@@ -738,14 +743,7 @@ fn a_value_too_large_for_the_tier_is_refused_before_it_is_written() {
 #[test]
 fn exec_reads_its_queued_commands_cold_keys_ahead() {
     const N: usize = 2_000;
-    let (_s, mut c) = tiered(&[], 64 << 20);
-    pipeline(&mut c, &set_commands(N));
-    int(run(&mut c, "DEBUG TIER SPILL-ALL"));
-    // Into SST files whose blocks no cache holds yet: reading them needs the disk.
-    assert_eq!(
-        run(&mut c, "DEBUG TIER COMPACT"),
-        Resp::Simple(b"OK".to_vec())
-    );
+    let (_s, mut c) = cold_on_disk(N);
     let (sync0, ahead0) = (
         num(&mut c, "cold_sync_reads"),
         num(&mut c, "cold_prefetches"),
@@ -777,22 +775,13 @@ fn exec_reads_its_queued_commands_cold_keys_ahead() {
     );
 }
 
-/// DEBUG TIER SPILL-ALL with more hot keys than the write-behind's buffer holds (1 MiB with
-/// a 16 MB cache): it waits for the writer instead of failing the spills, which counted as
-/// cold tier errors and left keys hot (232k of them in a 256 MB memory benchmark).
 /// An `MGET` of 500 cold keys, and a transaction of 100 `GET`s, read all their keys ahead on a
 /// reader thread: none is read on the I/O thread. (The read-ahead kept 64 keys, so the rest
 /// were read there, stalling the thread's other connections.)
 #[test]
 fn an_mget_of_hundreds_of_cold_keys_reads_them_all_ahead() {
     const N: usize = 3_000;
-    let (_s, mut c) = tiered(&[], 64 << 20);
-    pipeline(&mut c, &set_commands(N));
-    int(run(&mut c, "DEBUG TIER SPILL-ALL"));
-    assert_eq!(
-        run(&mut c, "DEBUG TIER COMPACT"),
-        Resp::Simple(b"OK".to_vec())
-    );
+    let (_s, mut c) = cold_on_disk(N);
     let sync0 = num(&mut c, "cold_sync_reads");
     let keys: Vec<usize> = (0..500).map(|i| (i * 7919) % N).collect();
     let mut mget = vec![b"MGET".to_vec()];
@@ -829,6 +818,9 @@ fn an_mget_of_hundreds_of_cold_keys_reads_them_all_ahead() {
     );
 }
 
+/// DEBUG TIER SPILL-ALL with more hot keys than the write-behind's buffer holds (1 MiB with
+/// a 16 MB cache): it waits for the writer instead of failing the spills, which counted as
+/// cold tier errors and left keys hot (232k of them in a 256 MB memory benchmark).
 #[test]
 fn spill_all_moves_more_keys_than_the_write_behind_holds() {
     // Small keys spill faster than the writer writes them.
@@ -850,8 +842,4 @@ fn spill_all_moves_more_keys_than_the_write_behind_holds() {
             Resp::Bulk(Some(b"v".to_vec()))
         );
     }
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
